@@ -1,0 +1,94 @@
+"""Plots of the paper's figures: one function per panel, no computation.
+
+Every function takes the data it draws and an optional matplotlib ``ax``
+and returns the axes, so notebooks compose panels freely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from ase import Atoms
+from numpy.typing import ArrayLike
+
+__all__ = ["plot_spectrum", "plot_sticks", "plot_coulomb_matrix", "view3d", "save_figure"]
+
+#: Colours of the elements (CPK-like, as in the paper's structure views).
+ELEMENT_COLOURS = {"Cd": "#d4a373", "Se": "#e9c46a", "Te": "#8d5fd3"}
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(5, 3.2))
+    return ax
+
+
+def plot_spectrum(grid_nm: ArrayLike, spectrum: ArrayLike, ax=None, label: str | None = None, **kwargs):
+    """A broadened spectrum, ε (L mol⁻¹ cm⁻¹) against wavelength (nm)."""
+    ax = _axes(ax)
+    ax.plot(grid_nm, spectrum, label=label, **kwargs)
+    ax.set_xlabel("wavelength (nm)")
+    ax.set_ylabel(r"$\varepsilon$ (L mol$^{-1}$ cm$^{-1}$)")
+    return ax
+
+
+def plot_sticks(wavelengths_nm: ArrayLike, osc_strengths: ArrayLike, ax=None, label: str | None = None, color="k"):
+    """Oscillator-strength sticks on a secondary axis (dimensionless f)."""
+    ax = _axes(ax)
+    twin = ax.twinx()
+    twin.vlines(wavelengths_nm, 0.0, osc_strengths, colors=color, lw=1.5, label=label)
+    twin.set_ylim(0.0, 1.15 * max(float(np.max(osc_strengths)), 1e-6))
+    twin.set_ylabel("oscillator strength")
+    return twin
+
+
+def plot_coulomb_matrix(matrix: ArrayLike, ax=None, title: str | None = None):
+    """The Coulomb matrix as an image (paper Fig. 2a), logarithmic colour scale."""
+    from matplotlib.colors import LogNorm
+
+    ax = _axes(ax)
+    m = np.asarray(matrix, dtype=float)
+    img = ax.imshow(np.where(m > 0, m, np.nan), norm=LogNorm(), cmap="viridis")
+    ax.figure.colorbar(img, ax=ax, label="$C_{ij}$")
+    ax.set_xlabel("atom j")
+    ax.set_ylabel("atom i")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def view3d(atoms: Atoms, highlight: Sequence[int] = (), width: int = 400, height: int = 300):
+    """An interactive py3Dmol view of a dot, ``highlight``-ed atoms drawn larger."""
+    import py3Dmol
+
+    from io import StringIO
+
+    import ase.io
+
+    buf = StringIO()
+    ase.io.write(buf, atoms, format="xyz")
+    view = py3Dmol.view(width=width, height=height)
+    view.addModel(buf.getvalue(), "xyz")
+    view.setStyle({"stick": {"radius": 0.15}, "sphere": {"scale": 0.3}})
+    for i in highlight:
+        view.setStyle({"serial": int(i)}, {"sphere": {"scale": 0.5, "color": "red"}, "stick": {"radius": 0.15}})
+    view.zoomTo()
+    return view
+
+
+def save_figure(fig, name: str, formats: Sequence[str] = ("png", "svg")) -> list:
+    """Write ``fig`` to ``figures/<name>.<fmt>`` and return the paths (relative to the repository)."""
+    from .paths import figures_dir, repo_root
+
+    paths = []
+    for fmt in formats:
+        path = figures_dir() / f"{name}.{fmt}"
+        fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Date": None} if fmt == "svg" else None)
+        try:
+            paths.append(path.relative_to(repo_root()))
+        except ValueError:
+            paths.append(path)
+    return paths

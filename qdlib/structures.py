@@ -1,0 +1,332 @@
+"""Quantum-dot structures: validation, xyz I/O, random clusters, displacements.
+
+Structures are :class:`ase.Atoms` with metadata in ``atoms.info``; files are
+read and written through :mod:`ase.io` (xyz / extxyz).
+
+>>> import numpy as np
+>>> atoms = random_cluster(8, rng=np.random.default_rng(0))
+>>> composition(atoms)[:3]
+'Cd4'
+>>> _ = validate(atoms)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from ase import Atoms
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "StructureError",
+    "SUPPORTED_ELEMENTS",
+    "BOND_LENGTH_ANGSTROM",
+    "validate",
+    "read",
+    "write",
+    "distances",
+    "composition",
+    "is_connected",
+    "random_cluster",
+    "displace_in_cuboid",
+]
+
+log = logging.getLogger(__name__)
+
+#: Elements of the paper's Cd_xSe_yTe_(x-y) dots (LanL2DZ with ECP for all three).
+SUPPORTED_ELEMENTS: tuple[str, ...] = ("Cd", "Se", "Te")
+#: Typical cation–anion bond lengths in small CdX clusters, Å.
+BOND_LENGTH_ANGSTROM: dict[str, float] = {"Se": 2.6, "Te": 2.8}
+#: Largest dot the paper's 30-slot Coulomb matrix holds.
+MAX_ATOMS: int = 30
+#: Closest allowed interatomic distance, Å (a Cd–Se bond is 2.6 Å).
+MIN_DISTANCE_ANGSTROM: float = 1.5
+
+
+class StructureError(ValueError):
+    """A structure that cannot be used: bad file, element, size or geometry."""
+
+
+def distances(atoms: Atoms) -> np.ndarray:
+    """All interatomic distances, Å, shape (n, n), no periodic images."""
+    r = atoms.positions
+    return np.linalg.norm(r[:, None, :] - r[None, :, :], axis=-1)
+
+
+def composition(atoms: Atoms) -> str:
+    """Composition label in the paper's Cd_x Se_y Te_z form, zeros kept: ``"Cd6Se6Te0"``."""
+    symbols = atoms.get_chemical_symbols()
+    return "".join(f"{el}{symbols.count(el)}" for el in SUPPORTED_ELEMENTS)
+
+
+def validate(
+    atoms: Atoms,
+    *,
+    elements: Sequence[str] | None = SUPPORTED_ELEMENTS,
+    max_atoms: int = MAX_ATOMS,
+    min_distance_angstrom: float = MIN_DISTANCE_ANGSTROM,
+    max_neighbour_distance_angstrom: float | None = None,
+) -> Atoms:
+    """Check that a structure is usable and return it unchanged.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+    elements : sequence of str or None
+        Allowed elements; ``None`` allows any element.
+    max_atoms : int
+        Largest allowed number of atoms.
+    min_distance_angstrom : float
+        Atoms closer than this are taken as overlapping, Å.
+    max_neighbour_distance_angstrom : float or None
+        If given, every atom needs a neighbour within this distance, Å
+        (catches detached atoms).
+
+    Raises
+    ------
+    StructureError
+        With a message naming the problem and the offending atoms.
+    """
+    if not isinstance(atoms, Atoms):
+        raise StructureError(f"expected ase.Atoms, got {type(atoms).__name__}")
+    n = len(atoms)
+    if n == 0:
+        raise StructureError("structure has no atoms")
+    if n > max_atoms:
+        raise StructureError(f"{atoms.get_chemical_formula()} has {n} atoms; at most {max_atoms} are supported")
+    if elements is not None:
+        bad = sorted(set(atoms.get_chemical_symbols()) - set(elements))
+        if bad:
+            raise StructureError(f"unsupported element(s) {bad}; supported: {list(elements)}")
+    pos = atoms.positions
+    if not np.all(np.isfinite(pos)):
+        rows = np.unique(np.nonzero(~np.isfinite(pos))[0]).tolist()
+        raise StructureError(f"non-finite coordinates (NaN or inf) for atom(s) {rows}")
+    if n > 1:
+        d = distances(atoms)
+        np.fill_diagonal(d, np.inf)
+        i, j = np.unravel_index(np.argmin(d), d.shape)
+        if d[i, j] < min_distance_angstrom:
+            sym = atoms.get_chemical_symbols()
+            raise StructureError(
+                f"atoms {i} ({sym[i]}) and {j} ({sym[j]}) overlap: {d[i, j]:.3f} Å apart, "
+                f"minimum allowed {min_distance_angstrom} Å"
+            )
+        if max_neighbour_distance_angstrom is not None:
+            nearest = d.min(axis=1)
+            far = np.nonzero(nearest > max_neighbour_distance_angstrom)[0]
+            if far.size:
+                raise StructureError(
+                    f"atom(s) {far.tolist()} have no neighbour within {max_neighbour_distance_angstrom} Å "
+                    f"(nearest {nearest[far].min():.3g} Å): detached"
+                )
+    return atoms
+
+
+def read(path: str | os.PathLike, index: int | str | None = None, **validate_kwargs) -> Atoms | list[Atoms]:
+    """Read and validate structures from an xyz/extxyz (or any ASE-readable) file.
+
+    Parameters
+    ----------
+    path : path-like
+    index : int, str or None
+        ASE index: ``None`` for the last frame, ``":"`` for all frames.
+    **validate_kwargs
+        Passed to :func:`validate`.
+
+    Raises
+    ------
+    StructureError
+        If the file is missing or cannot be parsed, or a structure is invalid.
+    """
+    import ase.io
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise StructureError(f"no such structure file: {path}")
+    try:
+        result = ase.io.read(path, index=index)
+    except Exception as exc:  # ASE raises many types for malformed input
+        raise StructureError(f"cannot parse {path}: {type(exc).__name__}: {exc}") from exc
+    frames = result if isinstance(result, list) else [result]
+    if not frames:
+        raise StructureError(f"{path} holds no structure")
+    for k, atoms in enumerate(frames):
+        try:
+            validate(atoms, **validate_kwargs)
+        except StructureError as exc:
+            raise StructureError(f"{path} frame {k}: {exc}") from None
+    return result
+
+
+def write(path: str | os.PathLike, atoms: Atoms | Sequence[Atoms], **kwargs) -> None:
+    """Write structures as extended xyz (``atoms.info`` kept as per-frame metadata)."""
+    import ase.io
+
+    ase.io.write(os.fspath(path), atoms, format="extxyz", **kwargs)
+
+
+def is_connected(atoms: Atoms, cutoff_angstrom: float = 3.4) -> bool:
+    """Whether the bond graph (pairs closer than ``cutoff_angstrom``) is connected."""
+    from scipy.sparse.csgraph import connected_components
+
+    adj = distances(atoms) < cutoff_angstrom
+    n_comp, _ = connected_components(adj, directed=False)
+    return n_comp == 1
+
+
+def _composition(n_atoms: int, n_se: int | None, rng: np.random.Generator) -> list[str]:
+    if n_atoms % 2 or not 8 <= n_atoms <= MAX_ATOMS:
+        raise ValueError(f"n_atoms must be even and within 8..{MAX_ATOMS} (Cd_x Se_y Te_(x-y)), got {n_atoms}")
+    n_cd = n_atoms // 2
+    if n_se is None:
+        n_se = int(rng.integers(0, n_cd + 1))
+    if not 0 <= n_se <= n_cd:
+        raise ValueError(f"n_se must be within 0..{n_cd}, got {n_se}")
+    anions = ["Se"] * n_se + ["Te"] * (n_cd - n_se)
+    rng.shuffle(anions)
+    return anions
+
+
+def random_cluster(
+    n_atoms: int,
+    rng: np.random.Generator | int | None = None,
+    *,
+    n_se: int | None = None,
+    n_candidates: int = 64,
+    same_species_min_angstrom: float = 3.2,
+) -> Atoms:
+    """A random, connected Cd_x Se_y Te_(x−y) starting geometry.
+
+    Cations and anions are added alternately; each new atom sits at the
+    cation–anion bond length (Cd–Se 2.6 Å, Cd–Te 2.8 Å) from an atom of the
+    other kind, at the candidate position with the most bonds (compact
+    clusters), never closer than 0.9 bond lengths to another cation–anion
+    pair nor ``same_species_min_angstrom`` to a like pair.
+
+    Parameters
+    ----------
+    n_atoms : int
+        Even number of atoms, 8–30 (x = n_atoms / 2 cadmium atoms).
+    rng : numpy.random.Generator, int or None
+        Random source or seed.
+    n_se : int or None
+        Number of Se atoms (the rest of the anions are Te); drawn uniformly
+        from 0..x when ``None``.
+    n_candidates : int
+        Candidate positions tried per added atom.
+    same_species_min_angstrom : float
+        Closest allowed Cd–Cd or anion–anion distance, Å.
+
+    Returns
+    -------
+    ase.Atoms
+        Centred at the origin; ``info["composition"]`` as :func:`composition`.
+    """
+    rng = np.random.default_rng(rng)
+    anions = _composition(n_atoms, n_se, rng)
+    order: list[str] = []
+    for anion in anions:
+        order += ["Cd", anion]
+    symbols: list[str] = [order[0]]
+    positions: list[np.ndarray] = [np.zeros(3)]
+    for sym in order[1:]:
+        is_cation = sym == "Cd"
+        hosts = [k for k, s in enumerate(symbols) if (s == "Cd") != is_cation]
+        pos = np.array(positions)
+        best, best_score = None, -np.inf
+        for _ in range(50):
+            host = rng.choice(hosts, size=n_candidates)
+            v = rng.normal(size=(n_candidates, 3))
+            v /= np.linalg.norm(v, axis=1, keepdims=True)
+            bond = np.array([BOND_LENGTH_ANGSTROM[sym if not is_cation else symbols[h]] for h in host])
+            cand = pos[host] + bond[:, None] * v
+            d = np.linalg.norm(cand[:, None, :] - pos[None, :, :], axis=-1)
+            other = np.array([(s == "Cd") != is_cation for s in symbols])
+            pair_bond = np.array(
+                [BOND_LENGTH_ANGSTROM[sym if not is_cation else s] if o else 0.0 for s, o in zip(symbols, other)]
+            )
+            ok_other = np.all(np.where(other, d >= 0.9 * pair_bond, True), axis=1)
+            ok_same = np.all(np.where(~other, d >= same_species_min_angstrom, True), axis=1)
+            ok = ok_other & ok_same
+            if not ok.any():
+                continue
+            n_bonds = np.sum(other & (d < 1.15 * pair_bond), axis=1)
+            score = n_bonds - 0.01 * np.linalg.norm(cand - pos.mean(axis=0), axis=1)
+            score = np.where(ok, score, -np.inf)
+            k = int(np.argmax(score))
+            if score[k] > best_score:
+                best, best_score = cand[k], score[k]
+            break
+        if best is None:
+            raise RuntimeError(f"could not place atom {len(symbols)} ({sym}); try another seed")
+        symbols.append(sym)
+        positions.append(best)
+    atoms = Atoms(symbols, positions=np.array(positions))
+    atoms.positions -= atoms.positions.mean(axis=0)
+    atoms.info["composition"] = composition(atoms)
+    return atoms
+
+
+def displace_in_cuboid(
+    atoms: Atoms,
+    indices: Sequence[int],
+    edge_angstrom: float | ArrayLike,
+    rng: np.random.Generator | int | None = None,
+    *,
+    center_angstrom: ArrayLike | None = None,
+    min_distance_angstrom: float | None = MIN_DISTANCE_ANGSTROM,
+    max_tries: int = 1000,
+) -> Atoms:
+    """Move chosen atoms to uniform random positions inside a cuboid.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Reference structure (not modified).
+    indices : sequence of int
+        Atoms to move.
+    edge_angstrom : float or array_like, shape (3,)
+        Cuboid edge(s), Å (the paper: 4 or 10); the cuboid is centred on each
+        atom's reference position (or ``center_angstrom``).
+    rng : numpy.random.Generator, int or None
+    center_angstrom : array_like, shape (len(indices), 3), optional
+        Cuboid centres; default the atoms' current positions.
+    min_distance_angstrom : float or None
+        Redraw until no two atoms are closer than this; ``None`` accepts any draw.
+    max_tries : int
+        Redraws before giving up.
+
+    Returns
+    -------
+    ase.Atoms
+        A copy with ``info["displaced"]`` (indices) and
+        ``info["displacement_angstrom"]`` (norm of each move).
+
+    Raises
+    ------
+    RuntimeError
+        If no draw satisfies ``min_distance_angstrom`` within ``max_tries``.
+    """
+    rng = np.random.default_rng(rng)
+    idx = np.asarray(indices, dtype=int)
+    half = 0.5 * np.broadcast_to(np.asarray(edge_angstrom, dtype=float), (3,))
+    center = atoms.positions[idx] if center_angstrom is None else np.asarray(center_angstrom, dtype=float)
+    for _ in range(max_tries):
+        new = atoms.copy()
+        new.positions[idx] = center + rng.uniform(-half, half, size=(idx.size, 3))
+        if min_distance_angstrom is None:
+            break
+        d = distances(new)
+        np.fill_diagonal(d, np.inf)
+        if d[idx].min() >= min_distance_angstrom:
+            break
+    else:
+        raise RuntimeError(f"no displacement with all distances >= {min_distance_angstrom} Å in {max_tries} tries")
+    new.info["displaced"] = idx.tolist()
+    new.info["displacement_angstrom"] = np.linalg.norm(new.positions[idx] - atoms.positions[idx], axis=1).tolist()
+    return new
+

@@ -1,0 +1,45 @@
+import papermill as pm
+import pytest
+
+from qdlib import cli, reproduce
+from qdlib.paths import params_dir
+
+
+def test_notebooks_are_numbered_in_order():
+    names = [p.name for p in reproduce.list_notebooks()]
+    assert names and names == sorted(names)
+    assert names[0].startswith("00_")
+
+
+@pytest.mark.parametrize("notebook", reproduce.list_notebooks(), ids=lambda p: p.stem)
+def test_notebook_has_typed_parameters_and_clean_metadata(notebook):
+    params = pm.inspect_notebook(str(notebook))
+    assert params, f"{notebook.name} has no parameters-tagged cell"
+    for name, info in params.items():
+        assert info["inferred_type_name"] != "None", f"{name} has no type annotation"
+        assert info["help"], f"{name} has no comment"
+    text = notebook.read_text()
+    assert '"name": "python3"' in text
+    assert "/work/" not in text and "/home/" not in text and "/root/" not in text
+
+
+@pytest.mark.parametrize("profile", ["default", "paper"])
+def test_profile_files_name_real_parameters(profile):
+    for notebook in reproduce.list_notebooks():
+        given = reproduce.load_parameters(profile, notebook)
+        declared = pm.inspect_notebook(str(notebook))
+        assert set(given) <= set(declared), f"{profile}/{notebook.stem}.yaml: unknown {set(given) - set(declared)}"
+    for path in (params_dir() / profile).glob("*.yaml"):
+        assert any(nb.stem == path.stem for nb in reproduce.list_notebooks()), f"{path.name} names no notebook"
+
+
+def test_unknown_profile():
+    with pytest.raises(ValueError, match="unknown profile"):
+        reproduce.load_parameters("huge", reproduce.list_notebooks()[0])
+
+
+def test_cli_reports_errors(capsys):
+    assert cli.main(["reproduce", "--profile", "huge"]) == 2
+    assert "unknown profile" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
