@@ -149,6 +149,8 @@ def read(path: str | os.PathLike, index: int | str | None = None, **validate_kwa
         raise StructureError(f"no such structure file: {path}")
     try:
         result = ase.io.read(path, index=index)
+    except KeyError as exc:  # ASE's lookup of an element symbol
+        raise StructureError(f"cannot parse {path}: unknown element symbol {exc}") from exc
     except Exception as exc:  # ASE raises many types for malformed input
         raise StructureError(f"cannot parse {path}: {type(exc).__name__}: {exc}") from exc
     frames = result if isinstance(result, list) else [result]

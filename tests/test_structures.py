@@ -59,7 +59,7 @@ def test_extxyz_round_trip_keeps_metadata(tmp_path):
     [
         ("2\n\nCd 0 0 0\nSe 0 0\n", "cannot parse"),  # a missing coordinate
         ("3\n\nCd 0 0 0\nSe 0 0 2.6\n", "cannot parse"),  # fewer atoms than announced
-        ("2\n\nCd 0 0 0\nXx 0 0 2.6\n", "cannot parse"),  # not an element
+        ("2\n\nCd 0 0 0\nXx 0 0 2.6\n", "unknown element symbol 'Xx'"),
         ("two\n\nCd 0 0 0\n", "cannot parse"),
         ("2\n\nCd 0 0 0\nPb 0 0 2.6\n", "unsupported element"),
         ("2\n\nCd 0 0 0\nSe 0 0 0.5\n", "overlap"),

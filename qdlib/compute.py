@@ -1,0 +1,162 @@
+"""Map TD-DFT over many structures with any executor; the caller writes to the store.
+
+Workers compute, the calling process is the only writer of the results
+store, so a SQLite file is safe and a killed batch resumes where it
+stopped. The executor is anything with ``submit`` returning
+:class:`concurrent.futures.Future` objects:
+
+* ``None``: compute in this process (no pickling; simplest to debug);
+* a :class:`concurrent.futures.ProcessPoolExecutor` (what
+  :func:`local_executor` makes): the local cores;
+* a ``dask.distributed.Client``: a cluster. With dask-jobqueue on SLURM::
+
+      from dask_jobqueue import SLURMCluster
+      from dask.distributed import Client
+      cluster = SLURMCluster(cores=8, memory="32GB", walltime="04:00:00")
+      cluster.scale(jobs=10)
+      report = compute_many(structures, executor=Client(cluster), store=store,
+                            options=EngineOptions(threads=8))
+
+  (``PBSCluster`` likewise). Workers need qdlib installed; only the
+  structures, settings and results travel.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ase import Atoms
+
+from .qchem import EngineOptions, Excitations, TDDFTSettings, excitations
+from .store import ResultStore, result_key
+
+__all__ = ["BatchReport", "compute_many", "local_executor"]
+
+log = logging.getLogger(__name__)
+
+ComputeFn = Callable[[Atoms, TDDFTSettings, EngineOptions], Excitations]
+
+
+@dataclass
+class BatchReport:
+    """What a batch did.
+
+    Attributes
+    ----------
+    results : dict of int to Excitations
+        By position in the input, for every structure with a result (stored or new).
+    failures : dict of int to str
+        By position, the error of each structure that failed.
+    n_cached, n_computed : int
+        Results found in the store, and results computed now.
+    """
+
+    results: dict[int, Excitations] = field(default_factory=dict)
+    failures: dict[int, str] = field(default_factory=dict)
+    n_cached: int = 0
+    n_computed: int = 0
+
+
+def local_executor(max_workers: int | None = None) -> cf.ProcessPoolExecutor:
+    """A process pool over the local cores (spawned workers, safe with OpenMP)."""
+    import multiprocessing as mp
+
+    return cf.ProcessPoolExecutor(max_workers=max_workers or os.cpu_count(), mp_context=mp.get_context("spawn"))
+
+
+def _as_executor(executor):
+    """Accept a dask ``Client`` where a concurrent.futures executor is expected."""
+    if type(executor).__module__.startswith("distributed"):
+        from distributed import Client
+
+        if isinstance(executor, Client):
+            return executor.get_executor()
+    return executor
+
+
+def _run(compute: ComputeFn, atoms: Atoms, settings: TDDFTSettings, options: EngineOptions) -> Excitations:
+    return compute(atoms, settings, options)
+
+
+def compute_many(
+    structures: Sequence[Atoms],
+    settings: TDDFTSettings = TDDFTSettings(),
+    options: EngineOptions = EngineOptions(),
+    *,
+    store: ResultStore | None = None,
+    executor=None,
+    compute: ComputeFn = excitations,
+    labels: Callable[[int, Atoms], dict] | None = None,
+    progress: bool = True,
+) -> BatchReport:
+    """Compute excitations of many structures, skipping those already stored.
+
+    Parameters
+    ----------
+    structures : sequence of ase.Atoms
+    settings, options : TDDFTSettings, EngineOptions
+    store : ResultStore, optional
+        Results found here are not recomputed; new ones are written here as
+        each finishes.
+    executor : None, concurrent.futures.Executor or dask.distributed.Client
+        Where to compute (see the module docstring).
+    compute : callable
+        ``compute(atoms, settings, options) -> Excitations``; picklable for
+        process or dask executors.
+    labels : callable, optional
+        ``labels(index, atoms) -> dict`` of extra key-value pairs to store.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    BatchReport
+        A structure that raises is recorded in ``failures`` and the batch goes on.
+    """
+    from tqdm.auto import tqdm
+
+    report = BatchReport()
+    todo: list[int] = []
+    for i, atoms in enumerate(structures):
+        found = store.get_by_key(result_key(atoms, settings)) if store is not None else None
+        if found is not None:
+            report.results[i] = found
+            report.n_cached += 1
+        else:
+            todo.append(i)
+    if report.n_cached:
+        log.info("%d of %d results already stored", report.n_cached, len(structures))
+
+    def finish(i: int, result: Excitations | None, error: BaseException | None) -> None:
+        if error is not None:
+            report.failures[i] = f"{type(error).__name__}: {error}"
+            log.warning("structure %d (%s) failed: %s", i, structures[i].get_chemical_formula(), report.failures[i])
+            return
+        report.results[i] = result
+        report.n_computed += 1
+        if store is not None:
+            store.put(structures[i], result, **(labels(i, structures[i]) if labels else {}))
+
+    bar = tqdm(total=len(todo), desc="TD-DFT", unit="structure", disable=not progress or not todo)
+    pool = _as_executor(executor)
+    if pool is None:
+        for i in todo:
+            try:
+                result, error = compute(structures[i], settings, options), None
+            except Exception as exc:  # recorded, the batch goes on
+                result, error = None, exc
+            finish(i, result, error)
+            bar.update()
+    else:
+        futures = {pool.submit(_run, compute, structures[i], settings, options): i for i in todo}
+        for fut in cf.as_completed(futures):
+            i = futures[fut]
+            error = fut.exception()
+            finish(i, None if error else fut.result(), error)
+            bar.update()
+    bar.close()
+    return report

@@ -1,0 +1,618 @@
+"""TD-DFT excitations of quantum dots with PySCF (CPU) or gpu4pyscf (GPU).
+
+The defaults are the paper's: CAM-B3LYP, LanL2DZ basis and ECP on Cd/Se/Te,
+neutral singlet, 6 singlet excited states, full linear response (RPA, as
+Gaussian's ``td``). Absorption is computed at the given geometry; emission
+follows Kasha's rule from the relaxed first excited state, or vertically at
+a fixed geometry (the design verification: the designed geometry is the
+emitting one).
+
+Speed on a CPU without changing the answer (see ``benchmarks/tddft_speed.py``):
+
+* the full-range **and** the long-range (erf-attenuated) two-electron
+  integrals are kept in memory when they fit, so each SCF cycle and each
+  Davidson iteration contracts stored integrals instead of recomputing them
+  (PySCF keeps only the full-range ones and recomputes the long-range
+  exchange of CAM-B3LYP from scratch every time);
+* atomic-orbital values on the DFT grid are cached in memory (within a
+  budget) so the exchange-correlation potential and kernel are not
+  re-evaluated from scratch in every iteration.
+
+Approximations that do change the answer are options whose error is
+measured: the Tamm–Dancoff approximation (``tda``), density fitting
+(``density_fit``), smaller grids (``grid_level``, ``response_grid_level``).
+
+>>> from qdlib import datasets, qchem                       # doctest: +SKIP
+>>> exc = qchem.absorption(datasets.fetch_benchmark_dot("Cd6Se6"))  # doctest: +SKIP
+>>> exc.wavelengths_nm.round(1)                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from ase import Atoms
+from numpy.typing import NDArray
+
+from . import spectra
+from .structures import validate
+
+__all__ = [
+    "TDDFTSettings",
+    "EngineOptions",
+    "Excitations",
+    "SCFConvergenceError",
+    "BackendUnavailableError",
+    "select_backend",
+    "gpu_available",
+    "build_mol",
+    "run_scf",
+    "run_tddft",
+    "excitations",
+    "absorption",
+    "vertical_emission",
+    "optimize_ground_state",
+    "optimize_excited_state",
+    "emission",
+]
+
+log = logging.getLogger(__name__)
+
+HARTREE_EV = 27.211386245988
+Backend = Literal["auto", "cpu", "gpu"]
+
+
+class SCFConvergenceError(RuntimeError):
+    """The ground-state SCF did not converge with any of the retry strategies."""
+
+
+class BackendUnavailableError(RuntimeError):
+    """The requested backend cannot run on this machine."""
+
+
+@dataclass(frozen=True)
+class TDDFTSettings:
+    """Everything that changes the computed spectrum; defaults are the paper's.
+
+    Two calculations with equal settings and equal geometry give the same
+    answer, so these fields (and only these) key the results store.
+    """
+
+    xc: str = "camb3lyp"
+    """Exchange-correlation functional (libxc name); the paper: CAM-B3LYP."""
+    basis: str = "lanl2dz"
+    """Orbital basis; the paper: LanL2DZ."""
+    ecp: str = "lanl2dz"
+    """Effective core potential on Cd, Se, Te; the paper: LanL2DZ."""
+    charge: int = 0
+    """Total charge, e."""
+    spin: int = 0
+    """2S (number of unpaired electrons); 0 is a singlet ground state."""
+    n_states: int = 6
+    """Singlet excited states solved for (Gaussian ``td(nstates=6)``)."""
+    tda: bool = False
+    """Tamm–Dancoff approximation instead of full TDDFT (RPA). An approximation."""
+    grid_level: int = 3
+    """PySCF DFT grid level of the SCF (3: ~20k points per heavy atom)."""
+    response_grid_level: int | None = None
+    """Grid level of the TDDFT response kernel; ``None`` uses ``grid_level``. An approximation."""
+    density_fit: bool = False
+    """Density fitting of the Coulomb and exchange integrals. An approximation."""
+    auxbasis: str | None = None
+    """Auxiliary basis for density fitting; ``None`` lets PySCF choose."""
+    scf_conv_tol: float = 1e-9
+    """SCF energy convergence threshold, Hartree."""
+    td_conv_tol: float = 1e-5
+    """Davidson residual threshold of the excitation energies, Hartree."""
+
+    def key_dict(self) -> dict[str, Any]:
+        """The settings as a plain dict (stable order) for hashing and storage."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How to run a calculation: these change the speed, never the answer."""
+
+    backend: Backend = "auto"
+    """``"auto"`` (GPU when gpu4pyscf and a CUDA device are present), ``"cpu"`` or ``"gpu"``."""
+    threads: int | None = None
+    """OpenMP threads for PySCF; ``None`` keeps PySCF's default (all cores)."""
+    max_memory_mb: int = 8000
+    """Memory PySCF may use, MB."""
+    incore_eri: bool = True
+    """Keep full- and long-range two-electron integrals in memory when they fit."""
+    ao_cache_mb: int = 4000
+    """Memory for caching AO values on the grid, MB (0 disables)."""
+    scf_max_cycle: int = 100
+    """SCF iterations per strategy before the next strategy is tried."""
+    verbose: int = 0
+    """PySCF verbosity (0 silent, 4 detailed)."""
+
+
+@dataclass
+class Excitations:
+    """Singlet excitations of one geometry and what produced them.
+
+    Attributes
+    ----------
+    energies_ev : ndarray, shape (n_states,)
+        Excitation energies, eV, ascending.
+    osc_strengths : ndarray, shape (n_states,)
+        Oscillator strengths (length gauge).
+    e_tot_hartree : float
+        Ground-state total energy, Hartree.
+    td_converged : ndarray of bool, shape (n_states,)
+        Davidson convergence per state.
+    scf_strategy : str
+        Which SCF strategy converged (``"diis"``, ``"level_shift"``, ``"newton"``).
+    settings : TDDFTSettings
+    backend : str
+        ``"cpu"`` (PySCF) or ``"gpu"`` (gpu4pyscf).
+    wall_time_s : float
+        Wall time of SCF plus TDDFT, s.
+    versions : dict
+        Versions of the packages that computed it.
+    """
+
+    energies_ev: NDArray[np.float64]
+    osc_strengths: NDArray[np.float64]
+    e_tot_hartree: float
+    td_converged: NDArray[np.bool_]
+    scf_strategy: str
+    settings: TDDFTSettings
+    backend: str
+    wall_time_s: float
+    versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def wavelengths_nm(self) -> NDArray[np.float64]:
+        """Excitation wavelengths, nm."""
+        return spectra.ev_to_nm(self.energies_ev)
+
+    @property
+    def converged(self) -> bool:
+        """SCF converged (always, or it would have raised) and every state converged."""
+        return bool(np.all(self.td_converged))
+
+    def spectrum(self, kind: Literal["absorption", "emission"] = "absorption", grid_nm=None) -> NDArray[np.float64]:
+        """Broadened spectrum on the paper grid (or ``grid_nm``), L mol⁻¹ cm⁻¹.
+
+        ``"absorption"`` broadens every state; ``"emission"`` broadens the
+        S1→S0 transition alone (Kasha's rule), at this geometry.
+        """
+        grid = spectra.wavelength_grid(kind) if grid_nm is None else np.asarray(grid_nm, dtype=float)
+        if kind == "emission":
+            return spectra.broaden(self.wavelengths_nm[:1], self.osc_strengths[:1], grid)
+        return spectra.broaden(self.wavelengths_nm, self.osc_strengths, grid)
+
+    def table(self) -> str:
+        """The excitations as a text table (state, eV, nm, f)."""
+        lines = [f"{'state':>5} {'E (eV)':>8} {'λ (nm)':>8} {'f':>8}"]
+        for k, (e, lam, f) in enumerate(zip(self.energies_ev, self.wavelengths_nm, self.osc_strengths), 1):
+            lines.append(f"{k:>5} {e:8.4f} {lam:8.1f} {f:8.4f}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (arrays as lists) for storage."""
+        return {
+            "energies_ev": np.asarray(self.energies_ev).tolist(),
+            "osc_strengths": np.asarray(self.osc_strengths).tolist(),
+            "e_tot_hartree": float(self.e_tot_hartree),
+            "td_converged": np.asarray(self.td_converged).tolist(),
+            "scf_strategy": self.scf_strategy,
+            "settings": self.settings.key_dict(),
+            "backend": self.backend,
+            "wall_time_s": float(self.wall_time_s),
+            "versions": dict(self.versions),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Excitations:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            energies_ev=np.asarray(d["energies_ev"], dtype=float),
+            osc_strengths=np.asarray(d["osc_strengths"], dtype=float),
+            e_tot_hartree=float(d["e_tot_hartree"]),
+            td_converged=np.asarray(d["td_converged"], dtype=bool),
+            scf_strategy=str(d["scf_strategy"]),
+            settings=TDDFTSettings(**d["settings"]),
+            backend=str(d["backend"]),
+            wall_time_s=float(d["wall_time_s"]),
+            versions=dict(d.get("versions", {})),
+        )
+
+
+# --------------------------------------------------------------------------- backends
+
+
+def gpu_available() -> bool:
+    """Whether gpu4pyscf imports and CuPy sees at least one CUDA device."""
+    try:
+        importlib.import_module("gpu4pyscf")
+        cupy = importlib.import_module("cupy")
+        return int(cupy.cuda.runtime.getDeviceCount()) > 0
+    except Exception:  # ImportError, CUDA driver errors, ...
+        return False
+
+
+def select_backend(requested: Backend = "auto") -> Literal["cpu", "gpu"]:
+    """Resolve ``"auto"``/``"cpu"``/``"gpu"`` to the backend that will run.
+
+    Raises
+    ------
+    BackendUnavailableError
+        If ``"gpu"`` is requested and gpu4pyscf or a CUDA device is missing.
+    ValueError
+        For an unknown name.
+    """
+    if requested not in ("auto", "cpu", "gpu"):
+        raise ValueError(f"backend must be 'auto', 'cpu' or 'gpu', got {requested!r}")
+    if requested == "cpu":
+        return "cpu"
+    has_gpu = gpu_available()
+    if requested == "gpu" and not has_gpu:
+        raise BackendUnavailableError(
+            "backend 'gpu' needs gpu4pyscf and a CUDA device: install the extra (pip install -e '.[gpu]') "
+            "on a machine with an NVIDIA GPU, or use backend='cpu'"
+        )
+    return "gpu" if has_gpu else "cpu"
+
+
+def versions(backend: str) -> dict[str, str]:
+    """Versions of the packages behind a calculation."""
+    import pyscf
+
+    out = {"pyscf": pyscf.__version__, "numpy": np.__version__, "python": platform.python_version()}
+    try:
+        import qdlib
+
+        out["qdlib"] = qdlib.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    if backend == "gpu":
+        out["gpu4pyscf"] = importlib.import_module("gpu4pyscf").__version__
+    return out
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def build_mol(atoms: Atoms, settings: TDDFTSettings = TDDFTSettings(), verbose: int = 0):
+    """A PySCF ``Mole`` of a validated structure (Å), basis and ECP from ``settings``.
+
+    Raises
+    ------
+    qdlib.structures.StructureError
+        Before any integral is computed, if the structure is invalid.
+    """
+    from pyscf import gto
+
+    validate(atoms)
+    mol = gto.Mole()
+    mol.atom = [(s, tuple(p)) for s, p in zip(atoms.get_chemical_symbols(), atoms.positions.tolist())]
+    mol.unit = "Angstrom"
+    mol.basis = settings.basis
+    mol.ecp = settings.ecp
+    mol.charge = settings.charge
+    mol.spin = settings.spin
+    mol.verbose = verbose
+    mol.build()
+    return mol
+
+
+class _CachedNumInt:
+    """Mixin for PySCF ``NumInt``: keep AO values on the grid in memory, within a budget (MB)."""
+
+    ao_cache_mb = 0.0
+
+    def block_loop(self, mol, grids, nao=None, deriv=0, max_memory=2000, non0tab=None, blksize=None, buf=None):
+        cache = self.__dict__.setdefault("_ao_cache", {})
+        key = (id(mol), id(grids), None if grids.coords is None else grids.coords.shape, deriv, nao)
+        if key in cache:
+            yield from cache[key]
+            return
+        used = sum(b[0].nbytes for blocks in cache.values() for b in blocks) / 1e6
+        blocks, complete = [], True
+        for ao, mask, weight, coords in super().block_loop(mol, grids, nao, deriv, max_memory, non0tab, blksize, buf):
+            if complete and used + ao.nbytes / 1e6 <= self.ao_cache_mb:
+                ao = np.array(ao, copy=True)
+                used += ao.nbytes / 1e6
+                blocks.append((ao, mask, weight, coords))
+            else:
+                complete = False
+            yield ao, mask, weight, coords
+        if complete and blocks:
+            cache[key] = blocks
+
+
+def _incore_long_range(mf, max_memory_mb: float) -> None:
+    """Make ``mf`` contract stored long-range integrals for ``get_jk(omega=...)`` when they fit."""
+    from pyscf.scf import hf
+
+    mol = mf.mol
+    size_mb = mol.nao_nr() ** 4 / 8 * 8 / 1e6
+    if 2 * size_mb > max_memory_mb:
+        log.info("long-range ERIs (%.0f MB) do not fit in %s MB: direct algorithm", size_mb, max_memory_mb)
+        return
+    plain_get_jk = mf.get_jk
+    store: dict[float, np.ndarray] = {}
+
+    def get_jk(mol=None, dm=None, hermi=1, with_j=True, with_k=True, omega=None):
+        if not omega:
+            return plain_get_jk(mol, dm, hermi, with_j, with_k, omega)
+        if omega not in store:
+            with mf.mol.with_range_coulomb(omega):
+                store[omega] = mf.mol.intor("int2e", aosym="s8")
+        if dm is None:
+            dm = mf.make_rdm1()
+        return hf.dot_eri_dm(store[omega], dm, hermi, with_j, with_k)
+
+    mf.get_jk = get_jk
+    mf._eri_long_range = store
+
+
+def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str):
+    """An RKS object on ``backend`` with the settings' functional, grid and fitting."""
+    if backend == "gpu":
+        from gpu4pyscf.dft import rks as gpu_rks
+
+        mf = gpu_rks.RKS(mol, xc=settings.xc)
+        if settings.density_fit:
+            mf = mf.density_fit(auxbasis=settings.auxbasis)
+    else:
+        from pyscf import dft
+        from pyscf.dft import numint
+
+        mf = dft.RKS(mol, xc=settings.xc)
+        if options.ao_cache_mb > 0:
+            cls = type("CachedNumInt", (_CachedNumInt, numint.NumInt), {"ao_cache_mb": float(options.ao_cache_mb)})
+            mf._numint = cls()
+        if settings.density_fit:
+            mf = mf.density_fit(auxbasis=settings.auxbasis)
+        elif options.incore_eri:
+            mol.incore_anyway = mol.nao_nr() ** 4 / 8 * 8 / 1e6 * 2 < options.max_memory_mb
+            _incore_long_range(mf, options.max_memory_mb)
+    mf.grids.level = settings.grid_level
+    mf.conv_tol = settings.scf_conv_tol
+    mf.max_memory = options.max_memory_mb
+    mf.verbose = options.verbose
+    return mf
+
+
+def run_scf(mol, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptions = EngineOptions(), dm0=None):
+    """Converged restricted Kohn–Sham ground state, retrying when needed.
+
+    Strategies in order: DIIS from ``dm0`` (or the minimal-basis guess);
+    level shift 0.5 Eh with damping 0.5; second-order (Newton) solver from
+    the last density.
+
+    Returns
+    -------
+    mf : pyscf RKS object (converged), with ``mf.qdlib_strategy`` naming the strategy
+
+    Raises
+    ------
+    SCFConvergenceError
+        If no strategy converges.
+    """
+    backend = select_backend(options.backend)
+    mf = _make_rks(mol, settings, options, backend)
+    attempts = []
+    n = options.scf_max_cycle
+    strategies = [("diis", {"max_cycle": n}), ("level_shift", {"level_shift": 0.5, "damp": 0.5, "max_cycle": 2 * n})]
+    dm = dm0
+    for name, attrs in strategies:
+        for k, v in attrs.items():
+            setattr(mf, k, v)
+        mf.kernel(dm0=dm)
+        attempts.append((name, float(mf.e_tot)))
+        if mf.converged:
+            mf.level_shift, mf.damp = 0.0, 0.0
+            mf.qdlib_strategy = name
+            return mf
+        log.warning("SCF (%s) did not converge for %s; trying the next strategy", name, _formula(mol))
+        dm = mf.make_rdm1()
+    mf.level_shift, mf.damp = 0.0, 0.0
+    newton = mf.newton()
+    newton.max_cycle = n
+    newton.kernel(dm0=dm)
+    attempts.append(("newton", float(newton.e_tot)))
+    if newton.converged:
+        mf.mo_coeff, mf.mo_occ, mf.mo_energy = newton.mo_coeff, newton.mo_occ, newton.mo_energy
+        mf.e_tot, mf.converged = newton.e_tot, True
+        mf.qdlib_strategy = "newton"
+        return mf
+    raise SCFConvergenceError(
+        f"SCF did not converge for {_formula(mol)} after "
+        + ", ".join(f"{n} (E={e:.6f} Eh)" for n, e in attempts)
+    )
+
+
+def _formula(mol) -> str:
+    symbols = [mol.atom_pure_symbol(i) for i in range(mol.natm)]
+    return "".join(f"{el}{symbols.count(el)}" for el in dict.fromkeys(symbols))
+
+
+def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings()):
+    """Solve for ``settings.n_states`` singlet excitations on a converged ground state.
+
+    Returns the PySCF TDDFT/TDA object after ``kernel()``.
+    """
+    if settings.response_grid_level is not None and settings.response_grid_level != settings.grid_level:
+        from pyscf import dft
+
+        grids = dft.gen_grid.Grids(mf.mol)
+        grids.level = settings.response_grid_level
+        grids.build()
+        mf.grids = grids  # the response kernel is built on mf.grids
+    td = mf.TDA() if settings.tda else mf.TDDFT()
+    td.nstates = settings.n_states
+    td.singlet = True
+    td.conv_tol = settings.td_conv_tol
+    td.kernel()
+    return td
+
+
+def excitations(
+    atoms: Atoms,
+    settings: TDDFTSettings = TDDFTSettings(),
+    options: EngineOptions = EngineOptions(),
+    dm0=None,
+) -> Excitations:
+    """Ground state and singlet excitations of one geometry (the heart of every TD-DFT call).
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Geometry, Å; validated first.
+    settings : TDDFTSettings
+        What to compute (paper defaults).
+    options : EngineOptions
+        How to compute it (backend, threads, memory).
+    dm0 : ndarray, optional
+        Initial density matrix (e.g. from a nearby geometry).
+
+    Returns
+    -------
+    Excitations
+    """
+    backend = select_backend(options.backend)
+    with _threads(options.threads):
+        t0 = time.perf_counter()
+        mol = build_mol(atoms, settings, verbose=options.verbose)
+        mf = run_scf(mol, settings, options, dm0=dm0)
+        td = run_tddft(mf, settings)
+        wall = time.perf_counter() - t0
+    e_ev = np.asarray(_to_numpy(td.e), dtype=float) * HARTREE_EV
+    f = np.asarray(_to_numpy(td.oscillator_strength()), dtype=float)
+    conv = np.broadcast_to(np.asarray(_to_numpy(td.converged), dtype=bool), e_ev.shape).copy()
+    if not conv.all():
+        log.warning("TDDFT: states %s did not converge", np.nonzero(~conv)[0].tolist())
+    return Excitations(
+        energies_ev=e_ev,
+        osc_strengths=f,
+        e_tot_hartree=float(mf.e_tot),
+        td_converged=conv,
+        scf_strategy=mf.qdlib_strategy,
+        settings=settings,
+        backend=backend,
+        wall_time_s=wall,
+        versions=versions(backend),
+    )
+
+
+def absorption(atoms: Atoms, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptions = EngineOptions()):
+    """Absorption excitations at the given (ground-state) geometry; see :func:`excitations`."""
+    return excitations(atoms, settings, options)
+
+
+def vertical_emission(atoms: Atoms, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptions = EngineOptions()):
+    """S1→S0 emission at a fixed geometry (taken as the emitting one).
+
+    The same calculation as :func:`absorption`; use
+    ``result.spectrum("emission")``, which broadens S1 alone.
+    """
+    return excitations(atoms, settings, options)
+
+
+def _to_numpy(x):
+    return x.get() if hasattr(x, "get") else x
+
+
+class _threads:
+    """Context manager setting PySCF's OpenMP threads, restoring them after."""
+
+    def __init__(self, n: int | None):
+        self.n = n
+
+    def __enter__(self):
+        from pyscf import lib
+
+        self.old = lib.num_threads()
+        if self.n:
+            lib.num_threads(self.n)
+
+    def __exit__(self, *exc):
+        from pyscf import lib
+
+        lib.num_threads(self.old)
+
+
+# --------------------------------------------------------------------------- geometry optimisation
+
+
+def _optimize(atoms: Atoms, method_factory, max_steps: int) -> Atoms:
+    from pyscf.geomopt import geometric_solver
+
+    mol = build_mol(atoms, verbose=0)
+    scanner = method_factory(mol)
+    mol_eq = geometric_solver.optimize(scanner, maxsteps=max_steps)
+    out = atoms.copy()
+    out.positions = mol_eq.atom_coords(unit="Angstrom")
+    return out
+
+
+def optimize_ground_state(
+    atoms: Atoms,
+    settings: TDDFTSettings = TDDFTSettings(),
+    options: EngineOptions = EngineOptions(),
+    max_steps: int = 100,
+) -> Atoms:
+    """Relax the ground state with geomeTRIC on the DFT gradient; returns a new Atoms, Å."""
+
+    def factory(mol):
+        mf = _make_rks(mol, settings, options, select_backend(options.backend))
+        return mf.nuc_grad_method().as_scanner()
+
+    with _threads(options.threads):
+        out = _optimize(atoms, factory, max_steps)
+    out.info["relaxed"] = "S0"
+    return out
+
+
+def optimize_excited_state(
+    atoms: Atoms,
+    state: int = 1,
+    settings: TDDFTSettings = TDDFTSettings(),
+    options: EngineOptions = EngineOptions(),
+    max_steps: int = 100,
+) -> Atoms:
+    """Relax excited state ``state`` (1 = S1) with geomeTRIC on the TDDFT gradient; Å."""
+
+    def factory(mol):
+        mf = _make_rks(mol, settings, options, select_backend(options.backend))
+        td = mf.TDA() if settings.tda else mf.TDDFT()
+        td.nstates = max(settings.n_states, state + 2)
+        return td.nuc_grad_method().as_scanner(state=state)
+
+    with _threads(options.threads):
+        out = _optimize(atoms, factory, max_steps)
+    out.info["relaxed"] = f"S{state}"
+    return out
+
+
+def emission(
+    atoms: Atoms,
+    settings: TDDFTSettings = TDDFTSettings(),
+    options: EngineOptions = EngineOptions(),
+    max_steps: int = 100,
+) -> tuple[Excitations, Atoms]:
+    """Kasha emission: relax S1 from ``atoms``, then the excitations at the relaxed geometry.
+
+    Returns
+    -------
+    excitations : Excitations
+        At the relaxed S1 geometry; ``spectrum("emission")`` is the S1→S0 band.
+    relaxed : ase.Atoms
+        The relaxed S1 geometry, Å.
+    """
+    relaxed = optimize_excited_state(atoms, 1, settings, options, max_steps)
+    return excitations(relaxed, settings, options), relaxed

@@ -1,0 +1,171 @@
+import sys
+import types
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from qdlib import qchem, spectra
+from qdlib.qchem import EngineOptions, TDDFTSettings
+from qdlib.structures import StructureError
+
+#: Cheap settings for an end-to-end run in seconds: small grid, two states.
+CHEAP = TDDFTSettings(n_states=2, grid_level=0, scf_conv_tol=1e-8)
+CPU = EngineOptions(backend="cpu", threads=1)
+
+
+@pytest.fixture(scope="module")
+def dimer_result():
+    atoms = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]])
+    return atoms, qchem.excitations(atoms, CHEAP, CPU)
+
+
+def test_tiny_cluster_end_to_end(dimer_result):
+    atoms, exc = dimer_result
+    assert exc.backend == "cpu" and exc.converged and exc.scf_strategy == "diis"
+    assert exc.energies_ev.shape == (2,) and np.all(np.diff(exc.energies_ev) >= 0)
+    assert np.all(exc.energies_ev > 0.1) and np.all(exc.energies_ev < 10)
+    assert np.all(exc.osc_strengths >= 0)
+    np.testing.assert_allclose(exc.wavelengths_nm, spectra.HC_EV_NM / exc.energies_ev)
+    assert exc.versions["pyscf"] and exc.wall_time_s > 0
+    assert exc.e_tot_hartree < 0
+    ab = exc.spectrum("absorption")
+    em = exc.spectrum("emission")
+    assert ab.shape == em.shape == (500,)
+    np.testing.assert_allclose(em, spectra.broaden(exc.wavelengths_nm[:1], exc.osc_strengths[:1], spectra.wavelength_grid("emission")))
+    assert "λ (nm)" in exc.table()
+
+
+def test_speedups_do_not_change_the_answer(dimer_result):
+    """Stored long-range integrals and cached AO values give the plain PySCF answer."""
+    atoms, ours = dimer_result
+    plain = qchem.excitations(atoms, CHEAP, EngineOptions(backend="cpu", threads=1, incore_eri=False, ao_cache_mb=0))
+    np.testing.assert_allclose(ours.energies_ev, plain.energies_ev, atol=1e-6)
+    np.testing.assert_allclose(ours.osc_strengths, plain.osc_strengths, atol=1e-6)
+    assert ours.e_tot_hartree == pytest.approx(plain.e_tot_hartree, abs=1e-8)
+
+
+def test_round_trip_dict(dimer_result):
+    _, exc = dimer_result
+    back = qchem.Excitations.from_dict(exc.to_dict())
+    np.testing.assert_array_equal(back.energies_ev, exc.energies_ev)
+    assert back.settings == exc.settings and back.versions == exc.versions
+
+
+def test_invalid_structure_rejected_before_integrals(monkeypatch):
+    called = []
+    monkeypatch.setattr(qchem, "run_scf", lambda *a, **k: called.append(1))
+    with pytest.raises(StructureError, match="overlap"):
+        qchem.excitations(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 0.4]]), CHEAP, CPU)
+    with pytest.raises(StructureError, match="unsupported element"):
+        qchem.excitations(Atoms("CdAu", positions=[[0, 0, 0], [0, 0, 2.6]]), CHEAP, CPU)
+    assert called == []
+
+
+def test_scf_failure_is_reported_not_used():
+    atoms = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]])
+    with pytest.raises(qchem.SCFConvergenceError, match="diis.*level_shift.*newton"):
+        qchem.excitations(atoms, CHEAP, EngineOptions(backend="cpu", threads=1, scf_max_cycle=1))
+
+
+# --- backend selection, with the GPU stack mocked --------------------------------------------
+
+
+def _fake_gpu_stack(monkeypatch, n_devices):
+    cupy = types.ModuleType("cupy")
+    cupy.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: n_devices))
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setitem(sys.modules, "gpu4pyscf", types.ModuleType("gpu4pyscf"))
+
+
+def test_auto_picks_gpu_when_gpu4pyscf_and_a_device_are_present(monkeypatch):
+    _fake_gpu_stack(monkeypatch, 1)
+    assert qchem.gpu_available()
+    assert qchem.select_backend("auto") == "gpu"
+    assert qchem.select_backend("gpu") == "gpu"
+    assert qchem.select_backend("cpu") == "cpu"
+
+
+def test_auto_falls_back_to_cpu_without_a_device(monkeypatch):
+    _fake_gpu_stack(monkeypatch, 0)
+    assert qchem.select_backend("auto") == "cpu"
+    with pytest.raises(qchem.BackendUnavailableError, match="CUDA device"):
+        qchem.select_backend("gpu")
+
+
+def test_auto_falls_back_to_cpu_without_gpu4pyscf(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gpu4pyscf", None)  # import raises ImportError
+    assert not qchem.gpu_available()
+    assert qchem.select_backend("auto") == "cpu"
+    with pytest.raises(qchem.BackendUnavailableError, match="gpu4pyscf"):
+        qchem.select_backend("gpu")
+
+
+def test_cuda_driver_error_means_no_gpu(monkeypatch):
+    _fake_gpu_stack(monkeypatch, 1)
+
+    def broken():
+        raise RuntimeError("cudaErrorNoDevice")
+
+    sys.modules["cupy"].cuda.runtime.getDeviceCount = broken
+    assert qchem.select_backend("auto") == "cpu"
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="backend"):
+        qchem.select_backend("tpu")
+
+
+def test_gpu_path_builds_gpu4pyscf_objects(monkeypatch):
+    """With backend 'gpu' the RKS object comes from gpu4pyscf.dft.rks."""
+    _fake_gpu_stack(monkeypatch, 1)
+    made = {}
+
+    class FakeRKS:
+        def __init__(self, mol, xc):
+            made.update(mol=mol, xc=xc)
+            self.grids = types.SimpleNamespace(level=None)
+
+    dft = types.ModuleType("gpu4pyscf.dft")
+    rks = types.ModuleType("gpu4pyscf.dft.rks")
+    rks.RKS = FakeRKS
+    dft.rks = rks
+    monkeypatch.setitem(sys.modules, "gpu4pyscf.dft", dft)
+    monkeypatch.setitem(sys.modules, "gpu4pyscf.dft.rks", rks)
+    mf = qchem._make_rks("MOL", TDDFTSettings(), EngineOptions(backend="gpu"), "gpu")
+    assert isinstance(mf, FakeRKS) and made == {"mol": "MOL", "xc": "camb3lyp"}
+    assert mf.grids.level == 3 and mf.conv_tol == 1e-9
+
+
+def test_settings_defaults_are_the_papers():
+    s = TDDFTSettings()
+    assert (s.xc, s.basis, s.ecp, s.charge, s.spin, s.n_states, s.tda) == ("camb3lyp", "lanl2dz", "lanl2dz", 0, 0, 6, False)
+
+
+def test_cli_tddft_writes_spectrum(tmp_path, capsys):
+    from qdlib import cli
+
+    xyz = tmp_path / "dimer.xyz"
+    xyz.write_text("2\n\nCd 0 0 0\nSe 0 0 2.55\n")
+    store = tmp_path / "r.db"
+    args = ["tddft", str(xyz), "--n-states", "2", "--grid-level", "0", "--threads", "1", "--backend", "cpu", "--store", str(store)]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "λ (nm)" in out and "dimer_absorption.csv" in out
+    data = np.loadtxt(tmp_path / "dimer_absorption.csv", delimiter=",", skiprows=1)
+    assert data.shape == (500, 2) and data[:, 1].max() > 0
+    assert (tmp_path / "dimer_absorption.png").stat().st_size > 1000
+    from qdlib.store import ResultStore
+
+    assert len(ResultStore(store)) == 1
+    assert cli.main(args) == 0  # the second run is served by the store
+    assert len(ResultStore(store)) == 1
+
+
+def test_cli_tddft_bad_file(tmp_path, capsys):
+    from qdlib import cli
+
+    bad = tmp_path / "bad.xyz"
+    bad.write_text("2\n\nCd 0 0 0\nSe 0 0 0.3\n")
+    assert cli.main(["tddft", str(bad)]) == 2
+    assert "overlap" in capsys.readouterr().err
