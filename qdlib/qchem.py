@@ -29,6 +29,7 @@ measured: the Tamm–Dancoff approximation (``tda``), density fitting
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import logging
@@ -101,8 +102,10 @@ class TDDFTSettings:
     """Tamm–Dancoff approximation instead of full TDDFT (RPA). An approximation."""
     grid_level: int = 3
     """PySCF DFT grid level of the SCF (3: ~20k points per heavy atom)."""
-    response_grid_level: int | None = None
-    """Grid level of the TDDFT response kernel; ``None`` uses ``grid_level``. An approximation."""
+    response_grid_level: int | None = 1
+    """Grid level of the TDDFT response (exchange-correlation kernel) integration; ``None``
+    uses ``grid_level``. The kernel is a small correction integrated on a coarser grid (the
+    change is below 0.02 meV for Cd4Se4 at level 0 or 1; ``benchmarks/tddft_speed.py`` measures it)."""
     density_fit: bool = False
     """Density fitting of the Coulomb and exchange integrals. An approximation."""
     auxbasis: str | None = None
@@ -129,6 +132,8 @@ class EngineOptions:
     """Memory PySCF may use, MB."""
     incore_eri: bool = True
     """Keep full- and long-range two-electron integrals in memory when they fit."""
+    mo_space_jk: bool = True
+    """In the response, contract MO-basis (ia|jb) and (ij|ab) integrals when they fit."""
     ao_cache_mb: int = 4000
     """Memory for caching AO values on the grid, MB (0 disables)."""
     scf_max_cycle: int = 100
@@ -333,14 +338,22 @@ class _CachedNumInt:
             cache[key] = blocks
 
 
+def _eri_mb(nao: int) -> float:
+    """Memory of one 8-fold-symmetric ERI array, MB."""
+    return nao**4 / 8 * 8 / 1e6
+
+
 def _incore_long_range(mf, max_memory_mb: float) -> None:
-    """Make ``mf`` contract stored long-range integrals for ``get_jk(omega=...)`` when they fit."""
+    """Make ``mf`` contract stored long-range integrals for ``get_jk(omega=...)`` when they fit.
+
+    PySCF keeps the full-range integrals in memory when they fit but
+    recomputes the erf-attenuated ones of a range-separated functional from
+    scratch at every call.
+    """
     from pyscf.scf import hf
 
-    mol = mf.mol
-    size_mb = mol.nao_nr() ** 4 / 8 * 8 / 1e6
-    if 2 * size_mb > max_memory_mb:
-        log.info("long-range ERIs (%.0f MB) do not fit in %s MB: direct algorithm", size_mb, max_memory_mb)
+    if 2 * _eri_mb(mf.mol.nao_nr()) > max_memory_mb:
+        log.info("long-range ERIs do not fit in %s MB: direct algorithm", max_memory_mb)
         return
     plain_get_jk = mf.get_jk
     store: dict[float, np.ndarray] = {}
@@ -356,7 +369,100 @@ def _incore_long_range(mf, max_memory_mb: float) -> None:
         return hf.dot_eri_dm(store[omega], dm, hermi, with_j, with_k)
 
     mf.get_jk = get_jk
-    mf._eri_long_range = store
+    mf._qdlib_eri_lr = store
+
+
+class _MOSpaceJK:
+    """J and K of occupied–virtual transition densities from stored MO-basis integrals.
+
+    Inside linear response every density is ``C_o X C_v^T + C_v Y C_o^T``;
+    its Coulomb and exchange matrices are needed only in the
+    occupied–virtual blocks, which follow from two MO-integral tensors,
+    ``(ia|jb)`` and ``(ij|ab)``, by matrix products (one per range of the
+    Coulomb operator). Exact: a density with any occupied–occupied or
+    virtual–virtual part goes to the original AO routine instead.
+    """
+
+    def __init__(self, mf, eri_by_omega: dict):
+        from pyscf import ao2mo
+
+        c, occ = mf.mo_coeff, mf.mo_occ
+        self.co, self.cv = c[:, occ > 0], c[:, occ == 0]
+        s = mf.get_ovlp()
+        self.sc = s @ c  # maps MO blocks back to AO: C^T S (S C M C^T S) ... = M
+        self.nocc, self.nvir = self.co.shape[1], self.cv.shape[1]
+        no, nv = self.nocc, self.nvir
+        self.tensors = {}
+        for omega, eri in eri_by_omega.items():
+            ovov = ao2mo.incore.general(eri, (self.co, self.cv, self.co, self.cv), compact=False)
+            oovv = ao2mo.incore.general(eri, (self.co, self.co, self.cv, self.cv), compact=False)
+            ovov = ovov.reshape(no * nv, no * nv)
+            # (ij|ab) as a matrix over (ia),(jb); and (ib|ja) likewise
+            oovv = oovv.reshape(no, no, nv, nv).transpose(0, 2, 1, 3).reshape(no * nv, no * nv)
+            ibja = ovov.reshape(no, nv, no, nv).transpose(0, 3, 2, 1).reshape(no * nv, no * nv)
+            self.tensors[omega] = (ovov, np.ascontiguousarray(oovv), np.ascontiguousarray(ibja))
+
+    def blocks(self, dm):
+        """(D_ov, D_vo) of AO densities, or ``None`` if they have oo/vv parts."""
+        dm = np.asarray(dm)
+        mo = self.sc.T @ dm.reshape(-1, *dm.shape[-2:]) @ self.sc
+        no = self.nocc
+        d_ov, d_vo = mo[:, :no, no:], mo[:, no:, :no].transpose(0, 2, 1)
+        rest = np.abs(mo[:, :no, :no]).max() + np.abs(mo[:, no:, no:]).max()
+        if rest > 1e-10 * max(1.0, np.abs(mo).max()):
+            return None
+        return d_ov.reshape(len(mo), -1), d_vo.reshape(len(mo), -1)
+
+    def to_ao(self, v_ov, v_vo, shape):
+        no, nv = self.nocc, self.nvir
+        n = len(v_ov)
+        v = np.zeros((n, no + nv, no + nv))
+        v[:, :no, no:] = v_ov.reshape(n, no, nv)
+        v[:, no:, :no] = v_vo.reshape(n, no, nv).transpose(0, 2, 1)
+        return (self.sc @ v @ self.sc.T).reshape(shape)
+
+    def jk(self, omega, d_ov, d_vo, with_j, with_k, shape):
+        ovov, oovv, ibja = self.tensors[omega]
+        vj = vk = None
+        if with_j:
+            j = (d_ov + d_vo) @ ovov  # (ia|jb) symmetric in (ia)<->(jb)
+            vj = self.to_ao(j, j, shape)
+        if with_k:
+            k_ov = d_ov @ oovv.T + d_vo @ ibja.T
+            k_vo = d_ov @ ibja + d_vo @ oovv
+            vk = self.to_ao(k_ov, k_vo, shape)
+        return vj, vk
+
+
+@contextlib.contextmanager
+def _mo_space_jk(mf, max_memory_mb: float):
+    """Within the block, J/K of transition densities come from MO-basis integrals (when they fit)."""
+    if getattr(mf, "_eri", None) is None or getattr(mf, "with_df", None) is not None:
+        yield
+        return
+    nocc = int(np.count_nonzero(mf.mo_occ > 0))
+    nvir = mf.mo_occ.size - nocc
+    eris = {None: mf._eri, **getattr(mf, "_qdlib_eri_lr", {})}
+    need_mb = 3 * len(eris) * (nocc * nvir) ** 2 * 8 / 1e6
+    if need_mb > 0.5 * max_memory_mb:
+        log.info("MO-space J/K needs %.0f MB: AO algorithm", need_mb)
+        yield
+        return
+    mo = _MOSpaceJK(mf, eris)
+    original = mf.get_jk
+
+    def get_jk(mol=None, dm=None, hermi=1, with_j=True, with_k=True, omega=None):
+        key = omega or None
+        blocks = mo.blocks(dm) if dm is not None and key in mo.tensors else None
+        if blocks is None:
+            return original(mol, dm, hermi, with_j, with_k, omega)
+        return mo.jk(key, *blocks, with_j, with_k, np.shape(dm))
+
+    mf.get_jk = get_jk
+    try:
+        yield
+    finally:
+        mf.get_jk = original
 
 
 def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str):
@@ -378,7 +484,7 @@ def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str
         if settings.density_fit:
             mf = mf.density_fit(auxbasis=settings.auxbasis)
         elif options.incore_eri:
-            mol.incore_anyway = mol.nao_nr() ** 4 / 8 * 8 / 1e6 * 2 < options.max_memory_mb
+            mol.incore_anyway = 2 * _eri_mb(mol.nao_nr()) < options.max_memory_mb
             _incore_long_range(mf, options.max_memory_mb)
     mf.grids.level = settings.grid_level
     mf.conv_tol = settings.scf_conv_tol
@@ -441,7 +547,7 @@ def _formula(mol) -> str:
     return "".join(f"{el}{symbols.count(el)}" for el in dict.fromkeys(symbols))
 
 
-def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings()):
+def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptions = EngineOptions()):
     """Solve for ``settings.n_states`` singlet excitations on a converged ground state.
 
     Returns the PySCF TDDFT/TDA object after ``kernel()``.
@@ -457,7 +563,8 @@ def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings()):
     td.nstates = settings.n_states
     td.singlet = True
     td.conv_tol = settings.td_conv_tol
-    td.kernel()
+    with _mo_space_jk(mf, options.max_memory_mb) if options.mo_space_jk else contextlib.nullcontext():
+        td.kernel()
     return td
 
 
@@ -489,7 +596,7 @@ def excitations(
         t0 = time.perf_counter()
         mol = build_mol(atoms, settings, verbose=options.verbose)
         mf = run_scf(mol, settings, options, dm0=dm0)
-        td = run_tddft(mf, settings)
+        td = run_tddft(mf, settings, options)
         wall = time.perf_counter() - t0
     e_ev = np.asarray(_to_numpy(td.e), dtype=float) * HARTREE_EV
     f = np.asarray(_to_numpy(td.oscillator_strength()), dtype=float)
