@@ -465,8 +465,12 @@ def _mo_space_jk(mf, max_memory_mb: float):
         mf.get_jk = original
 
 
-def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str):
-    """An RKS object on ``backend`` with the settings' functional, grid and fitting."""
+def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str, fixed_geometry: bool = True):
+    """An RKS object on ``backend`` with the settings' functional, grid and fitting.
+
+    ``fixed_geometry=False`` (geometry optimisation, where the molecule moves
+    under the same object) turns off the caches that assume one geometry.
+    """
     if backend == "gpu":
         from gpu4pyscf.dft import rks as gpu_rks
 
@@ -478,12 +482,12 @@ def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str
         from pyscf.dft import numint
 
         mf = dft.RKS(mol, xc=settings.xc)
-        if options.ao_cache_mb > 0:
+        if options.ao_cache_mb > 0 and fixed_geometry:
             cls = type("CachedNumInt", (_CachedNumInt, numint.NumInt), {"ao_cache_mb": float(options.ao_cache_mb)})
             mf._numint = cls()
         if settings.density_fit:
             mf = mf.density_fit(auxbasis=settings.auxbasis)
-        elif options.incore_eri:
+        elif options.incore_eri and fixed_geometry:
             mol.incore_anyway = 2 * _eri_mb(mol.nao_nr()) < options.max_memory_mb
             _incore_long_range(mf, options.max_memory_mb)
     mf.grids.level = settings.grid_level
@@ -659,11 +663,19 @@ class _threads:
 def _optimize(atoms: Atoms, method_factory, max_steps: int) -> Atoms:
     from pyscf.geomopt import geometric_solver
 
+    import io
+
     mol = build_mol(atoms, verbose=0)
     scanner = method_factory(mol)
-    mol_eq = geometric_solver.optimize(scanner, maxsteps=max_steps)
+    chatter = io.StringIO()  # geomeTRIC reports every step on stdout
+    with contextlib.redirect_stdout(chatter):
+        conv, mol_eq = geometric_solver.kernel(scanner, maxsteps=max_steps)
+    log.debug("geomeTRIC:\n%s", chatter.getvalue())
+    if not conv:
+        log.warning("geometry optimisation did not converge in %d steps", max_steps)
     out = atoms.copy()
     out.positions = mol_eq.atom_coords(unit="Angstrom")
+    out.info["optimization_converged"] = bool(conv)
     return out
 
 
@@ -676,7 +688,7 @@ def optimize_ground_state(
     """Relax the ground state with geomeTRIC on the DFT gradient; returns a new Atoms, Å."""
 
     def factory(mol):
-        mf = _make_rks(mol, settings, options, select_backend(options.backend))
+        mf = _make_rks(mol, settings, options, select_backend(options.backend), fixed_geometry=False)
         return mf.nuc_grad_method().as_scanner()
 
     with _threads(options.threads):
@@ -695,7 +707,7 @@ def optimize_excited_state(
     """Relax excited state ``state`` (1 = S1) with geomeTRIC on the TDDFT gradient; Å."""
 
     def factory(mol):
-        mf = _make_rks(mol, settings, options, select_backend(options.backend))
+        mf = _make_rks(mol, settings, options, select_backend(options.backend), fixed_geometry=False)
         td = mf.TDA() if settings.tda else mf.TDDFT()
         td.nstates = max(settings.n_states, state + 2)
         return td.nuc_grad_method().as_scanner(state=state)

@@ -1,3 +1,4 @@
+import os
 import sys
 import types
 
@@ -170,3 +171,34 @@ def test_cli_tddft_bad_file(tmp_path, capsys):
     bad.write_text("2\n\nCd 0 0 0\nSe 0 0 0.3\n")
     assert cli.main(["tddft", str(bad)]) == 2
     assert "overlap" in capsys.readouterr().err
+
+
+def test_emission_relaxes_s1_then_computes_there(monkeypatch):
+    """Kasha: the excitations come from the relaxed S1 geometry, not the input one."""
+    start = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]])
+    relaxed = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.70]])
+    seen = {}
+
+    def fake_opt(atoms, state, settings, options, max_steps):
+        seen["state"] = state
+        return relaxed
+
+    def fake_exc(atoms, settings, options):
+        seen["geometry"] = atoms.positions.copy()
+        return "EXC"
+
+    monkeypatch.setattr(qchem, "optimize_excited_state", fake_opt)
+    monkeypatch.setattr(qchem, "excitations", fake_exc)
+    exc, geom = qchem.emission(start, CHEAP, CPU)
+    assert exc == "EXC" and geom is relaxed and seen["state"] == 1
+    np.testing.assert_array_equal(seen["geometry"], relaxed.positions)
+
+
+@pytest.mark.skipif(not os.environ.get("QDLIB_SLOW_TESTS"), reason="minutes: set QDLIB_SLOW_TESTS=1")
+def test_s1_relaxation_lowers_the_s1_energy():
+    ring = Atoms("Cd2Se2", positions=[[0, 0, 0], [2.6, 0, 0], [2.6, 2.6, 0.3], [0, 2.6, 0]])
+    s = TDDFTSettings(n_states=3, grid_level=0, response_grid_level=0)
+    before = qchem.excitations(ring, s, CPU)
+    after, relaxed = qchem.emission(ring, s, CPU, max_steps=4)
+    assert after.energies_ev[0] < before.energies_ev[0]
+    assert relaxed.info["relaxed"] == "S1" and np.abs(relaxed.positions - ring.positions).max() > 0.01

@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+from qdlib import surrogates
+from qdlib.spectra import wavelength_grid
+from qdlib.surrogates import AESurrogate, DropoutSurrogate, NNSurrogate, RFSurrogate, load_surrogate
+
+SMALL = dict(hidden=(32, 16), max_epochs=30, record_every=5, device="cpu", random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Tiny synthetic set: 40 'structures' of 4 rows each, 900 -> 500, spectra = Gaussians whose centre depends on X."""
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 1, size=(40, 900))
+    groups = np.repeat(np.arange(40), 4)
+    X = base[groups] + rng.normal(0, 0.01, size=(160, 900))
+    grid = wavelength_grid("absorption")
+    centre = 300 + 200 * base[groups, :10].mean(axis=1)
+    Y = 1000 * np.exp(-(((grid[None] - centre[:, None]) / 20) ** 2))
+    return X * 500, Y, groups, grid
+
+
+@pytest.mark.parametrize(
+    "est",
+    [NNSurrogate(**SMALL), DropoutSurrogate(**SMALL), AESurrogate(**SMALL, pretrain_epochs=5), RFSurrogate(n_estimators=5, random_state=0)],
+    ids=["nn", "dropout", "ae", "rf"],
+)
+def test_fit_predict_shapes(est, data):
+    X, Y, _, _ = data
+    assert est.fit(X[:100], Y[:100]) is est
+    pred = est.predict(X[100:])
+    assert pred.shape == (60, 500) and np.all(np.isfinite(pred))
+    with pytest.raises(ValueError, match="columns"):
+        est.predict(X[:, :10])
+
+
+def test_sklearn_api_and_history(data):
+    X, Y, _, _ = data
+    est = NNSurrogate(**SMALL)
+    params = est.get_params()
+    assert params["hidden"] == (32, 16) and params["random_state"] == 0
+    est.fit(X[:120], Y[:120], eval_set=(X[120:], Y[120:]))
+    h = est.history_
+    assert len(h["train_rmse"]) == len(h["test_rmse"]) == len(h["epoch"]) == 7  # epochs 0,5,...,25 and 29
+    assert h["train_rmse"][-1] < h["train_rmse"][0]
+    assert DropoutSurrogate().get_params()["dropout"] == 0.3
+    assert "pretrain_epochs" in AESurrogate().get_params()
+
+
+def test_seeded_repeatability(data):
+    X, Y, _, _ = data
+    a = NNSurrogate(**SMALL).fit(X, Y).predict(X[:5])
+    b = NNSurrogate(**SMALL).fit(X, Y).predict(X[:5])
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cls", [NNSurrogate, DropoutSurrogate, AESurrogate])
+def test_save_load_bit_identical(cls, data, tmp_path):
+    X, Y, _, _ = data
+    kwargs = dict(SMALL, pretrain_epochs=3) if cls is AESurrogate else SMALL
+    est = cls(**kwargs).fit(X, Y)
+    est.save(tmp_path / "model")
+    assert (tmp_path / "model.pt").exists() and (tmp_path / "model.json").exists()
+    back = load_surrogate(tmp_path / "model", device="cpu")
+    assert type(back) is cls and back.get_params()["max_epochs"] == 30
+    np.testing.assert_array_equal(back.predict(X), est.predict(X))
+
+
+def test_load_rejects_unknown_class(tmp_path):
+    (tmp_path / "m.json").write_text('{"class": "Pickle"}')
+    with pytest.raises(ValueError, match="unknown surrogate class"):
+        load_surrogate(tmp_path / "m")
+
+
+def test_early_stopping_stops(data):
+    X, Y, _, _ = data
+    est = NNSurrogate(**{**SMALL, "max_epochs": 500, "patience": 5, "optimizer": "adam", "learning_rate": 1e-2})
+    est.fit(X, Y)
+    assert est.n_epochs_ < 500
+    val = est.history_["val_loss"]
+    assert np.argmin(val) == len(val) - 6  # stopped 5 epochs after the best, whose weights are kept
+
+
+def test_rf_staged_errors(data):
+    X, Y, _, _ = data
+    rf = RFSurrogate(n_estimators=8, random_state=0).fit(X[:120], Y[:120])
+    staged = rf.staged_errors(X[120:], Y[120:], [1, 4, 8])
+    assert staged["n_trees"] == [1, 4, 8]
+    full = rf.predict(X[120:]) - Y[120:]
+    assert staged["rmse"][-1] == pytest.approx(np.sqrt(np.mean(full**2)))
+
+
+def test_group_split_never_shares_a_structure(data):
+    X, Y, groups, grid = data
+    folds = surrogates.cross_validate(lambda k: RFSurrogate(n_estimators=3, random_state=k), X, Y, groups, grid, "group")
+    assert len(folds) == 5 and all(f["shared_groups"] == 0 for f in folds)
+    covered = np.sort(np.concatenate([f["test_index"] for f in folds]))
+    np.testing.assert_array_equal(covered, np.arange(len(X)))
+    rows = surrogates.cross_validate(lambda k: RFSurrogate(n_estimators=3, random_state=k), X, Y, groups, grid, "row")
+    assert sum(f["shared_groups"] for f in rows) > 0  # the paper's protocol leaks twins
+    for f in folds + rows:
+        assert f["rmse"] >= f["mae"] > 0 and f["peak_max_nm"] >= f["peak_mae_nm"] >= 0
+    with pytest.raises(ValueError, match="protocol"):
+        surrogates.cross_validate(lambda k: None, X, Y, groups, grid, "random")
