@@ -65,7 +65,7 @@ def plot(ds, results, rows, path):
     axes[0].plot([lo, hi], [lo, hi], "k--", lw=1)
     axes[0].set_xlabel("peak, authors' Gaussian 16 (nm)")
     axes[0].set_ylabel("peak, qdlib PySCF (nm)")
-    axes[0].set_title(f"median |Δpeak| = {np.median(np.abs(d)):.1f} nm, max {np.abs(d).max():.1f} nm (n={len(d)})")
+    axes[0].set_title(f"median |Δpeak| = {np.median(np.abs(d)):.2f} nm, max {np.abs(d).max():.2f} nm (n={len(d)})")
     i = sorted(results)[0]
     atoms = ds.structures[i]
     axes[1].plot(grid, ds.spectra[atoms.info["group"]], lw=3, alpha=0.5, label="Gaussian 16 (authors)")

@@ -12,7 +12,16 @@ import numpy as np
 from ase import Atoms
 from numpy.typing import ArrayLike
 
-__all__ = ["plot_spectrum", "plot_sticks", "plot_coulomb_matrix", "view3d", "save_figure"]
+__all__ = [
+    "plot_spectrum",
+    "plot_sticks",
+    "plot_coulomb_matrix",
+    "plot_learning_curves",
+    "plot_rf_trees",
+    "plot_peak_parity",
+    "view3d",
+    "save_figure",
+]
 
 #: Colours of the elements (CPK-like, as in the paper's structure views).
 ELEMENT_COLOURS = {"Cd": "#d4a373", "Se": "#e9c46a", "Te": "#8d5fd3"}
@@ -57,6 +66,42 @@ def plot_coulomb_matrix(matrix: ArrayLike, ax=None, title: str | None = None):
     ax.set_ylabel("atom i")
     if title:
         ax.set_title(title)
+    return ax
+
+
+def plot_learning_curves(histories: dict, metric: str = "rmse", ax=None):
+    """Train (dashed) and test (solid) error against epoch per model (paper Fig. 3 ①)."""
+    ax = _axes(ax)
+    for k, (name, h) in enumerate(histories.items()):
+        ax.plot(h["epoch"], h[f"train_{metric}"], ls="--", color=f"C{k}", lw=1)
+        ax.plot(h["epoch"], h[f"test_{metric}"], color=f"C{k}", label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{metric.upper()} " + r"(L mol$^{-1}$ cm$^{-1}$)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8, title="solid: test, dashed: train", title_fontsize=7)
+    return ax
+
+
+def plot_rf_trees(staged: dict, ax=None):
+    """Random-forest test RMSE and MAE against the number of trees (paper Fig. 3 ②)."""
+    ax = _axes(ax)
+    ax.plot(staged["n_trees"], staged["rmse"], "o-", label="RMSE")
+    ax.plot(staged["n_trees"], staged["mae"], "s-", label="MAE")
+    ax.set_xlabel("number of trees")
+    ax.set_ylabel(r"error (L mol$^{-1}$ cm$^{-1}$)")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_peak_parity(true_nm: ArrayLike, predicted_nm: ArrayLike, ax=None, label: str | None = None):
+    """Predicted against TD-DFT peak wavelength, with the diagonal (paper Fig. 3 ③)."""
+    ax = _axes(ax)
+    t, p = np.asarray(true_nm), np.asarray(predicted_nm)
+    ax.scatter(t, p, s=12, alpha=0.7, label=label)
+    lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+    ax.set_xlabel("TD-DFT peak (nm)")
+    ax.set_ylabel("predicted peak (nm)")
     return ax
 
 

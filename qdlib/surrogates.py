@@ -322,7 +322,7 @@ class AESurrogate(NNSurrogate):
             loss = loss_fn(decoder(encoder(X_t)), X_t)
             loss.backward()
             opt.step()
-            self.pretrain_history_.append(float(loss))
+            self.pretrain_history_.append(float(loss.detach()))
 
 
 class RFSurrogate(RegressorMixin, BaseEstimator):
@@ -408,6 +408,7 @@ def cross_validate(
     protocol: str = "group",
     n_splits: int = 5,
     random_state: int = 0,
+    record_test: bool = False,
 ) -> list[dict]:
     """K-fold evaluation of a surrogate, by rows (the paper's protocol) or by structure groups.
 
@@ -428,6 +429,9 @@ def cross_validate(
         Folds (5: an 80:20 split each time).
     random_state : int
         Seed of the row shuffle (``"row"``) and of the group assignment (``"group"``).
+    record_test : bool
+        Give neural surrogates the test fold as ``eval_set``, so their
+        history holds test-error curves (scored only, never trained on).
 
     Returns
     -------
@@ -453,7 +457,10 @@ def cross_validate(
     for k, (train, test) in enumerate(splits):
         est = make_estimator(k)
         t0 = time.perf_counter()
-        est.fit(X[train], Y[train])
+        if record_test and isinstance(est, _TorchSurrogate):
+            est.fit(X[train], Y[train], eval_set=(X[test], Y[test]))
+        else:
+            est.fit(X[train], Y[train])
         t1 = time.perf_counter()
         pred = est.predict(X[test])
         t2 = time.perf_counter()
@@ -473,6 +480,7 @@ def cross_validate(
                 "shared_groups": int(len(np.intersect1d(groups[train], groups[test]))),
                 "estimator": est,
                 "test_index": test,
+                "prediction": pred,
             }
         )
     return folds

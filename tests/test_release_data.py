@@ -1,33 +1,28 @@
 """Every released file in data/ is listed in data/registry.txt with its SHA-256, and vice versa.
 
-Result stores (``data/stores/*.db``, working SQLite databases that grow as
-background runs finish) are not released files and are not listed.
+Result stores (``data/stores/*.db``, working SQLite databases that grow as background runs finish)
+are not released files and are not listed.
 """
 
 import hashlib
 
 from qdlib.paths import data_dir
-
-UNLISTED = {"README.md", "registry.txt"}
-
-
-def _registry():
-    entries = {}
-    for line in (data_dir() / "registry.txt").read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            name, digest = line.split()
-            entries[name] = digest
-    return entries
+from qdlib.release import read_registry, released_files, update_registry
 
 
 def test_registry_matches_files():
-    entries = _registry()
-    files = {
-        str(p.relative_to(data_dir()))
-        for p in data_dir().rglob("*")
-        if p.is_file() and p.name not in UNLISTED and not p.name.startswith(".") and "stores" not in p.parts
-    }
+    entries = read_registry()
+    files = {str(p.relative_to(data_dir())) for p in released_files()}
     assert set(entries) == files
     for name, digest in entries.items():
         assert hashlib.sha256((data_dir() / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_update_registry(tmp_path):
+    (tmp_path / "registry.txt").write_text("")
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "stores").mkdir()
+    (tmp_path / "stores" / "work.db").write_bytes(b"x")
+    entries = update_registry(tmp_path)
+    assert entries == {"table.csv": hashlib.sha256(b"a,b\n1,2\n").hexdigest()}
+    assert read_registry(tmp_path) == entries
