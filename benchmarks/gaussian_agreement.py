@@ -21,6 +21,7 @@ from qdlib import datasets, spectra
 from qdlib.compute import compute_many
 from qdlib.paths import data_dir, figures_dir
 from qdlib.qchem import EngineOptions, TDDFTSettings
+from qdlib.release import update_registry
 from qdlib.store import ResultStore
 
 DEFAULT_STORE = data_dir() / "stores" / "authors_absorption.db"
@@ -117,6 +118,8 @@ def main(argv=None):
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    if args.table.resolve().parent == data_dir().resolve():
+        update_registry()  # the table is a released file
     plot(ds, results, rows, figures_dir() / "gaussian_agreement.png")
     d = np.abs([r["d_peak_nm"] for r in rows])
     print(f"{len(rows)} structures; |Δpeak| median {np.median(d):.2f} nm, max {d.max():.2f} nm")

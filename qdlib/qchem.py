@@ -660,22 +660,30 @@ class _threads:
 # --------------------------------------------------------------------------- geometry optimisation
 
 
-def _optimize(atoms: Atoms, method_factory, max_steps: int) -> Atoms:
-    from pyscf.geomopt import geometric_solver
-
+def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: EngineOptions, max_steps: int) -> Atoms:
+    """Relax ``state`` (0 = ground, n = Sn) with geomeTRIC; a new Atoms, Å."""
     import io
 
-    mol = build_mol(atoms, verbose=0)
-    scanner = method_factory(mol)
-    chatter = io.StringIO()  # geomeTRIC reports every step on stdout
-    with contextlib.redirect_stdout(chatter):
-        conv, mol_eq = geometric_solver.kernel(scanner, maxsteps=max_steps)
+    from pyscf.geomopt import geometric_solver
+
+    with _threads(options.threads):
+        mol = build_mol(atoms, settings, verbose=0)
+        mf = _make_rks(mol, settings, options, select_backend(options.backend), fixed_geometry=False)
+        if state == 0:
+            scanner = mf.nuc_grad_method().as_scanner()
+        else:
+            td = mf.TDA() if settings.tda else mf.TDDFT()
+            td.nstates = max(settings.n_states, state + 2)
+            scanner = td.nuc_grad_method().as_scanner(state=state)
+        chatter = io.StringIO()  # geomeTRIC reports every step on stdout
+        with contextlib.redirect_stdout(chatter):
+            conv, mol_eq = geometric_solver.kernel(scanner, maxsteps=max_steps)
     log.debug("geomeTRIC:\n%s", chatter.getvalue())
     if not conv:
-        log.warning("geometry optimisation did not converge in %d steps", max_steps)
+        log.warning("geometry optimisation of S%d did not converge in %d steps", state, max_steps)
     out = atoms.copy()
     out.positions = mol_eq.atom_coords(unit="Angstrom")
-    out.info["optimization_converged"] = bool(conv)
+    out.info.update(relaxed=f"S{state}", optimization_converged=bool(conv))
     return out
 
 
@@ -686,15 +694,7 @@ def optimize_ground_state(
     max_steps: int = 100,
 ) -> Atoms:
     """Relax the ground state with geomeTRIC on the DFT gradient; returns a new Atoms, Å."""
-
-    def factory(mol):
-        mf = _make_rks(mol, settings, options, select_backend(options.backend), fixed_geometry=False)
-        return mf.nuc_grad_method().as_scanner()
-
-    with _threads(options.threads):
-        out = _optimize(atoms, factory, max_steps)
-    out.info["relaxed"] = "S0"
-    return out
+    return _optimize(atoms, 0, settings, options, max_steps)
 
 
 def optimize_excited_state(
@@ -704,18 +704,13 @@ def optimize_excited_state(
     options: EngineOptions = EngineOptions(),
     max_steps: int = 100,
 ) -> Atoms:
-    """Relax excited state ``state`` (1 = S1) with geomeTRIC on the TDDFT gradient; Å."""
+    """Relax excited state ``state`` (1 = S1) with geomeTRIC on the TDDFT gradient; Å.
 
-    def factory(mol):
-        mf = _make_rks(mol, settings, options, select_backend(options.backend), fixed_geometry=False)
-        td = mf.TDA() if settings.tda else mf.TDDFT()
-        td.nstates = max(settings.n_states, state + 2)
-        return td.nuc_grad_method().as_scanner(state=state)
-
-    with _threads(options.threads):
-        out = _optimize(atoms, factory, max_steps)
-    out.info["relaxed"] = f"S{state}"
-    return out
+    The caches that assume one geometry are off here; the response uses the SCF grid.
+    """
+    if state < 1:
+        raise ValueError(f"state must be >= 1 (use optimize_ground_state for S0), got {state}")
+    return _optimize(atoms, state, settings, options, max_steps)
 
 
 def emission(
