@@ -15,6 +15,12 @@ def test_notebooks_are_numbered_in_order():
 def test_notebook_has_typed_parameters_and_clean_metadata(notebook):
     params = pm.inspect_notebook(str(notebook))
     assert params, f"{notebook.name} has no parameters-tagged cell"
+    import nbformat
+    import re
+
+    cell = next(c for c in nbformat.read(notebook, 4).cells if "parameters" in c.metadata.get("tags", []))
+    assigned = [m.group(1) for m in re.finditer(r"^(\w+)\s*(?::[^=]*)?=", cell.source, re.M)]
+    assert assigned == list(params), f"papermill parsed {list(params)} of {assigned}"
     for name, info in params.items():
         assert info["inferred_type_name"] != "None", f"{name} has no type annotation"
         assert info["help"], f"{name} has no comment"
