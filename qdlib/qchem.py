@@ -314,18 +314,22 @@ def build_mol(atoms: Atoms, settings: TDDFTSettings = TDDFTSettings(), verbose: 
 
 
 class _CachedNumInt:
-    """Mixin for PySCF ``NumInt``: keep AO values on the grid in memory, within a budget (MB)."""
+    """Mixin for PySCF ``NumInt``: keep the AO values of the latest grid loop in memory, within a budget (MB).
+
+    One entry only: moving to another grid (the response grid after the SCF)
+    drops the previous grid's values instead of holding both.
+    """
 
     ao_cache_mb = 0.0
 
     def block_loop(self, mol, grids, nao=None, deriv=0, max_memory=2000, non0tab=None, blksize=None, buf=None):
-        cache = self.__dict__.setdefault("_ao_cache", {})
         key = (id(mol), id(grids), None if grids.coords is None else grids.coords.shape, deriv, nao)
-        if key in cache:
-            yield from cache[key]
+        cached = self.__dict__.get("_ao_cache")
+        if cached is not None and cached[0] == key:
+            yield from cached[1]
             return
-        used = sum(b[0].nbytes for blocks in cache.values() for b in blocks) / 1e6
-        blocks, complete = [], True
+        self.__dict__["_ao_cache"] = None
+        blocks, used, complete = [], 0.0, True
         for ao, mask, weight, coords in super().block_loop(mol, grids, nao, deriv, max_memory, non0tab, blksize, buf):
             if complete and used + ao.nbytes / 1e6 <= self.ao_cache_mb:
                 ao = np.array(ao, copy=True)
@@ -335,7 +339,7 @@ class _CachedNumInt:
                 complete = False
             yield ao, mask, weight, coords
         if complete and blocks:
-            cache[key] = blocks
+            self.__dict__["_ao_cache"] = (key, blocks)
 
 
 def _eri_mb(nao: int) -> float:
