@@ -35,7 +35,7 @@ import numpy as np
 from ase import Atoms
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["coulomb_matrix", "authors_order", "CoulombMatrix", "ELEMENT_ORDER"]
+__all__ = ["coulomb_matrix", "authors_order", "CoulombMatrix", "ELEMENT_ORDER", "permute_within_elements", "augment_permutations"]
 
 #: Element order of the authors' layout.
 ELEMENT_ORDER: tuple[str, ...] = ("Se", "Cd", "Te")
@@ -168,3 +168,65 @@ class CoulombMatrix:
 
     def __repr__(self) -> str:
         return f"CoulombMatrix(n_max={self.n_max}, a={self.a}, b={self.b}, layout={self.layout!r})"
+
+
+def permute_within_elements(cm: ArrayLike, rng: np.random.Generator) -> NDArray[np.float64]:
+    """The same structure with its atoms renumbered at random within each element.
+
+    Works on a padded matrix in any layout whose slots of one element carry
+    equal diagonals ``a Z**b``: those slots are shuffled among themselves
+    (rows and columns together), so the layout, the padding and the
+    spectrum are unchanged, as in the authors' permutation twins.
+
+    Parameters
+    ----------
+    cm : array_like, shape (n_max, n_max) or (n_max**2,)
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of the input's shape
+    """
+    cm = np.asarray(cm, dtype=float)
+    n_max = int(round(np.sqrt(cm.size)))
+    m = cm.reshape(n_max, n_max)
+    diag = np.diag(m)
+    order = np.arange(n_max)
+    for value in np.unique(diag[diag != 0]):
+        slots = np.flatnonzero(diag == value)
+        order[slots] = rng.permutation(slots)
+    return m[np.ix_(order, order)].reshape(cm.shape)
+
+
+def augment_permutations(
+    X: ArrayLike, Y: ArrayLike, n_copies: int, random_state: int | np.random.Generator | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp]]:
+    """Rows of ``X`` plus ``n_copies`` random within-element renumberings of each (the authors' augmentation).
+
+    Apply it to a training fold only: a renumbered test structure is the same structure.
+
+    Parameters
+    ----------
+    X : array_like, shape (n_rows, n_max**2)
+        Flattened Coulomb matrices.
+    Y : array_like, shape (n_rows, n_bins)
+        Their spectra, repeated for the copies.
+    n_copies : int
+        Renumbered copies per row (0 returns the input).
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    X_aug, Y_aug : ndarray
+        ``(n_rows * (1 + n_copies), ...)``: the originals first, then the copies.
+    source : ndarray of int
+        Row of ``X`` each augmented row came from.
+    """
+    X, Y = np.asarray(X, dtype=float), np.asarray(Y)
+    if n_copies < 0:
+        raise ValueError(f"n_copies must be >= 0, got {n_copies}")
+    rng = np.random.default_rng(random_state)
+    source = np.tile(np.arange(len(X)), 1 + n_copies)
+    copies = [permute_within_elements(X[i], rng) for i in source[len(X):]]
+    X_aug = np.concatenate([X, np.asarray(copies).reshape(-1, X.shape[1])]) if copies else X.copy()
+    return X_aug, Y[source], source

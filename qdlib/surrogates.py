@@ -62,7 +62,37 @@ def _scale(values: NDArray[np.float64]) -> float:
     return m if m > 0 else 1.0
 
 
-class _TorchSurrogate(RegressorMixin, BaseEstimator):
+class _Saveable:
+    """Save and load without pickled code: ``<path>.json`` (class, hyperparameters, fitted scales)
+    beside the learned state in a data-only format (``<path>.pt`` state dict, ``<path>.skops``)."""
+
+    def save(self, path: str | Path) -> None:
+        """Write ``<path>.json`` and the learned state next to it; load with :func:`load_surrogate`."""
+        check_is_fitted(self)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "class": type(self).__name__,
+            "params": self.get_params(),
+            "x_scale": self.x_scale_,
+            "y_scale": self.y_scale_,
+            "n_features_in": self.n_features_in_,
+            "n_outputs": self.n_outputs_,
+            **self._meta_extra(),
+        }
+        path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+        self._save_state(path)
+
+    @classmethod
+    def _restore(cls, meta: dict, **overrides):
+        """An estimator with the saved hyperparameters and fitted scales (no learned state yet)."""
+        est = cls(**{**meta["params"], **overrides})
+        est.x_scale_, est.y_scale_ = meta["x_scale"], meta["y_scale"]
+        est.n_features_in_, est.n_outputs_ = meta["n_features_in"], meta["n_outputs"]
+        return est
+
+
+class _TorchSurrogate(_Saveable, RegressorMixin, BaseEstimator):
     """Shared machinery of the neural surrogates (not used directly)."""
 
     def _build(self, n_in: int, n_out: int):
@@ -172,34 +202,20 @@ class _TorchSurrogate(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ persistence
 
-    def save(self, path: str | Path) -> None:
-        """Write ``<path>.pt`` (state dict) and ``<path>.json`` (class, hyperparameters, scales)."""
+    def _meta_extra(self) -> dict:
+        return {"n_epochs": self.n_epochs_, "history": self.history_}
+
+    def _save_state(self, path: Path) -> None:
         import torch
 
-        check_is_fitted(self, "model_")
-        path = Path(path)
-        meta = {
-            "class": type(self).__name__,
-            "params": self.get_params(),
-            "x_scale": self.x_scale_,
-            "y_scale": self.y_scale_,
-            "n_features_in": self.n_features_in_,
-            "n_outputs": self.n_outputs_,
-            "n_epochs": self.n_epochs_,
-            "history": self.history_,
-        }
-        path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
-        state = {k: v.detach().cpu() for k, v in self.model_.state_dict().items()}
-        torch.save(state, path.with_suffix(".pt"))
+        torch.save({k: v.detach().cpu() for k, v in self.model_.state_dict().items()}, path.with_suffix(".pt"))
 
     @classmethod
     def _from_meta(cls, meta: dict, path: Path, device: str):
         import torch
 
-        est = cls(**{**meta["params"], "device": device})
+        est = cls._restore(meta, device=device)
         est.device_ = resolve_device(device)
-        est.x_scale_, est.y_scale_ = meta["x_scale"], meta["y_scale"]
-        est.n_features_in_, est.n_outputs_ = meta["n_features_in"], meta["n_outputs"]
         est.n_epochs_, est.history_ = meta["n_epochs"], meta["history"]
         model = est._build(est.n_features_in_, est.n_outputs_)
         model.load_state_dict(torch.load(path.with_suffix(".pt"), map_location=est.device_, weights_only=True))
@@ -325,7 +341,11 @@ class AESurrogate(NNSurrogate):
             self.pretrain_history_.append(float(loss.detach()))
 
 
-class RFSurrogate(RegressorMixin, BaseEstimator):
+#: The only type a forest's skops file needs beyond what skops trusts by default.
+_FOREST_TYPES = {"sklearn.tree._tree.Tree"}
+
+
+class RFSurrogate(_Saveable, RegressorMixin, BaseEstimator):
     """ML-RF: scikit-learn random forest on scaled inputs and labels.
 
     Parameters
@@ -370,6 +390,32 @@ class RFSurrogate(RegressorMixin, BaseEstimator):
             raise ValueError(f"expected X with {self.n_features_in_} columns, got shape {X.shape}")
         return self.forest_.predict(X / self.x_scale_) * self.y_scale_
 
+    def _meta_extra(self) -> dict:
+        return {}
+
+    def _save_state(self, path: Path) -> None:
+        import skops.io as sio
+
+        sio.dump(self.forest_, path.with_suffix(".skops"))
+
+    @classmethod
+    def _from_meta(cls, meta: dict, path: Path, device: str = "cpu"):
+        import skops.io as sio
+
+        file = path.with_suffix(".skops")
+        untrusted = sio.get_untrusted_types(file=file)
+        foreign = sorted(set(untrusted) - _FOREST_TYPES)
+        if foreign:
+            raise ValueError(f"{file}: refusing to load types other than scikit-learn trees: {foreign}")
+        from sklearn.ensemble import RandomForestRegressor
+
+        forest = sio.load(file, trusted=untrusted)
+        if not isinstance(forest, RandomForestRegressor):
+            raise ValueError(f"{file}: holds a {type(forest).__name__}, not a random forest")
+        est = cls._restore(meta)
+        est.forest_ = forest
+        return est
+
     def staged_errors(self, X: ArrayLike, y: ArrayLike, n_trees: ArrayLike) -> dict[str, list[float]]:
         """RMSE and MAE of the forest truncated to its first ``n`` trees, for each ``n`` (Fig. 3 ②)."""
         check_is_fitted(self, "forest_")
@@ -385,17 +431,24 @@ class RFSurrogate(RegressorMixin, BaseEstimator):
         return out
 
 
-_NEURAL = {c.__name__: c for c in (NNSurrogate, DropoutSurrogate, AESurrogate)}
+_CLASSES = {c.__name__: c for c in (NNSurrogate, DropoutSurrogate, AESurrogate, RFSurrogate)}
 
 
-def load_surrogate(path: str | Path, device: str = "auto") -> _TorchSurrogate:
-    """Load a neural surrogate written by ``save(path)`` (no pickled code is read)."""
+def load_surrogate(path: str | Path, device: str = "auto"):
+    """Load a surrogate written by ``save(path)``; no pickled code is read.
+
+    Neural surrogates come back on ``device``; forests from a skops file
+    that may hold nothing but scikit-learn trees and NumPy arrays.
+    """
     path = Path(path)
-    meta = json.loads(path.with_suffix(".json").read_text())
+    meta_file = path.with_suffix(".json")
+    if not meta_file.exists():
+        raise FileNotFoundError(f"no surrogate at {path} ({meta_file.name} is missing)")
+    meta = json.loads(meta_file.read_text())
     try:
-        cls = _NEURAL[meta["class"]]
+        cls = _CLASSES[meta["class"]]
     except KeyError:
-        raise ValueError(f"{path.with_suffix('.json')}: unknown surrogate class {meta.get('class')!r}") from None
+        raise ValueError(f"{meta_file}: unknown surrogate class {meta.get('class')!r}") from None
     return cls._from_meta(meta, path, device)
 
 
@@ -409,6 +462,7 @@ def cross_validate(
     n_splits: int = 5,
     random_state: int = 0,
     record_test: bool = False,
+    augment: int = 0,
 ) -> list[dict]:
     """K-fold evaluation of a surrogate, by rows (the paper's protocol) or by structure groups.
 
@@ -432,6 +486,10 @@ def cross_validate(
     record_test : bool
         Give neural surrogates the test fold as ``eval_set``, so their
         history holds test-error curves (scored only, never trained on).
+    augment : int
+        Within-element renumbered copies added per training row
+        (:func:`qdlib.features.augment_permutations`, the authors' trick);
+        inside the training fold only, never to the test fold.
 
     Returns
     -------
@@ -442,6 +500,7 @@ def cross_validate(
     """
     from sklearn.model_selection import GroupKFold, KFold
 
+    from .features import augment_permutations
     from .spectra import peak_wavelength
 
     X, Y, groups = np.asarray(X), np.asarray(Y), np.asarray(groups)
@@ -456,11 +515,12 @@ def cross_validate(
     folds = []
     for k, (train, test) in enumerate(splits):
         est = make_estimator(k)
+        X_train, Y_train, _ = augment_permutations(X[train], Y[train], augment, random_state + k)
         t0 = time.perf_counter()
         if record_test and isinstance(est, _TorchSurrogate):
-            est.fit(X[train], Y[train], eval_set=(X[test], Y[test]))
+            est.fit(X_train, Y_train, eval_set=(X[test], Y[test]))
         else:
-            est.fit(X[train], Y[train])
+            est.fit(X_train, Y_train)
         t1 = time.perf_counter()
         pred = est.predict(X[test])
         t2 = time.perf_counter()
@@ -475,7 +535,7 @@ def cross_validate(
                 "peak_max_nm": float(np.max(dpeak)),
                 "fit_time_s": t1 - t0,
                 "predict_time_s": t2 - t1,
-                "n_train": int(len(train)),
+                "n_train": int(len(X_train)),
                 "n_test": int(len(test)),
                 "shared_groups": int(len(np.intersect1d(groups[train], groups[test]))),
                 "estimator": est,

@@ -3,7 +3,7 @@ import pytest
 from ase import Atoms
 
 from qdlib import datasets
-from qdlib.features import CoulombMatrix, authors_order, coulomb_matrix
+from qdlib.features import CoulombMatrix, augment_permutations, authors_order, coulomb_matrix, permute_within_elements
 
 
 def test_coulomb_matrix_by_hand():
@@ -81,3 +81,40 @@ def test_recovered_geometries_rebuild_every_authors_row(kind):
         ev = np.linalg.eigvalsh(rebuilt.reshape(30, 30))
         for row in rows:
             np.testing.assert_allclose(np.linalg.eigvalsh(row.reshape(30, 30)), ev, atol=1e-8 * n)
+
+
+def test_permute_within_elements_gives_a_renumbered_structure():
+    rng = np.random.default_rng(3)
+    atoms = Atoms("Cd3Se2Te", positions=rng.normal(size=(6, 3)) * 3)
+    cm = CoulombMatrix()
+    # every within-element renumbering of the atoms (3! * 2! * 1! = 12), in the authors' layout
+    cd, se, te = [0, 1, 2], [3, 4], [5]
+    import itertools
+
+    renumbered = {
+        cm.create(atoms[list(p) + list(q) + te]).round(9).tobytes()
+        for p in itertools.permutations(cd)
+        for q in itertools.permutations(se)
+    }
+    assert len(renumbered) == 12
+    seen = {permute_within_elements(cm.create(atoms), rng).round(9).tobytes() for _ in range(300)}
+    assert seen == renumbered  # only renumberings, and all of them
+
+
+def test_augment_permutations_keeps_labels_and_originals():
+    ds = datasets.fetch_paper_dataset("absorption")
+    X, Y = ds.X[:10], ds.Y[:10]
+    Xa, Ya, src = augment_permutations(X, Y, 3, random_state=0)
+    assert Xa.shape == (40, 900) and Ya.shape == (40, 500)
+    np.testing.assert_array_equal(Xa[:10], X)
+    np.testing.assert_array_equal(Ya, Y[src])
+    # copies are the same structures: equal diagonals and equal sorted eigenvalues
+    eig = lambda x: np.linalg.eigvalsh(x.reshape(30, 30))  # noqa: E731
+    for k in range(10, 40):
+        np.testing.assert_allclose(eig(Xa[k]), eig(X[src[k]]), atol=1e-8)
+    assert np.mean([not np.array_equal(Xa[k], X[src[k]]) for k in range(10, 40)]) > 0.9
+    again = augment_permutations(X, Y, 3, random_state=0)[0]
+    np.testing.assert_array_equal(Xa, again)
+    assert augment_permutations(X, Y, 0)[0].shape == X.shape
+    with pytest.raises(ValueError, match="n_copies"):
+        augment_permutations(X, Y, -1)

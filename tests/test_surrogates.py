@@ -67,6 +67,35 @@ def test_save_load_bit_identical(cls, data, tmp_path):
     np.testing.assert_array_equal(back.predict(X), est.predict(X))
 
 
+def test_rf_save_load_without_pickle(data, tmp_path):
+    X, Y, _, _ = data
+    rf = RFSurrogate(n_estimators=4, max_features=0.3, random_state=0).fit(X, Y)
+    rf.save(tmp_path / "forest")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["forest.json", "forest.skops"]
+    back = load_surrogate(tmp_path / "forest")
+    assert type(back) is RFSurrogate and back.get_params() == rf.get_params()
+    np.testing.assert_array_equal(back.predict(X), rf.predict(X))
+
+
+def test_rf_load_refuses_foreign_types(data, tmp_path):
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, Y, _, _ = data
+    RFSurrogate(n_estimators=2, random_state=0).fit(X, Y).save(tmp_path / "forest")
+    sio.dump(FunctionTransformer(eval), tmp_path / "forest.skops")  # a builtin smuggled in
+    with pytest.raises(ValueError, match="refusing.*builtins.eval"):
+        load_surrogate(tmp_path / "forest")
+    sio.dump(FunctionTransformer(np.exp), tmp_path / "forest.skops")  # trusted types, but no forest
+    with pytest.raises(ValueError, match="not a random forest"):
+        load_surrogate(tmp_path / "forest")
+
+
+def test_load_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="model.json"):
+        load_surrogate(tmp_path / "model")
+
+
 def test_load_rejects_unknown_class(tmp_path):
     (tmp_path / "m.json").write_text('{"class": "Pickle"}')
     with pytest.raises(ValueError, match="unknown surrogate class"):
@@ -103,3 +132,14 @@ def test_group_split_never_shares_a_structure(data):
         assert f["rmse"] >= f["mae"] > 0 and f["peak_max_nm"] >= f["peak_mae_nm"] >= 0
     with pytest.raises(ValueError, match="protocol"):
         surrogates.cross_validate(lambda k: None, X, Y, groups, grid, "random")
+
+
+def test_augmentation_only_inside_the_training_fold(data):
+    X, Y, groups, grid = data
+    make = lambda k: RFSurrogate(n_estimators=2, random_state=k)  # noqa: E731
+    plain = surrogates.cross_validate(make, X, Y, groups, grid, "group")
+    aug = surrogates.cross_validate(make, X, Y, groups, grid, "group", augment=2)
+    for p, a in zip(plain, aug):
+        assert a["n_train"] == 3 * p["n_train"]
+        assert a["n_test"] == p["n_test"]
+        np.testing.assert_array_equal(a["test_index"], p["test_index"])
