@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .paths import data_dir
 
-__all__ = ["released_files", "read_registry", "update_registry"]
+__all__ = ["released_files", "read_registry", "update_registry", "verified_path"]
 
 _UNLISTED = {"README.md", "registry.txt"}
 _HEADER = "# sha256 of every released file in data/ (path relative to data/, then the hash)\n"
@@ -44,3 +44,29 @@ def update_registry(root: Path | None = None) -> dict[str, str]:
     entries = {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in released_files(root)}
     (root / "registry.txt").write_text(_HEADER + "".join(f"{k} {v}\n" for k, v in entries.items()))
     return entries
+
+
+def verified_path(name: str, root: Path | None = None) -> Path:
+    """Path of the released file ``name`` (relative to ``data/``) after checking its SHA-256.
+
+    Raises
+    ------
+    qdlib.datasets.DataFileError
+        If the file is missing, not in the registry, or its content differs from the registry.
+    """
+    from .datasets import DataFileError
+
+    root = root or data_dir()
+    path = root / name
+    expected = read_registry(root).get(name)
+    if expected is None:
+        raise DataFileError(f"{name} is not a released file (not in {root / 'registry.txt'})")
+    if not path.is_file():
+        raise DataFileError(f"released file {path} is missing; restore it from the repository")
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if actual != expected:
+        raise DataFileError(
+            f"{path} does not match the registry (sha256 {actual[:12]}…, expected {expected[:12]}…): "
+            "corrupt or edited; restore it from the repository or retrain and run qdlib.release.update_registry()"
+        )
+    return path

@@ -7,7 +7,10 @@ are not released files and are not listed.
 import hashlib
 
 from qdlib.paths import data_dir
-from qdlib.release import read_registry, released_files, update_registry
+import pytest
+
+from qdlib.datasets import DataFileError
+from qdlib.release import read_registry, released_files, update_registry, verified_path
 
 
 def test_registry_matches_files():
@@ -26,3 +29,18 @@ def test_update_registry(tmp_path):
     entries = update_registry(tmp_path)
     assert entries == {"table.csv": hashlib.sha256(b"a,b\n1,2\n").hexdigest()}
     assert read_registry(tmp_path) == entries
+
+
+def test_verified_path_catches_missing_unlisted_and_corrupt(tmp_path):
+    (tmp_path / "registry.txt").write_text("")
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(DataFileError, match="not a released file"):
+        verified_path("table.csv", tmp_path)
+    update_registry(tmp_path)
+    assert verified_path("table.csv", tmp_path) == tmp_path / "table.csv"
+    (tmp_path / "table.csv").write_text("a,b\n1,3\n")
+    with pytest.raises(DataFileError, match="does not match the registry"):
+        verified_path("table.csv", tmp_path)
+    (tmp_path / "table.csv").unlink()
+    with pytest.raises(DataFileError, match="missing"):
+        verified_path("table.csv", tmp_path)

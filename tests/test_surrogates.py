@@ -143,3 +143,20 @@ def test_augmentation_only_inside_the_training_fold(data):
         assert a["n_train"] == 3 * p["n_train"]
         assert a["n_test"] == p["n_test"]
         np.testing.assert_array_equal(a["test_index"], p["test_index"])
+
+
+def test_padding_columns_skipped_exactly_and_bfloat16_close(data):
+    X, Y, _, _ = data
+    est = NNSurrogate(**SMALL).fit(X, Y)
+    padded = np.zeros_like(X)
+    padded[:, 300:400] = X[:, 300:400]  # a batch of one dot size: most columns zero
+    import torch
+
+    with torch.no_grad():
+        dense = est.model_(torch.as_tensor(padded / est.x_scale_, dtype=torch.float32)).numpy() * est.y_scale_
+    np.testing.assert_allclose(est.predict(padded), dense, rtol=1e-5, atol=1e-6 * np.abs(dense).max())
+    full = est.predict(X)
+    half = est.predict(X, precision="bfloat16")
+    assert np.max(np.abs(half - full)) <= 0.02 * np.max(np.abs(full))
+    with pytest.raises(ValueError, match="precision"):
+        est.predict(X, precision="float16")
