@@ -134,6 +134,8 @@ class EngineOptions:
     """Keep full- and long-range two-electron integrals in memory when they fit."""
     mo_space_jk: bool = True
     """In the response, contract MO-basis (ia|jb) and (ij|ab) integrals when they fit."""
+    mo_space_xc: bool = True
+    """In the response, contract the XC kernel with orbitals tabulated on the grid when they fit."""
     ao_cache_mb: int = 4000
     """Memory for caching AO values on the grid, MB (0 disables)."""
     scf_max_cycle: int = 100
@@ -376,38 +378,23 @@ def _incore_long_range(mf, max_memory_mb: float) -> None:
     mf._qdlib_eri_lr = store
 
 
-class _MOSpaceJK:
-    """J and K of occupied–virtual transition densities from stored MO-basis integrals.
+class _OVBasis:
+    """Occupied–virtual blocks of linear-response densities and potentials.
 
-    Inside linear response every density is ``C_o X C_v^T + C_v Y C_o^T``;
-    its Coulomb and exchange matrices are needed only in the
-    occupied–virtual blocks, which follow from two MO-integral tensors,
-    ``(ia|jb)`` and ``(ij|ab)``, by matrix products (one per range of the
-    Coulomb operator). Exact: a density with any occupied–occupied or
-    virtual–virtual part goes to the original AO routine instead.
+    Inside linear response every density is ``C_o X C_v^T + C_v Y C_o^T``,
+    and only the occupied–virtual blocks of the potentials it produces are
+    used (the response vectors live in that space). This class maps AO
+    densities to those blocks and blocks back to AO matrices.
     """
 
-    def __init__(self, mf, eri_by_omega: dict):
-        from pyscf import ao2mo
-
-        c, occ = mf.mo_coeff, mf.mo_occ
+    def __init__(self, mf):
+        c, occ = _to_numpy(mf.mo_coeff), _to_numpy(mf.mo_occ)
         self.co, self.cv = c[:, occ > 0], c[:, occ == 0]
-        s = mf.get_ovlp()
-        self.sc = s @ c  # maps MO blocks back to AO: C^T S (S C M C^T S) ... = M
+        self.sc = _to_numpy(mf.get_ovlp()) @ c  # C^T S (C M C^T) S C = M
         self.nocc, self.nvir = self.co.shape[1], self.cv.shape[1]
-        no, nv = self.nocc, self.nvir
-        self.tensors = {}
-        for omega, eri in eri_by_omega.items():
-            ovov = ao2mo.incore.general(eri, (self.co, self.cv, self.co, self.cv), compact=False)
-            oovv = ao2mo.incore.general(eri, (self.co, self.co, self.cv, self.cv), compact=False)
-            ovov = ovov.reshape(no * nv, no * nv)
-            # (ij|ab) as a matrix over (ia),(jb); and (ib|ja) likewise
-            oovv = oovv.reshape(no, no, nv, nv).transpose(0, 2, 1, 3).reshape(no * nv, no * nv)
-            ibja = ovov.reshape(no, nv, no, nv).transpose(0, 3, 2, 1).reshape(no * nv, no * nv)
-            self.tensors[omega] = (ovov, np.ascontiguousarray(oovv), np.ascontiguousarray(ibja))
 
     def blocks(self, dm):
-        """(D_ov, D_vo) of AO densities, or ``None`` if they have oo/vv parts."""
+        """(D_ov, D_vo) of AO densities, each ``(n, nocc*nvir)``, or ``None`` if they have oo/vv parts."""
         dm = np.asarray(dm)
         mo = self.sc.T @ dm.reshape(-1, *dm.shape[-2:]) @ self.sc
         no = self.nocc
@@ -418,6 +405,7 @@ class _MOSpaceJK:
         return d_ov.reshape(len(mo), -1), d_vo.reshape(len(mo), -1)
 
     def to_ao(self, v_ov, v_vo, shape):
+        """AO matrices whose MO representation has the given ov and vo blocks (zero oo, vv)."""
         no, nv = self.nocc, self.nvir
         n = len(v_ov)
         v = np.zeros((n, no + nv, no + nv))
@@ -425,48 +413,162 @@ class _MOSpaceJK:
         v[:, no:, :no] = v_vo.reshape(n, no, nv).transpose(0, 2, 1)
         return (self.sc @ v @ self.sc.T).reshape(shape)
 
+
+class _MOSpaceJK:
+    """J and K of occupied–virtual transition densities from stored MO-basis integrals.
+
+    Their ov/vo blocks follow from two MO-integral tensors, ``(ia|jb)`` and
+    ``(ij|ab)``, by matrix products (one set per range of the Coulomb
+    operator). Exact: a density with any occupied–occupied or
+    virtual–virtual part goes to the original AO routine instead.
+    """
+
+    def __init__(self, basis: _OVBasis, eri_by_omega: dict):
+        from pyscf import ao2mo
+
+        self.basis = basis
+        co, cv, no, nv = basis.co, basis.cv, basis.nocc, basis.nvir
+        self.tensors = {}
+        for omega, eri in eri_by_omega.items():
+            ovov = ao2mo.incore.general(eri, (co, cv, co, cv), compact=False)
+            oovv = ao2mo.incore.general(eri, (co, co, cv, cv), compact=False)
+            ovov = ovov.reshape(no * nv, no * nv)
+            # (ij|ab) as a matrix over (ia),(jb); and (ib|ja) likewise
+            oovv = oovv.reshape(no, no, nv, nv).transpose(0, 2, 1, 3).reshape(no * nv, no * nv)
+            ibja = ovov.reshape(no, nv, no, nv).transpose(0, 3, 2, 1).reshape(no * nv, no * nv)
+            self.tensors[omega] = (ovov, np.ascontiguousarray(oovv), np.ascontiguousarray(ibja))
+
     def jk(self, omega, d_ov, d_vo, with_j, with_k, shape):
         ovov, oovv, ibja = self.tensors[omega]
         vj = vk = None
         if with_j:
             j = (d_ov + d_vo) @ ovov  # (ia|jb) symmetric in (ia)<->(jb)
-            vj = self.to_ao(j, j, shape)
+            vj = self.basis.to_ao(j, j, shape)
         if with_k:
             k_ov = d_ov @ oovv.T + d_vo @ ibja.T
             k_vo = d_ov @ ibja + d_vo @ oovv
-            vk = self.to_ao(k_ov, k_vo, shape)
+            vk = self.basis.to_ao(k_ov, k_vo, shape)
         return vj, vk
 
 
+class _MOSpaceFxc:
+    """The exchange-correlation kernel of the response, contracted in the occupied–virtual space.
+
+    PySCF contracts the kernel in the AO basis, once per trial vector and
+    grid block: ``rho1 = sum_uv D_uv phi_u phi_v`` and
+    ``V_uv = sum_g w f phi_u phi_v`` (with gradients for GGAs), about
+    ``n_ao**2`` work per grid point and vector. With the occupied and
+    virtual orbitals tabulated on the grid once, the same two steps need
+    only the ov block, ``n_occ * n_vir`` work, done for all trial vectors in
+    one matrix product per grid chunk. Same grid, same kernel, same
+    numbers to rounding.
+    """
+
+    chunk = 4096
+
+    def __init__(self, basis: _OVBasis, mf, grids, xctype: str):
+        self.basis, self.grids, self.xctype = basis, grids, xctype
+        deriv = 0 if xctype == "LDA" else 1
+        ni, mol = mf._numint, mf.mol
+        po, pv = [], []
+        for ao, _mask, _weight, _coords in ni.block_loop(mol, grids, mol.nao_nr(), deriv):
+            ao = ao.reshape(-1, *ao.shape[-2:])  # (ncomp, ngrid, nao)
+            po.append(ao @ basis.co)
+            pv.append(ao @ basis.cv)
+        self.phi_o = np.concatenate(po, axis=1)  # (ncomp, ngrid, nocc)
+        self.phi_v = np.concatenate(pv, axis=1)
+        self.weights = np.asarray(grids.weights)
+
+    @staticmethod
+    def memory_mb(mol, grids, nmo: int, xctype: str) -> float:
+        """Memory of the orbital tables, MB."""
+        return (1 if xctype == "LDA" else 4) * grids.weights.size * nmo * 8 / 1e6
+
+    def contract(self, z, fxc):
+        """ov blocks of the kernel potentials of symmetrised ov densities ``z`` (n, nocc, nvir)."""
+        po, pv, w = self.phi_o, self.phi_v, self.weights
+        n, no, nv = z.shape
+        zt = z.transpose(2, 0, 1).reshape(nv, n * no)
+        out = np.zeros((n, no, nv))
+        for p0 in range(0, w.size, self.chunk):
+            sl = slice(p0, p0 + self.chunk)
+            o, v, f = po[:, sl], pv[:, sl], fxc[:, :, sl]
+            ncomp, g = o.shape[0], o.shape[1]
+            q = (v.reshape(ncomp * g, nv) @ zt).reshape(ncomp, g, n, no)  # sum_a z_ia phi_a^(x)
+            rho1 = np.empty((n, ncomp, g))
+            rho1[:, 0] = np.einsum("gno,go->ng", q[0], o[0])
+            for k in range(1, ncomp):
+                rho1[:, k] = np.einsum("gno,go->ng", q[k], o[0]) + np.einsum("gno,go->ng", q[0], o[k])
+            wv = np.einsum("nyg,xyg,g->nxg", rho1, f, w[sl])
+            a = wv[:, 0, :, None] * o[0]
+            for k in range(1, ncomp):
+                a += wv[:, k, :, None] * o[k]
+            out += np.matmul(a.transpose(0, 2, 1), v[0])
+            if ncomp > 1:
+                b = np.einsum("nkg,kgv->ngv", wv[:, 1:], v[1:])
+                out += np.matmul(o[0].T, b)
+        return out
+
+
 @contextlib.contextmanager
-def _mo_space_jk(mf, max_memory_mb: float):
-    """Within the block, J/K of transition densities come from MO-basis integrals (when they fit)."""
-    if getattr(mf, "_eri", None) is None or getattr(mf, "with_df", None) is not None:
+def _mo_space_response(mf, options: EngineOptions):
+    """Within the block, the response's J/K and XC kernel work in the occupied–virtual space (when they fit).
+
+    Densities with occupied–occupied or virtual–virtual parts, grids other
+    than the response grid and meta-GGAs go to PySCF's own routines.
+    """
+    if not (options.mo_space_jk or options.mo_space_xc):
         yield
         return
-    nocc = int(np.count_nonzero(mf.mo_occ > 0))
-    nvir = mf.mo_occ.size - nocc
-    eris = {None: mf._eri, **getattr(mf, "_qdlib_eri_lr", {})}
-    need_mb = 3 * len(eris) * (nocc * nvir) ** 2 * 8 / 1e6
-    if need_mb > 0.5 * max_memory_mb:
-        log.info("MO-space J/K needs %.0f MB: AO algorithm", need_mb)
-        yield
-        return
-    mo = _MOSpaceJK(mf, eris)
-    original = mf.get_jk
+    basis = _OVBasis(mf)
+    no, nv = basis.nocc, basis.nvir
+    budget = 0.5 * options.max_memory_mb
+    original_jk = mf.get_jk
+    ni = getattr(mf, "_numint", None)
+    patched_fxc = False
 
-    def get_jk(mol=None, dm=None, hermi=1, with_j=True, with_k=True, omega=None):
-        key = omega or None
-        blocks = mo.blocks(dm) if dm is not None and key in mo.tensors else None
-        if blocks is None:
-            return original(mol, dm, hermi, with_j, with_k, omega)
-        return mo.jk(key, *blocks, with_j, with_k, np.shape(dm))
+    eris = {None: getattr(mf, "_eri", None), **getattr(mf, "_qdlib_eri_lr", {})}
+    jk_fits = 3 * len(eris) * (no * nv) ** 2 * 8 / 1e6 <= budget
+    if options.mo_space_jk and eris[None] is not None and getattr(mf, "with_df", None) is None and jk_fits:
+        mo = _MOSpaceJK(basis, eris)
 
-    mf.get_jk = get_jk
+        def get_jk(mol=None, dm=None, hermi=1, with_j=True, with_k=True, omega=None):
+            key = omega or None
+            blocks = basis.blocks(dm) if dm is not None and key in mo.tensors else None
+            if blocks is None:
+                return original_jk(mol, dm, hermi, with_j, with_k, omega)
+            return mo.jk(key, *blocks, with_j, with_k, np.shape(dm))
+
+        mf.get_jk = get_jk
+    elif options.mo_space_jk:
+        log.info("MO-space J/K not used (no stored integrals, density fitting, or over %.0f MB)", budget)
+
+    xctype = ni._xc_type(mf.xc) if ni is not None else None
+    if options.mo_space_xc and xctype in ("LDA", "GGA") and hasattr(ni, "nr_rks_fxc"):
+        need = _MOSpaceFxc.memory_mb(mf.mol, mf.grids, no + nv, xctype)
+        if need <= budget:
+            fx = _MOSpaceFxc(basis, mf, mf.grids, xctype)
+            original_fxc = ni.nr_rks_fxc
+
+            def nr_rks_fxc(mol, grids, xc_code, dm0, dms, relativity=0, hermi=0, rho0=None, vxc=None, fxc=None,
+                           max_memory=2000, verbose=None):  # fmt: skip
+                blocks = basis.blocks(dms) if fxc is not None and grids is fx.grids else None
+                if blocks is None:
+                    return original_fxc(mol, grids, xc_code, dm0, dms, relativity, hermi, rho0, vxc, fxc, max_memory, verbose)
+                z = (blocks[0] + blocks[1]).reshape(-1, no, nv)  # the symmetric part carries the density
+                v = fx.contract(z, np.asarray(fxc))
+                return basis.to_ao(v.reshape(len(v), -1), v.reshape(len(v), -1), np.shape(dms))
+
+            ni.nr_rks_fxc = nr_rks_fxc
+            patched_fxc = True
+        else:
+            log.info("MO-space XC kernel needs %.0f MB: AO algorithm", need)
     try:
         yield
     finally:
-        mf.get_jk = original
+        mf.get_jk = original_jk
+        if patched_fxc:
+            del ni.nr_rks_fxc
 
 
 def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str, fixed_geometry: bool = True):
@@ -571,7 +673,8 @@ def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOpti
     td.nstates = settings.n_states
     td.singlet = True
     td.conv_tol = settings.td_conv_tol
-    with _mo_space_jk(mf, options.max_memory_mb) if options.mo_space_jk else contextlib.nullcontext():
+    cpu = select_backend(options.backend) == "cpu"
+    with _mo_space_response(mf, options) if cpu else contextlib.nullcontext():
         td.kernel()
     return td
 

@@ -40,11 +40,39 @@ def test_tiny_cluster_end_to_end(dimer_result):
 def test_speedups_do_not_change_the_answer(dimer_result):
     """Stored long-range integrals and cached AO values give the plain PySCF answer."""
     atoms, ours = dimer_result
-    off = EngineOptions(backend="cpu", threads=1, incore_eri=False, mo_space_jk=False, ao_cache_mb=0)
+    off = EngineOptions(backend="cpu", threads=1, incore_eri=False, mo_space_jk=False, mo_space_xc=False, ao_cache_mb=0)
     plain = qchem.excitations(atoms, CHEAP, off)
     np.testing.assert_allclose(ours.energies_ev, plain.energies_ev, atol=1e-6)
     np.testing.assert_allclose(ours.osc_strengths, plain.osc_strengths, atol=1e-6)
     assert ours.e_tot_hartree == pytest.approx(plain.e_tot_hartree, abs=1e-8)
+
+
+@pytest.mark.parametrize("xc", ["camb3lyp", "lda,vwn"])
+def test_mo_space_kernels_match_pyscf_on_random_transition_densities(xc):
+    """The ov-space J/K and XC kernel reproduce PySCF's AO contractions for arbitrary ov/vo densities."""
+    from pyscf import dft
+
+    atoms = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]])
+    settings = TDDFTSettings(xc=xc, grid_level=0, scf_conv_tol=1e-8)
+    mf = qchem.run_scf(qchem.build_mol(atoms, settings), settings, CPU)
+    basis = qchem._OVBasis(mf)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(2, 3, basis.nocc, basis.nvir))
+    dms = basis.co @ x @ basis.cv.T + basis.cv @ y.transpose(0, 2, 1) @ basis.co.T  # 3 non-symmetric ov densities
+    ni = mf._numint
+    rho0, vxc, fxc = ni.cache_xc_kernel(mf.mol, mf.grids, mf.xc, mf.mo_coeff, mf.mo_occ, spin=1)
+    fxc = fxc[0, :, 0] + fxc[0, :, 1]  # singlet kernel, as PySCF's response does
+    reference = dft.numint.NumInt.nr_rks_fxc(ni, mf.mol, mf.grids, mf.xc, None, dms, 0, 0, rho0, vxc, fxc)
+    with qchem._mo_space_response(mf, CPU):
+        assert "nr_rks_fxc" in vars(ni)  # the ov-space kernel is in place
+        ours = ni.nr_rks_fxc(mf.mol, mf.grids, mf.xc, None, dms, hermi=0, fxc=fxc)
+        vj, vk = mf.get_jk(mf.mol, dms, hermi=0)
+    assert "nr_rks_fxc" not in vars(ni)
+    ref_j, ref_k = mf.get_jk(mf.mol, dms, hermi=0)
+    ov = lambda v: np.stack([basis.co.T @ m @ basis.cv for m in v] + [basis.co.T @ m.T @ basis.cv for m in v])  # noqa: E731
+    np.testing.assert_allclose(ov(ours), ov(reference), atol=1e-10 * np.abs(reference).max())
+    np.testing.assert_allclose(ov(vj), ov(ref_j), atol=1e-10 * np.abs(ref_j).max())
+    np.testing.assert_allclose(ov(vk), ov(ref_k), atol=1e-10 * np.abs(ref_k).max())
 
 
 def test_round_trip_dict(dimer_result):
