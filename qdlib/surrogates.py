@@ -198,7 +198,7 @@ class _TorchSurrogate(_Saveable, RegressorMixin, BaseEstimator):
         import torch
 
         check_is_fitted(self, "model_")
-        X = np.asarray(X, dtype=np.float32)
+        X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(f"expected X with {self.n_features_in_} columns, got shape {X.shape}")
         if precision not in ("float32", "bfloat16"):
@@ -207,8 +207,14 @@ class _TorchSurrogate(_Saveable, RegressorMixin, BaseEstimator):
         out = np.empty((len(X), self.n_outputs_), dtype=np.float64)
         with torch.no_grad(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
             for s in range(0, len(X), batch_size):
-                xb = torch.as_tensor(X[s : s + batch_size], device=self.device_)
-                out[s : s + batch_size] = self.predict_torch(xb).float().cpu().numpy()
+                xb = X[s : s + batch_size]
+                used = np.flatnonzero(np.any(xb != 0, axis=0))
+                if len(used) < 0.75 * X.shape[1]:  # convert and multiply only the occupied columns
+                    xt = torch.as_tensor(np.ascontiguousarray(xb[:, used], dtype=np.float32), device=self.device_)
+                    yb = self._forward(xt, torch.as_tensor(used, device=self.device_))
+                else:
+                    yb = self._forward(torch.as_tensor(np.asarray(xb, dtype=np.float32), device=self.device_), None)
+                out[s : s + batch_size] = yb.float().cpu().numpy()
         return out
 
     def predict_torch(self, X):
@@ -218,16 +224,21 @@ class _TorchSurrogate(_Saveable, RegressorMixin, BaseEstimator):
         slots when the batch holds dots of one size) are skipped in the first
         layer: they contribute nothing, and a 12-atom dot fills 144 of 900.
         """
+        used = (X != 0).any(dim=0).nonzero().squeeze(1)
+        if len(used) < 0.75 * X.shape[1]:
+            return self._forward(X[:, used], used)
+        return self._forward(X, None)
+
+    def _forward(self, X, columns):
+        """Network output in label units for inputs ``X`` holding only ``columns`` of the features (all if None)."""
         import torch
 
         X = X / self.x_scale_
+        if columns is None:
+            return self.model_(X) * self.y_scale_
         first = self.model_[0]
-        used = (X != 0).any(dim=0)
-        n_used = int(used.sum())
-        if n_used < 0.75 * X.shape[1]:
-            h = torch.nn.functional.linear(X[:, used], first.weight[:, used], first.bias)
-            return self.model_[1:](h) * self.y_scale_
-        return self.model_(X) * self.y_scale_
+        h = torch.nn.functional.linear(X, first.weight[:, columns], first.bias)
+        return self.model_[1:](h) * self.y_scale_
 
     # ------------------------------------------------------------------ persistence
 
