@@ -71,10 +71,10 @@ def _tddft(args: argparse.Namespace) -> int:
 def _design_region(args: argparse.Namespace) -> int:
     from . import qchem
     from .compute import compute_many, local_executor
-    from .generate import design_region_set
+    from .generate import DESIGN_DOTS, design_region_set
     from .store import ResultStore
 
-    geoms = design_region_set(args.dots, args.n_per_dot, seed=args.seed)
+    geoms = design_region_set(args.dots or DESIGN_DOTS, args.n_per_dot, seed=args.seed)
     store = ResultStore(args.store)
     options = qchem.EngineOptions(backend=args.backend, threads=args.threads)
     executor = local_executor(args.workers) if args.workers > 1 else None
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--store", help="results store (SQLite path or PostgreSQL URL) to reuse and record results")
     t.set_defaults(func=_tddft)
     d = sub.add_parser("design-region", help="TD-DFT of benchmark dots with displaced atoms, into a results store")
-    d.add_argument("--dots", nargs="*", default=["Cd6Se6", "Cd4Se4", "Cd5Te5", "Cd5Se1Te4"], help="dots, in order")
+    d.add_argument("--dots", nargs="*", help="dots, in order (default: the four benchmark dots, Cd6Se6 first)")
     d.add_argument("--n-per-dot", type=int, default=60, help="geometries per dot (paper cases round-robin)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--store", default="data/stores/design_region.db", help="results store (SQLite path or PostgreSQL URL)")

@@ -228,5 +228,5 @@ def augment_permutations(
     rng = np.random.default_rng(random_state)
     source = np.tile(np.arange(len(X)), 1 + n_copies)
     copies = [permute_within_elements(X[i], rng) for i in source[len(X):]]
-    X_aug = np.concatenate([X, np.asarray(copies).reshape(-1, X.shape[1])]) if copies else X.copy()
+    X_aug = np.concatenate([X, np.asarray(copies).reshape(-1, X.shape[1])]) if copies else X
     return X_aug, Y[source], source

@@ -469,7 +469,7 @@ class _MOSpaceFxc:
     chunk = 256  # grid points per step: keeps the per-point work in cache (measured fastest)
 
     def __init__(self, basis: _OVBasis, mf, grids, xctype: str):
-        self.basis, self.grids, self.xctype = basis, grids, xctype
+        self.grids = grids
         deriv = 0 if xctype == "LDA" else 1
         ni, mol = mf._numint, mf.mol
         po, pv = [], []
@@ -482,7 +482,7 @@ class _MOSpaceFxc:
         self.weights = np.asarray(grids.weights)
 
     @staticmethod
-    def memory_mb(mol, grids, nmo: int, xctype: str) -> float:
+    def memory_mb(grids, nmo: int, xctype: str) -> float:
         """Memory of the orbital tables, MB."""
         return (1 if xctype == "LDA" else 4) * grids.weights.size * nmo * 8 / 1e6
 
@@ -502,12 +502,14 @@ class _MOSpaceFxc:
             for k in range(1, ncomp):
                 rho1[:, k] = np.einsum("gno,go->ng", q[k], o[0]) + np.einsum("gno,go->ng", q[0], o[k])
             wv = np.einsum("nyg,xyg,g->nxg", rho1, f, w[sl])
-            a = wv[:, 0, :, None] * o[0]
+            a = wv[:, 0, :, None] * o[0]  # V_ia = sum_g a_gi phi_a + phi_i b_ga
             for k in range(1, ncomp):
                 a += wv[:, k, :, None] * o[k]
             out += np.matmul(a.transpose(0, 2, 1), v[0])
             if ncomp > 1:
-                b = np.einsum("nkg,kgv->ngv", wv[:, 1:], v[1:])
+                b = wv[:, 1, :, None] * v[1]
+                for k in range(2, ncomp):
+                    b += wv[:, k, :, None] * v[k]
                 out += np.matmul(o[0].T, b)
         return out
 
@@ -547,7 +549,7 @@ def _mo_space_response(mf, options: EngineOptions):
 
     xctype = ni._xc_type(mf.xc) if ni is not None else None
     if options.mo_space_xc and xctype in ("LDA", "GGA") and hasattr(ni, "nr_rks_fxc"):
-        need = _MOSpaceFxc.memory_mb(mf.mol, mf.grids, no + nv, xctype)
+        need = _MOSpaceFxc.memory_mb(mf.grids, no + nv, xctype)
         if need <= budget:
             fx = _MOSpaceFxc(basis, mf, mf.grids, xctype)
             original_fxc = ni.nr_rks_fxc
@@ -675,7 +677,7 @@ def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOpti
     td.nstates = settings.n_states
     td.singlet = True
     td.conv_tol = settings.td_conv_tol
-    cpu = select_backend(options.backend) == "cpu"
+    cpu = not type(mf).__module__.startswith("gpu4pyscf")
     with _mo_space_response(mf, options) if cpu else contextlib.nullcontext():
         td.kernel()
     return td

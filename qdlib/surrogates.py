@@ -59,6 +59,11 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+def _occupied_columns(used, n_features: int):
+    """``used`` (indices of the columns nonzero somewhere in a batch) if skipping the rest pays, else ``None``."""
+    return used if len(used) < 0.75 * n_features else None
+
+
 def _scale(values: NDArray[np.float64]) -> float:
     m = float(np.max(np.abs(values)))
     return m if m > 0 else 1.0
@@ -67,6 +72,9 @@ def _scale(values: NDArray[np.float64]) -> float:
 class _Saveable:
     """Save and load without pickled code: ``<path>.json`` (class, hyperparameters, fitted scales)
     beside the learned state in a data-only format (``<path>.pt`` state dict, ``<path>.skops``)."""
+
+    state_suffix: str
+    """Extension of the learned-state file."""
 
     def save(self, path: str | Path) -> None:
         """Write ``<path>.json`` and the learned state next to it; load with :func:`load_surrogate`."""
@@ -96,6 +104,8 @@ class _Saveable:
 
 class _TorchSurrogate(_Saveable, RegressorMixin, BaseEstimator):
     """Shared machinery of the neural surrogates (not used directly)."""
+
+    state_suffix = ".pt"
 
     def _build(self, n_in: int, n_out: int):
         raise NotImplementedError
@@ -208,12 +218,11 @@ class _TorchSurrogate(_Saveable, RegressorMixin, BaseEstimator):
         with torch.no_grad(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
             for s in range(0, len(X), batch_size):
                 xb = X[s : s + batch_size]
-                used = np.flatnonzero(np.any(xb != 0, axis=0))
-                if len(used) < 0.75 * X.shape[1]:  # convert and multiply only the occupied columns
-                    xt = torch.as_tensor(np.ascontiguousarray(xb[:, used], dtype=np.float32), device=self.device_)
-                    yb = self._forward(xt, torch.as_tensor(used, device=self.device_))
-                else:
-                    yb = self._forward(torch.as_tensor(np.asarray(xb, dtype=np.float32), device=self.device_), None)
+                used = _occupied_columns(np.flatnonzero(np.any(xb != 0, axis=0)), X.shape[1])
+                if used is not None:  # convert and multiply only the occupied columns
+                    xb, used = xb[:, used], torch.as_tensor(used, device=self.device_)
+                xt = torch.as_tensor(np.ascontiguousarray(xb, dtype=np.float32), device=self.device_)
+                yb = self._forward(xt, used)
                 out[s : s + batch_size] = yb.float().cpu().numpy()
         return out
 
@@ -224,10 +233,8 @@ class _TorchSurrogate(_Saveable, RegressorMixin, BaseEstimator):
         slots when the batch holds dots of one size) are skipped in the first
         layer: they contribute nothing, and a 12-atom dot fills 144 of 900.
         """
-        used = (X != 0).any(dim=0).nonzero().squeeze(1)
-        if len(used) < 0.75 * X.shape[1]:
-            return self._forward(X[:, used], used)
-        return self._forward(X, None)
+        used = _occupied_columns((X != 0).any(dim=0).nonzero().squeeze(1), X.shape[1])
+        return self._forward(X if used is None else X[:, used], used)
 
     def _forward(self, X, columns):
         """Network output in label units for inputs ``X`` holding only ``columns`` of the features (all if None)."""
@@ -248,7 +255,7 @@ class _TorchSurrogate(_Saveable, RegressorMixin, BaseEstimator):
     def _save_state(self, path: Path) -> None:
         import torch
 
-        torch.save({k: v.detach().cpu() for k, v in self.model_.state_dict().items()}, path.with_suffix(".pt"))
+        torch.save({k: v.detach().cpu() for k, v in self.model_.state_dict().items()}, path.with_suffix(self.state_suffix))
 
     @classmethod
     def _from_meta(cls, meta: dict, path: Path, device: str):
@@ -258,7 +265,7 @@ class _TorchSurrogate(_Saveable, RegressorMixin, BaseEstimator):
         est.device_ = resolve_device(device)
         est.n_epochs_, est.history_ = meta["n_epochs"], meta["history"]
         model = est._build(est.n_features_in_, est.n_outputs_)
-        model.load_state_dict(torch.load(path.with_suffix(".pt"), map_location=est.device_, weights_only=True))
+        model.load_state_dict(torch.load(path.with_suffix(cls.state_suffix), map_location=est.device_, weights_only=True))
         est.model_ = model.to(est.device_).eval()
         return est
 
@@ -430,19 +437,21 @@ class RFSurrogate(_Saveable, RegressorMixin, BaseEstimator):
             raise ValueError(f"expected X with {self.n_features_in_} columns, got shape {X.shape}")
         return self.forest_.predict(X / self.x_scale_) * self.y_scale_
 
+    state_suffix = ".skops"
+
     def _meta_extra(self) -> dict:
         return {}
 
     def _save_state(self, path: Path) -> None:
         import skops.io as sio
 
-        sio.dump(self.forest_, path.with_suffix(".skops"))
+        sio.dump(self.forest_, path.with_suffix(self.state_suffix))
 
     @classmethod
     def _from_meta(cls, meta: dict, path: Path, device: str = "cpu"):
         import skops.io as sio
 
-        file = path.with_suffix(".skops")
+        file = path.with_suffix(cls.state_suffix)
         untrusted = sio.get_untrusted_types(file=file)
         foreign = sorted(set(untrusted) - _FOREST_TYPES)
         if foreign:
@@ -506,13 +515,13 @@ def load_released(kind: str, model: str = "ML-NN", device: str = "auto"):
     model : {"ML-NN", "ML-dropout", "ML-AE", "ML-RF"}
     device : str
     """
+    from .paths import data_dir
     from .release import verified_path
 
     stem = released_name(kind, model)
-    suffix = ".skops" if model == "ML-RF" else ".pt"
-    path = verified_path(stem + ".json")
-    verified_path(stem + suffix)
-    return load_surrogate(path.with_suffix(""), device=device)
+    meta = json.loads(verified_path(stem + ".json").read_text())
+    verified_path(stem + _CLASSES[meta["class"]].state_suffix)
+    return load_surrogate(data_dir() / stem, device=device)
 
 
 def cross_validate(
