@@ -7,7 +7,14 @@
     writes the spectrum as CSV and PNG beside the input.
 ``qdlib design-region [--dots ...] [--n-per-dot 60] [--store PATH]``
     TD-DFT of the benchmark dots with displaced atoms (our dataset's
-    design-region set), resumable through the results store.
+    design-region set), resumable through the results store;
+``qdlib authors [--kind absorption|emission] [--max-atoms 18]``
+    TD-DFT of the authors' structures at their geometries, resumable;
+``qdlib random [--n 10] [--n-atoms 8 12] [--emission 2]``
+    the generation pipeline: random clusters, GFN2-xTB and DFT relaxation,
+    absorption, S1 relaxation and emission, resumable;
+``qdlib export-dataset [--update-registry]``
+    the released dataset ``data/tddft`` from the results stores.
 
 >>> main(["--help"])  # doctest: +SKIP
 """
@@ -68,22 +75,82 @@ def _tddft(args: argparse.Namespace) -> int:
     return 0
 
 
-def _design_region(args: argparse.Namespace) -> int:
+def _compute_set(geoms, args, store_path, labels_of) -> int:
+    """TD-DFT of ``geoms`` into the store at ``store_path`` (resumable); prints what happened."""
     from . import qchem
     from .compute import compute_many, local_executor
-    from .generate import DESIGN_DOTS, design_region_set
     from .store import ResultStore
 
-    geoms = design_region_set(args.dots or DESIGN_DOTS, args.n_per_dot, seed=args.seed)
-    store = ResultStore(args.store)
+    store = ResultStore(store_path)
     options = qchem.EngineOptions(backend=args.backend, threads=args.threads)
     executor = local_executor(args.workers) if args.workers > 1 else None
-    labels = lambda i, atoms: {k: atoms.info[k] for k in ("set", "dot", "edge_angstrom", "n_movable")}  # noqa: E731
+    labels = lambda i, atoms: labels_of(atoms)  # noqa: E731
     report = compute_many(geoms, qchem.TDDFTSettings(), options, store=store, executor=executor, labels=labels)
     print(f"{len(geoms)} geometries: {report.n_cached} stored before, {report.n_computed} computed, {len(report.failures)} failed")
     for i, err in sorted(report.failures.items()):
-        print(f"  {i} {geoms[i].info['dot']}: {err}")
+        print(f"  {i} {geoms[i].info.get('composition', geoms[i].get_chemical_formula())}: {err}")
     return 1 if report.failures else 0
+
+
+def _design_region(args: argparse.Namespace) -> int:
+    from .generate import DESIGN_DOTS, design_region_set
+
+    geoms = design_region_set(args.dots or DESIGN_DOTS, args.n_per_dot, seed=args.seed)
+    keys = ("set", "dot", "edge_angstrom", "n_movable", "case_index")
+    return _compute_set(geoms, args, args.store, lambda atoms: {k: atoms.info[k] for k in keys})
+
+
+def _authors(args: argparse.Namespace) -> int:
+    from .generate import authors_structures
+
+    geoms = authors_structures(args.kind, args.max_atoms)
+    if args.compositions:
+        geoms = [a for a in geoms if a.info["composition"] in args.compositions]
+        missing = set(args.compositions) - {a.info["composition"] for a in geoms}
+        if missing:
+            raise ValueError(f"not among the authors' {args.kind} structures: {sorted(missing)}")
+    store = args.store or f"data/stores/authors_{args.kind}.db"
+    return _compute_set(geoms, args, store, lambda atoms: dict(atoms.info))
+
+
+def _random(args: argparse.Namespace) -> int:
+    from . import qchem
+    from .compute import local_executor
+    from .generate import generate_random_dataset
+
+    options = qchem.EngineOptions(backend=args.backend, threads=args.threads)
+    executor = local_executor(args.workers) if args.workers > 1 else None
+    run = generate_random_dataset(
+        args.n, tuple(args.n_atoms), args.se_fraction, args.seed, args.emission, args.max_opt_steps,
+        options=options, stores=args.stores, executor=executor,
+    )  # fmt: skip
+    print(
+        f"{len(run.starts)} random structures: {len(run.ground)} relaxed ({len(run.skipped)} not converged), "
+        f"{len(run.absorption)} absorption, {len(run.excited)} S1 relaxed, {len(run.emission)} emission"
+    )
+    failed = [(step, i, err) for step, errs in run.failures.items() for i, err in sorted(errs.items())]
+    for step, i, err in failed:
+        print(f"  {step} {i} {run.starts[i].info['composition']}: {err}")
+    return 1 if failed else 0
+
+
+def _export_dataset(args: argparse.Namespace) -> int:
+    from .release import update_registry
+    from .tddft_data import collect_entries, write_tddft_dataset
+
+    counts = write_tddft_dataset(collect_entries(args.stores), args.out)
+    for name, k in counts.items():
+        print(f"{args.out}/{name}: {k} rows")
+    if args.update_registry:
+        update_registry()
+        print("data/registry.txt updated")
+    return 0
+
+
+def _add_engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="auto", choices=["auto", "cpu", "gpu"])
+    p.add_argument("--threads", type=int, default=None, help="OpenMP threads per calculation")
+    p.add_argument("--workers", type=int, default=1, help="parallel local processes")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,10 +177,31 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--n-per-dot", type=int, default=60, help="geometries per dot (paper cases round-robin)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--store", default="data/stores/design_region.db", help="results store (SQLite path or PostgreSQL URL)")
-    d.add_argument("--backend", default="auto", choices=["auto", "cpu", "gpu"])
-    d.add_argument("--threads", type=int, default=None, help="OpenMP threads per calculation")
-    d.add_argument("--workers", type=int, default=1, help="parallel local processes")
+    _add_engine_args(d)
     d.set_defaults(func=_design_region)
+    a = sub.add_parser("authors", help="TD-DFT of the authors' structures (their geometries), into a results store")
+    a.add_argument("--kind", default="absorption", choices=["absorption", "emission"],
+                   help="absorption: ground-state geometries; emission: relaxed S1 geometries (vertical S1→S0)")
+    a.add_argument("--max-atoms", type=int, default=18)
+    a.add_argument("--compositions", nargs="*", help="only these, e.g. Cd15Se12Te3")
+    a.add_argument("--store", help="results store (default data/stores/authors_<kind>.db)")
+    _add_engine_args(a)
+    a.set_defaults(func=_authors)
+    r = sub.add_parser("random", help="random clusters → GFN2-xTB → DFT optimisation → absorption (and S1 → emission)")
+    r.add_argument("--n", type=int, default=10, help="number of structures")
+    r.add_argument("--n-atoms", type=int, nargs=2, default=[8, 12], metavar=("MIN", "MAX"), help="size range (even counts)")
+    r.add_argument("--se-fraction", type=float, default=None, help="fixed Se share of the anions (default: uniform)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--emission", type=int, default=2, help="relax S1 and compute emission for this many")
+    r.add_argument("--max-opt-steps", type=int, default=100, help="cap on DFT optimisation steps")
+    r.add_argument("--stores", default="data/stores", help="directory of random_relaxed.db and random.db")
+    _add_engine_args(r)
+    r.set_defaults(func=_random)
+    x = sub.add_parser("export-dataset", help="write the released TD-DFT dataset (extxyz + spectra CSV) from the stores")
+    x.add_argument("--stores", default="data/stores", help="directory of the results stores")
+    x.add_argument("--out", default="data/tddft", help="output directory")
+    x.add_argument("--update-registry", action="store_true", help="rehash data/ into data/registry.txt")
+    x.set_defaults(func=_export_dataset)
     return parser
 
 

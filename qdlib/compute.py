@@ -26,15 +26,15 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ase import Atoms
 
 from .qchem import EngineOptions, Excitations, TDDFTSettings, excitations
-from .store import ResultStore, result_key
+from .store import GeometryStore, ResultStore, result_key
 
-__all__ = ["BatchReport", "compute_many", "local_executor"]
+__all__ = ["BatchReport", "compute_many", "relax_many", "local_executor", "map_tasks"]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class BatchReport:
 
     Attributes
     ----------
-    results : dict of int to Excitations
+    results : dict of int to Excitations (or ase.Atoms for :func:`relax_many`)
         By position in the input, for every structure with a result (stored or new).
     failures : dict of int to str
         By position, the error of each structure that failed.
@@ -78,8 +78,8 @@ def _as_executor(executor):
     return executor
 
 
-def _run(compute: ComputeFn, atoms: Atoms, settings: TDDFTSettings, options: EngineOptions) -> Excitations:
-    return compute(atoms, settings, options)
+def _run(fn: Callable, atoms: Atoms, settings: TDDFTSettings, options: EngineOptions):
+    return fn(atoms, settings, options)
 
 
 def compute_many(
@@ -117,8 +117,6 @@ def compute_many(
     BatchReport
         A structure that raises is recorded in ``failures`` and the batch goes on.
     """
-    from tqdm.auto import tqdm
-
     report = BatchReport()
     todo: list[int] = []
     for i, atoms in enumerate(structures):
@@ -131,32 +129,107 @@ def compute_many(
     if report.n_cached:
         log.info("%d of %d results already stored", report.n_cached, len(structures))
 
-    def finish(i: int, result: Excitations | None, error: BaseException | None) -> None:
+    for i, result, error in map_tasks(compute, structures, todo, settings, options, executor, "TD-DFT", progress):
         if error is not None:
             report.failures[i] = f"{type(error).__name__}: {error}"
             log.warning("structure %d (%s) failed: %s", i, structures[i].get_chemical_formula(), report.failures[i])
-            return
+            continue
         report.results[i] = result
         report.n_computed += 1
         if store is not None:
             store.put(structures[i], result, **(labels(i, structures[i]) if labels else {}))
-
-    bar = tqdm(total=len(todo), desc="TD-DFT", unit="structure", disable=not progress or not todo)
-    pool = _as_executor(executor)
-    if pool is None:
-        for i in todo:
-            try:
-                result, error = compute(structures[i], settings, options), None
-            except Exception as exc:  # recorded, the batch goes on
-                result, error = None, exc
-            finish(i, result, error)
-            bar.update()
-    else:
-        futures = {pool.submit(_run, compute, structures[i], settings, options): i for i in todo}
-        for fut in cf.as_completed(futures):
-            i = futures[fut]
-            error = fut.exception()
-            finish(i, None if error else fut.result(), error)
-            bar.update()
-    bar.close()
     return report
+
+
+def relax_many(
+    structures: Sequence[Atoms],
+    relax: Callable[[Atoms, TDDFTSettings, EngineOptions], Atoms],
+    step: str,
+    settings: TDDFTSettings = TDDFTSettings(),
+    options: EngineOptions = EngineOptions(),
+    *,
+    store: GeometryStore | None = None,
+    executor=None,
+    progress: bool = True,
+) -> BatchReport:
+    """Relax many structures, skipping those already relaxed; each result stored as it finishes.
+
+    Parameters
+    ----------
+    structures : sequence of ase.Atoms
+        Starting geometries.
+    relax : callable
+        ``relax(atoms, settings, options) -> ase.Atoms`` (e.g.
+        :func:`qdlib.generate.relax_ground_state`, or a ``functools.partial``
+        of it fixing ``max_steps``); picklable for process or dask executors.
+    step : str
+        Names the relaxation in the store key (with the starting geometry and
+        the settings), e.g. ``"xtb+S0:100"``; a different step is a different result.
+    settings, options, store, executor, progress
+        As :func:`compute_many`.
+
+    Returns
+    -------
+    BatchReport
+        ``results`` holds the relaxed geometries (their ``info`` carries the
+        input's labels and the run's flags, e.g. ``optimization_converged``).
+    """
+    report = BatchReport()
+    keys = [f"{result_key(atoms, settings)}:{step}" for atoms in structures]
+    todo = []
+    for i, key in enumerate(keys):
+        found = store.get(key) if store is not None else None
+        if found is not None:
+            report.results[i] = found
+            report.n_cached += 1
+        else:
+            todo.append(i)
+    for i, relaxed, error in map_tasks(relax, structures, todo, settings, options, executor, f"relax {step}", progress):
+        if error is not None:
+            report.failures[i] = f"{type(error).__name__}: {error}"
+            log.warning("relaxation of %d (%s) failed: %s", i, structures[i].get_chemical_formula(), report.failures[i])
+            continue
+        relaxed.info = {**structures[i].info, **relaxed.info, "step": step}
+        report.results[i] = relaxed
+        report.n_computed += 1
+        if store is not None:
+            store.put(keys[i], relaxed)
+    return report
+
+
+def map_tasks(
+    fn: Callable,
+    structures: Sequence[Atoms],
+    todo: Sequence[int],
+    settings: TDDFTSettings,
+    options: EngineOptions,
+    executor=None,
+    desc: str = "TD-DFT",
+    progress: bool = True,
+) -> Iterator[tuple[int, object, BaseException | None]]:
+    """``fn(structures[i], settings, options)`` for each ``i`` in ``todo``, on ``executor``.
+
+    Yields ``(i, result, error)`` as each finishes (``error`` is ``None`` on
+    success, ``result`` is ``None`` on failure), so the caller stores every
+    result the moment it exists. A failure does not stop the others.
+    """
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(todo), desc=desc, unit="structure", disable=not progress or not todo)
+    pool = _as_executor(executor)
+    try:
+        if pool is None:
+            for i in todo:
+                try:
+                    yield i, fn(structures[i], settings, options), None
+                except Exception as exc:  # recorded, the batch goes on
+                    yield i, None, exc
+                bar.update()
+        else:
+            futures = {pool.submit(_run, fn, structures[i], settings, options): i for i in todo}
+            for fut in cf.as_completed(futures):
+                error = fut.exception()
+                yield futures[fut], None if error else fut.result(), error
+                bar.update()
+    finally:
+        bar.close()

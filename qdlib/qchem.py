@@ -56,6 +56,7 @@ __all__ = [
     "build_mol",
     "run_scf",
     "run_tddft",
+    "follow_internal_instability",
     "excitations",
     "absorption",
     "vertical_emission",
@@ -365,10 +366,15 @@ def _incore_long_range(mf, max_memory_mb: float) -> None:
         return
     plain_get_jk = mf.get_jk
     store: dict[float, np.ndarray] = {}
+    geometry = [None]  # the coordinates the stored integrals belong to (an optimiser moves the atoms)
 
     def get_jk(mol=None, dm=None, hermi=1, with_j=True, with_k=True, omega=None):
         if not omega:
             return plain_get_jk(mol, dm, hermi, with_j, with_k, omega)
+        coords = mf.mol.atom_coords().tobytes()
+        if coords != geometry[0]:
+            store.clear()
+            geometry[0] = coords
         if omega not in store:
             with mf.mol.with_range_coulomb(omega):
                 store[omega] = mf.mol.intor("int2e", aosym="s8")
@@ -579,7 +585,8 @@ def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str
     """An RKS object on ``backend`` with the settings' functional, grid and fitting.
 
     ``fixed_geometry=False`` (geometry optimisation, where the molecule moves
-    under the same object) turns off the caches that assume one geometry.
+    under the same object) turns off the AO-value cache, which assumes one
+    geometry; the in-memory integrals are rebuilt at each new geometry.
     """
     if backend == "gpu":
         from gpu4pyscf.dft import rks as gpu_rks
@@ -597,7 +604,7 @@ def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str
             mf._numint = cls()
         if settings.density_fit:
             mf = mf.density_fit(auxbasis=settings.auxbasis)
-        elif options.incore_eri and fixed_geometry:
+        elif options.incore_eri:
             mol.incore_anyway = 2 * _eri_mb(mol.nao_nr()) < options.max_memory_mb
             _incore_long_range(mf, options.max_memory_mb)
     mf.grids.level = settings.grid_level
@@ -672,15 +679,55 @@ def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOpti
         grids = dft.gen_grid.Grids(mf.mol)
         grids.level = settings.response_grid_level
         grids.build()
-        mf.grids = grids  # the response kernel is built on mf.grids
+        scf_grids, mf.grids = mf.grids, grids  # the response kernel is built on mf.grids
+    else:
+        scf_grids = mf.grids
     td = mf.TDA() if settings.tda else mf.TDDFT()
     td.nstates = settings.n_states
     td.singlet = True
     td.conv_tol = settings.td_conv_tol
     cpu = not type(mf).__module__.startswith("gpu4pyscf")
-    with _mo_space_response(mf, options) if cpu else contextlib.nullcontext():
-        td.kernel()
+    try:
+        with _mo_space_response(mf, options) if cpu else contextlib.nullcontext():
+            td.kernel()
+    finally:
+        mf.grids = scf_grids
     return td
+
+
+#: What PySCF's TDDFT solver says when the ground state is a saddle point (A − B not positive definite).
+_SADDLE_POINT_MESSAGE = "saddle-point solution"
+
+
+def follow_internal_instability(mf, max_rounds: int = 3):
+    """Re-converge a ground state that is a saddle point, downhill along its internal instability.
+
+    A displaced or strained geometry can converge to an SCF solution with a
+    negative orbital-rotation Hessian eigenvalue; full TDDFT (RPA) then has
+    no real solution. PySCF's internal stability analysis gives rotated
+    orbitals along the unstable mode; the SCF restarts from them until the
+    solution is a minimum.
+
+    Returns
+    -------
+    mf : the same object, converged to a stable solution; ``mf.qdlib_strategy`` gains ``"+stability"``.
+
+    Raises
+    ------
+    SCFConvergenceError
+        If the SCF does not converge from the rotated orbitals, or is still unstable after ``max_rounds``.
+    """
+    for _ in range(max_rounds):
+        mo, _, stable, _ = mf.stability(internal=True, external=False, return_status=True)
+        if stable:
+            mf.qdlib_strategy = f"{mf.qdlib_strategy}+stability"
+            return mf
+        e_before = float(mf.e_tot)
+        mf.kernel(dm0=mf.make_rdm1(mo, mf.mo_occ))
+        if not mf.converged:
+            raise SCFConvergenceError(f"SCF did not re-converge after following the instability of {_formula(mf.mol)}")
+        log.warning("%s: followed an internal SCF instability, E %.6f -> %.6f Eh", _formula(mf.mol), e_before, mf.e_tot)
+    raise SCFConvergenceError(f"{_formula(mf.mol)}: SCF still unstable after {max_rounds} stability rounds")
 
 
 def excitations(
@@ -711,7 +758,13 @@ def excitations(
         t0 = time.perf_counter()
         mol = build_mol(atoms, settings, verbose=options.verbose)
         mf = run_scf(mol, settings, options, dm0=dm0)
-        td = run_tddft(mf, settings, options)
+        try:
+            td = run_tddft(mf, settings, options)
+        except RuntimeError as exc:
+            if _SADDLE_POINT_MESSAGE not in str(exc):
+                raise
+            log.warning("%s: TDDFT found the ground state a saddle point; following its instability", _formula(mol))
+            td = run_tddft(follow_internal_instability(mf), settings, options)
         wall = time.perf_counter() - t0
     e_ev = np.asarray(_to_numpy(td.e), dtype=float) * HARTREE_EV
     f = np.asarray(_to_numpy(td.oscillator_strength()), dtype=float)

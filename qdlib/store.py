@@ -25,7 +25,7 @@ from ase import Atoms
 
 from .qchem import EngineOptions, Excitations, TDDFTSettings, excitations
 
-__all__ = ["result_key", "ResultStore"]
+__all__ = ["result_key", "ResultStore", "GeometryStore"]
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +130,54 @@ class ResultStore:
 
     def __repr__(self) -> str:
         return f"ResultStore({self.url!r}, {len(self)} results)"
+
+
+class GeometryStore:
+    """Relaxed geometries in an ASE database, keyed by the input geometry and the relaxation.
+
+    The relaxation counterpart of :class:`ResultStore`: a structure generated
+    and optimised once is found again by ``key`` (e.g. :func:`result_key` of
+    the starting geometry plus the step, ``"…:S0"``), so a relaxation job
+    resumes where it stopped.
+
+    Parameters
+    ----------
+    url : str or path-like
+        SQLite file path or PostgreSQL URL.
+    """
+
+    def __init__(self, url: str | os.PathLike):
+        import ase.db
+
+        self.url = os.fspath(url)
+        self._db = ase.db.connect(self.url, type="postgresql" if self.url.startswith("postgresql") else "db")
+
+    def __len__(self) -> int:
+        return self._db.count()
+
+    def get(self, key: str) -> Atoms | None:
+        """The stored geometry for ``key`` (``info`` holds its labels), or ``None``."""
+        rows = list(self._db.select(relax_key=key, limit=1))
+        if not rows:
+            return None
+        atoms = rows[0].toatoms()
+        atoms.info.update(rows[0].key_value_pairs)
+        return atoms
+
+    def put(self, key: str, atoms: Atoms, **labels: str | int | float | bool) -> None:
+        """Write ``atoms`` under ``key`` unless present; ``labels`` (and scalar ``atoms.info``) are kept."""
+        if self.get(key) is not None:
+            return
+        pairs = {k: v for k, v in atoms.info.items() if isinstance(v, (str, int, float, bool, np.integer, np.floating))}
+        pairs.update(labels, relax_key=key)
+        self._db.write(Atoms(atoms.numbers, positions=atoms.positions), key_value_pairs=pairs)
+
+    def select(self, **filters) -> Iterator[Atoms]:
+        """Stored geometries matching ASE-db filters, labels in ``info``."""
+        for row in self._db.select(**filters):
+            atoms = row.toatoms()
+            atoms.info.update(row.key_value_pairs)
+            yield atoms
+
+    def __repr__(self) -> str:
+        return f"GeometryStore({self.url!r}, {len(self)} geometries)"

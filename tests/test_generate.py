@@ -32,3 +32,82 @@ def test_design_region_set_cases_bounds_and_prefix_stability():
 def test_design_region_set_rejects_unknown_dot():
     with pytest.raises(ValueError, match="unknown benchmark dot"):
         design_region_set(["Cd99Se1"], n_per_dot=1)
+
+
+# --- the random-structure pipeline ------------------------------------------------------------
+
+import functools  # noqa: E402
+
+from qdlib import generate  # noqa: E402
+from qdlib.compute import relax_many  # noqa: E402
+from qdlib.store import GeometryStore, ResultStore  # noqa: E402
+from qdlib.structures import composition  # noqa: E402
+from tests.fakes import fake_excitations  # noqa: E402
+
+
+def test_random_structures_sizes_compositions_and_prefix_stability():
+    geoms = generate.random_structures(8, n_atoms=(8, 12), seed=3)
+    assert {len(g) for g in geoms} <= {8, 10, 12}
+    for g in geoms:
+        n_cd = g.get_chemical_symbols().count("Cd")
+        assert 2 * n_cd == len(g) and g.info["composition"] == composition(g) and g.info["set"] == "random"
+    longer = generate.random_structures(10, n_atoms=(8, 12), seed=3)
+    for a, b in zip(geoms, longer):
+        np.testing.assert_array_equal(a.positions, b.positions)
+    cdse = generate.random_structures(3, n_atoms=(10, 10), se_fraction=1.0)
+    assert all(g.get_chemical_formula() == "Cd5Se5" for g in cdse)
+    with pytest.raises(ValueError, match="even"):
+        generate.random_structures(1, n_atoms=(9, 9))
+
+
+def test_xtb_preoptimisation_relaxes_a_random_cluster():
+    start = generate.random_structures(1, n_atoms=(8, 8), seed=0)[0]
+    relaxed = generate.preoptimize_xtb(start)
+    assert relaxed.info["xtb_converged"] and relaxed.info["xtb_steps"] > 0
+    d = distances(relaxed)
+    np.fill_diagonal(d, np.inf)
+    assert 2.3 < d.min() < 3.2  # Cd–Se bonds of a relaxed cluster
+    assert relaxed.get_chemical_formula() == start.get_chemical_formula()
+
+
+def _fake_relax(atoms, settings, options, max_steps=100, stretch=1.02, converged=True):
+    out = atoms.copy()
+    out.positions *= stretch
+    out.info.update(optimization_converged=converged and len(atoms) != 10, relaxed="S?")
+    return out
+
+
+def test_relax_many_stores_and_resumes(tmp_path):
+    geoms = generate.random_structures(3, seed=1)
+    store = GeometryStore(tmp_path / "g.db")
+    first = relax_many(geoms, _fake_relax, "fake:1", store=store, progress=False)
+    assert first.n_computed == 3 and len(store) == 3
+    again = relax_many(geoms, _fake_relax, "fake:1", store=store, progress=False)
+    assert again.n_cached == 3 and again.n_computed == 0
+    for i, g in enumerate(geoms):
+        np.testing.assert_allclose(again.results[i].positions, 1.02 * g.positions, atol=1e-9)
+        assert again.results[i].info["index"] == i and again.results[i].info["step"] == "fake:1"
+    other_step = relax_many(geoms, _fake_relax, "fake:2", store=store, progress=False)
+    assert other_step.n_computed == 3
+
+
+def test_generate_random_dataset_pipeline_with_fakes(tmp_path, monkeypatch):
+    monkeypatch.setattr(generate, "relax_ground_state", _fake_relax)
+    monkeypatch.setattr(generate, "relax_s1", functools.partial(_fake_relax, stretch=1.05))
+    kw = dict(n=6, n_atoms=(8, 12), seed=2, n_emission=2, stores=tmp_path, compute=fake_excitations, progress=False)
+    run = generate.generate_random_dataset(**kw)
+    sizes = [len(a) for a in run.starts]
+    assert run.skipped == [i for i, n in enumerate(sizes) if n == 10]  # "not converged" in the fake
+    assert sorted(run.absorption) == [i for i, n in enumerate(sizes) if n != 10]
+    assert sorted(run.emission) == sorted(run.absorption)[:2] == sorted(run.excited)
+    rows = list(ResultStore(tmp_path / "random.db").select())
+    assert sorted(kv["geometry"] for _, _, kv in rows) == ["S0"] * len(run.absorption) + ["S1"] * 2
+
+    def recomputed(*args, **kwargs):
+        raise AssertionError("a stored result was recomputed")
+
+    monkeypatch.setattr(generate, "relax_ground_state", recomputed)  # a rerun finds everything stored
+    monkeypatch.setattr(generate, "relax_s1", recomputed)
+    again = generate.generate_random_dataset(**{**kw, "compute": recomputed})
+    assert not any(again.failures.values())
+    assert again.absorption.keys() == run.absorption.keys() and again.emission.keys() == run.emission.keys()

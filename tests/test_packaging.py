@@ -8,7 +8,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 #: PyPI name -> conda-forge names where they differ.
-CONDA_NAMES = {"torch": {"pytorch"}, "dask[distributed]": {"dask", "distributed"}}
+CONDA_NAMES = {"torch": {"pytorch"}, "dask[distributed]": {"dask", "distributed"}, "tblite": {"tblite-python"}}
 #: Only on one side by design.
 PIP_ONLY = {"gpu4pyscf-cuda12x"}  # CUDA wheels; installed with pip on GPU machines
 CONDA_ONLY = {"python", "pip"}

@@ -230,3 +230,45 @@ def test_s1_relaxation_lowers_the_s1_energy():
     after, relaxed = qchem.emission(ring, s, CPU, max_steps=4)
     assert after.energies_ev[0] < before.energies_ev[0]
     assert relaxed.info["relaxed"] == "S1" and np.abs(relaxed.positions - ring.positions).max() > 0.01
+
+
+def test_stable_ground_state_passes_the_stability_check(dimer_result):
+    atoms, exc = dimer_result
+    mf = qchem.run_scf(qchem.build_mol(atoms, CHEAP), CHEAP, CPU)
+    e0 = mf.e_tot
+    assert qchem.follow_internal_instability(mf) is mf
+    assert mf.qdlib_strategy == "diis+stability" and mf.e_tot == e0
+
+
+def test_saddle_point_ground_state_is_followed_then_tddft_retried(monkeypatch, dimer_result):
+    atoms, exc = dimer_result
+    calls = []
+    real_run_tddft, real_follow = qchem.run_tddft, qchem.follow_internal_instability
+
+    def run_tddft(mf, settings, options):
+        calls.append("tddft")
+        if len(calls) == 1:  # what PySCF's solver raises when A - B is not positive definite
+            raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
+        return real_run_tddft(mf, settings, options)
+
+    def follow(mf):
+        calls.append("stability")
+        return real_follow(mf)
+
+    monkeypatch.setattr(qchem, "run_tddft", run_tddft)
+    monkeypatch.setattr(qchem, "follow_internal_instability", follow)
+    again = qchem.excitations(atoms, CHEAP, CPU)
+    assert calls == ["tddft", "stability", "tddft"]
+    assert again.scf_strategy == "diis+stability"
+    np.testing.assert_allclose(again.energies_ev, exc.energies_ev, atol=1e-6)
+
+
+def test_other_tddft_errors_are_not_swallowed(monkeypatch, dimer_result):
+    atoms, _ = dimer_result
+
+    def broken(mf, settings, options):
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr(qchem, "run_tddft", broken)
+    with pytest.raises(RuntimeError, match="something else"):
+        qchem.excitations(atoms, CHEAP, CPU)

@@ -1,0 +1,302 @@
+"""Our TD-DFT dataset: the released, text-only form of the results stores.
+
+``data/tddft/`` holds
+
+* ``structures.extxyz``: every computed geometry, one frame each, its
+  ``info`` holding the identity (``id``: the results-store key; ``set``:
+  ``authors``, ``design-region`` or ``random``; ``role``: which spectra it
+  stands for), the excitations (``energies_ev``, ``osc_strengths``,
+  ``td_converged``, ``e_tot_hartree``), every setting that changes the answer,
+  how it was run (``backend``, ``wall_time_s``, ``scf_strategy``) and the
+  versions of the code (``version_pyscf``, ``version_qdlib``, …);
+* ``spectra_absorption.csv`` and ``spectra_emission.csv``: the broadened
+  spectra on the paper grids (ε, L mol⁻¹ cm⁻¹), one row per frame of that
+  role, first column the ``id``: the form the authors published, for
+  training surrogates directly.
+
+A frame's role follows from its geometry: a ground-state geometry gives an
+absorption spectrum, a relaxed S1 geometry the S1→S0 emission (Kasha), and a
+displaced design-region geometry both (absorption, and vertical emission
+from the same TD-DFT run).
+
+>>> ds = load_tddft_dataset()                           # doctest: +SKIP
+>>> ds.select(set="design-region", dot="Cd6Se6")[0].info["energies_ev"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from numpy.typing import NDArray
+
+from .qchem import Excitations, TDDFTSettings
+from .spectra import wavelength_grid
+from .store import ResultStore, result_key
+
+__all__ = [
+    "ROLES",
+    "DATASET_STORES",
+    "role_of",
+    "make_entry",
+    "entry_excitations",
+    "entries_from_store",
+    "collect_entries",
+    "write_tddft_dataset",
+    "load_tddft_dataset",
+    "TDDFTDataset",
+]
+
+#: Spectra each role stands for.
+ROLES: dict[str, tuple[str, ...]] = {
+    "absorption": ("absorption",),
+    "emission": ("emission",),
+    "absorption+emission": ("absorption", "emission"),
+}
+
+#: Where the released dataset lives, relative to ``data/``.
+RELEASE_DIR = "tddft"
+
+_STRUCTURES = "structures.extxyz"
+
+
+def _spectra_file(kind: str) -> str:
+    return f"spectra_{kind}.csv"
+
+
+def make_entry(atoms: Atoms, result: Excitations, role: str, **labels) -> Atoms:
+    """One dataset frame: the geometry with its excitations, settings, provenance and labels.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The geometry the excitations belong to, Å.
+    result : Excitations
+    role : {"absorption", "emission", "absorption+emission"}
+    labels
+        Scalar labels (``set``, ``dot``, ``group``, ``edge_angstrom``, …).
+    """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {sorted(ROLES)}, got {role!r}")
+    settings = result.settings.key_dict()
+    if settings["response_grid_level"] is None:
+        settings["response_grid_level"] = settings["grid_level"]
+    if settings["auxbasis"] is None:
+        settings["auxbasis"] = "default"
+    info = {
+        "id": result_key(atoms, result.settings),
+        "role": role,
+        "composition": _composition(atoms),
+        **{k: v for k, v in labels.items() if v is not None},
+        "energies_ev": np.asarray(result.energies_ev, dtype=float),
+        "osc_strengths": np.asarray(result.osc_strengths, dtype=float),
+        "td_converged": np.asarray(result.td_converged, dtype=bool),
+        "e_tot_hartree": float(result.e_tot_hartree),
+        **settings,
+        "backend": result.backend,
+        "scf_strategy": result.scf_strategy,
+        "wall_time_s": round(float(result.wall_time_s), 1),
+        **{f"version_{k}": str(v) for k, v in sorted(result.versions.items())},
+    }
+    out = Atoms(atoms.numbers, positions=atoms.positions)
+    out.info = info
+    return out
+
+
+def _composition(atoms: Atoms) -> str:
+    from .structures import composition
+
+    return composition(atoms)
+
+
+def entry_excitations(entry: Atoms) -> Excitations:
+    """The :class:`~qdlib.qchem.Excitations` a frame records (inverse of :func:`make_entry`)."""
+    info = entry.info
+    fields = {f.name: info[f.name] for f in dataclasses.fields(TDDFTSettings)}
+    fields["auxbasis"] = None if fields["auxbasis"] == "default" else fields["auxbasis"]
+    return Excitations(
+        energies_ev=np.atleast_1d(np.asarray(info["energies_ev"], dtype=float)),
+        osc_strengths=np.atleast_1d(np.asarray(info["osc_strengths"], dtype=float)),
+        e_tot_hartree=float(info["e_tot_hartree"]),
+        td_converged=np.atleast_1d(np.asarray(info["td_converged"], dtype=bool)),
+        scf_strategy=str(info["scf_strategy"]),
+        settings=TDDFTSettings(**fields),
+        backend=str(info["backend"]),
+        wall_time_s=float(info["wall_time_s"]),
+        versions={k[len("version_") :]: str(v) for k, v in info.items() if k.startswith("version_")},
+    )
+
+
+def role_of(labels: dict) -> str:
+    """The role of a result from its labels: displaced design-region geometries give both
+    spectra, relaxed S1 geometries (``geometry="S1"``) emission, the rest absorption."""
+    if labels.get("set") == "design-region":
+        return "absorption+emission"
+    return "emission" if labels.get("geometry") == "S1" else "absorption"
+
+
+#: Store labels carried into the dataset.
+_LABEL_KEYS = ("set", "geometry", "group", "dot", "edge_angstrom", "n_movable", "case_index", "seed", "index")
+
+#: The results stores (under ``data/stores``) the dataset is made from, with labels that
+#: rows computed before labelling was complete lack.
+DATASET_STORES: dict[str, dict] = {
+    "authors_absorption.db": {"set": "authors", "geometry": "S0"},
+    "authors_emission.db": {"set": "authors", "geometry": "S1"},
+    "design_region.db": {"set": "design-region"},
+    "random.db": {"set": "random"},
+}
+
+
+def entries_from_store(store: ResultStore | str | Path, **labels) -> list[Atoms]:
+    """Frames of every result in a store; ``labels`` fill in what the rows do not carry.
+
+    The authors' structures get their ``group`` (their row group in the
+    published files) by matching geometries.
+    """
+    store = store if isinstance(store, ResultStore) else ResultStore(store)
+    groups: dict[str, int] = {}
+    out = []
+    for atoms, exc, kv in store.select():
+        row = {**labels, **{k: kv[k] for k in _LABEL_KEYS if k in kv}}
+        if row.get("set") == "authors" and "group" not in row:
+            if not groups or kv["result_key"] not in groups:
+                groups.update(_authors_groups(row.get("geometry", "S0"), exc.settings))
+            row["group"] = groups.get(kv["result_key"])
+        out.append(make_entry(atoms, exc, role_of(row), **row))
+    return out
+
+
+def _authors_groups(geometry: str, settings: TDDFTSettings) -> dict[str, int]:
+    from .generate import authors_structures
+
+    kind = "emission" if geometry == "S1" else "absorption"
+    return {result_key(a, settings): a.info["group"] for a in authors_structures(kind)}
+
+
+def collect_entries(stores_dir: str | Path | None = None) -> list[Atoms]:
+    """Frames of every result in the dataset's stores (:data:`DATASET_STORES` present in ``stores_dir``)."""
+    from .paths import data_dir
+
+    stores_dir = Path(stores_dir) if stores_dir is not None else data_dir() / "stores"
+    out = []
+    for name, labels in DATASET_STORES.items():
+        if (stores_dir / name).is_file():
+            out += entries_from_store(stores_dir / name, **labels)
+    return out
+
+
+def write_tddft_dataset(entries: Sequence[Atoms], directory: str | Path) -> dict[str, int]:
+    """Write frames as ``structures.extxyz`` plus one spectra CSV per role (see the module docstring).
+
+    Frames are sorted by set, size and id so the files are stable under
+    re-export. Returns the number of rows per file.
+    """
+    from ase.io import write
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    ids = [e.info["id"] for e in entries]
+    if len(set(ids)) != len(ids):
+        raise ValueError("duplicate ids among the entries (the same geometry and settings twice)")
+    entries = sorted(entries, key=lambda e: (e.info.get("set", ""), len(e), e.info["id"]))
+    write(directory / _STRUCTURES, list(entries), format="extxyz")
+    counts = {_STRUCTURES: len(entries)}
+    for kind in ("absorption", "emission"):
+        grid = wavelength_grid(kind)
+        rows = [e for e in entries if kind in ROLES[e.info["role"]]]
+        with open(directory / _spectra_file(kind), "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", *(f"{x:.1f}" for x in grid)])
+            for e in rows:
+                eps = entry_excitations(e).spectrum(kind, grid)
+                w.writerow([e.info["id"], *(f"{v:.6g}" for v in eps)])
+        counts[_spectra_file(kind)] = len(rows)
+    return counts
+
+
+@dataclass
+class TDDFTDataset:
+    """Our released TD-DFT dataset in memory.
+
+    Attributes
+    ----------
+    entries : list of ase.Atoms
+        Every frame, ``info`` as described in the module docstring.
+    spectra : dict of str to (list of str, ndarray)
+        Per kind, the frame ids and their broadened spectra (n, 500), L mol⁻¹ cm⁻¹.
+    wavelength_nm : dict of str to ndarray
+        Per kind, the grid of the spectra, nm.
+    """
+
+    entries: list[Atoms]
+    spectra: dict[str, tuple[list[str], NDArray[np.float64]]]
+    wavelength_nm: dict[str, NDArray[np.float64]]
+
+    def select(self, **labels) -> list[Atoms]:
+        """Frames whose ``info`` matches every ``labels`` item."""
+        return [e for e in self.entries if all(e.info.get(k) == v for k, v in labels.items())]
+
+    def training_set(self, kind: str, entries: Iterable[Atoms] | None = None):
+        """Coulomb matrices and spectra of the frames of ``kind`` (all, or ``entries``).
+
+        Returns
+        -------
+        X : ndarray, shape (n, 900)
+            Padded Coulomb matrices in the authors' layout (:class:`~qdlib.features.CoulombMatrix`).
+        Y : ndarray, shape (n, 500)
+            Spectra, L mol⁻¹ cm⁻¹.
+        frames : list of ase.Atoms
+        """
+        from .features import CoulombMatrix
+
+        ids, Y = self.spectra[kind]
+        row = {i: k for k, i in enumerate(ids)}
+        frames = [e for e in (self.entries if entries is None else entries) if e.info["id"] in row]
+        X = CoulombMatrix().create(frames)
+        return X, Y[[row[e.info["id"]] for e in frames]], frames
+
+
+def load_tddft_dataset(directory: str | Path | None = None, verify: bool = True) -> TDDFTDataset:
+    """Read the released dataset (``data/tddft`` by default, hash-checked against the registry).
+
+    Raises
+    ------
+    qdlib.datasets.DataFileError
+        If a file is missing, differs from the registry, or the files disagree with each other.
+    """
+    from ase.io import read
+
+    from .datasets import DataFileError
+    from .paths import data_dir
+    from .release import verified_path
+
+    if directory is not None:
+        path = lambda name: Path(directory) / name  # noqa: E731
+    elif verify:
+        path = lambda name: verified_path(f"{RELEASE_DIR}/{name}")  # noqa: E731
+    else:
+        path = lambda name: data_dir() / RELEASE_DIR / name  # noqa: E731
+    structures = path(_STRUCTURES)
+    try:
+        entries = read(structures, index=":", format="extxyz")
+    except Exception as exc:
+        raise DataFileError(f"cannot read {structures}: {exc}") from exc
+    by_id = {e.info["id"]: e for e in entries}
+    spectra, grids = {}, {}
+    for kind in ("absorption", "emission"):
+        with open(path(_spectra_file(kind)), newline="") as fh:
+            rows = list(csv.reader(fh))
+        grid = np.array(rows[0][1:], dtype=float)
+        ids = [r[0] for r in rows[1:]]
+        unknown = [i for i in ids if i not in by_id]
+        if unknown:
+            raise DataFileError(f"{_spectra_file(kind)} has spectra of {len(unknown)} id(s) not in {_STRUCTURES}")
+        Y = np.array([r[1:] for r in rows[1:]], dtype=float).reshape(len(ids), grid.size)
+        spectra[kind], grids[kind] = (ids, Y), grid
+    return TDDFTDataset(entries, spectra, grids)

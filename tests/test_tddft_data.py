@@ -1,0 +1,89 @@
+"""The released-dataset format: frames from stores, extxyz + spectra CSV, and back."""
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from qdlib import tddft_data
+from qdlib.cli import main
+from qdlib.datasets import DataFileError
+from qdlib.qchem import TDDFTSettings
+from qdlib.store import ResultStore
+from tests.fakes import fake_excitations
+
+
+def _dimer(d):
+    return Atoms("CdSe", positions=[[0, 0, 0], [0, 0, d]])
+
+
+def _stores(root):
+    root.mkdir()
+    settings = TDDFTSettings(response_grid_level=None)
+    authors = ResultStore(root / "authors_emission.db")
+    authors.put(_dimer(2.6), fake_excitations(_dimer(2.6), settings), group=7)
+    design = ResultStore(root / "design_region.db")
+    for k, d in enumerate((2.5, 2.7)):
+        design.put(_dimer(d), fake_excitations(_dimer(d)), set="design-region", dot="CdSe", edge_angstrom=4.0, n_movable=1)
+    rand = ResultStore(root / "random.db")
+    rand.put(_dimer(2.8), fake_excitations(_dimer(2.8)), set="random", geometry="S0", seed=0, index=3)
+    return root
+
+
+def test_roles_follow_the_geometry():
+    assert tddft_data.role_of({"set": "design-region"}) == "absorption+emission"
+    assert tddft_data.role_of({"set": "authors", "geometry": "S1"}) == "emission"
+    assert tddft_data.role_of({"set": "random", "geometry": "S0"}) == "absorption"
+    with pytest.raises(ValueError, match="role"):
+        tddft_data.make_entry(_dimer(2.6), fake_excitations(_dimer(2.6)), "fluorescence")
+
+
+def test_write_and_load_round_trip(tmp_path):
+    entries = tddft_data.collect_entries(_stores(tmp_path / "stores"))
+    assert sorted(e.info["set"] for e in entries) == ["authors", "design-region", "design-region", "random"]
+    counts = tddft_data.write_tddft_dataset(entries, tmp_path / "out")
+    assert counts == {"structures.extxyz": 4, "spectra_absorption.csv": 3, "spectra_emission.csv": 3}
+    ds = tddft_data.load_tddft_dataset(tmp_path / "out")
+    assert len(ds.entries) == 4
+    authors = ds.select(set="authors")[0]
+    assert authors.info["group"] == 7 and authors.info["role"] == "emission"
+    assert authors.info["response_grid_level"] == authors.info["grid_level"] == 3  # None is written as "the SCF grid"
+    for e in ds.entries:  # provenance on every frame
+        for key in ("id", "composition", "xc", "basis", "n_states", "backend", "wall_time_s", "version_pyscf"):
+            assert key in e.info, key
+    for kind in ("absorption", "emission"):  # every stored spectrum re-broadens from the stored excitations
+        ids, Y = ds.spectra[kind]
+        assert Y.shape == (len(ids), 500)
+        np.testing.assert_array_equal(ds.wavelength_nm[kind], tddft_data.wavelength_grid(kind))
+        by_id = {e.info["id"]: e for e in ds.entries}
+        for i, y in zip(ids, Y):
+            exc = tddft_data.entry_excitations(by_id[i])
+            np.testing.assert_allclose(exc.spectrum(kind), y, rtol=1e-5, atol=1e-6 * y.max())
+    original = {e.info["id"]: e for e in entries}
+    for e in ds.entries:  # the frame restores the excitations and their settings exactly
+        a, b = tddft_data.entry_excitations(e), tddft_data.entry_excitations(original[e.info["id"]])
+        assert a.settings == b.settings and a.versions == b.versions
+        np.testing.assert_array_equal(a.energies_ev, b.energies_ev)
+        np.testing.assert_array_equal(e.positions, original[e.info["id"]].positions)
+    X, Y, frames = ds.training_set("emission")
+    assert X.shape == (3, 900) and Y.shape == (3, 500) and {f.info["role"] for f in frames} <= {"emission", "absorption+emission"}
+
+
+def test_duplicates_and_mismatched_files_are_refused(tmp_path):
+    entries = tddft_data.collect_entries(_stores(tmp_path / "stores"))
+    with pytest.raises(ValueError, match="duplicate"):
+        tddft_data.write_tddft_dataset(entries + entries[:1], tmp_path / "dup")
+    tddft_data.write_tddft_dataset(entries, tmp_path / "out")
+    csv = tmp_path / "out" / "spectra_emission.csv"
+    csv.write_text(csv.read_text() + "ffffffffffffffffffffffff" + ",0" * 500 + "\n")
+    with pytest.raises(DataFileError, match="not in structures.extxyz"):
+        tddft_data.load_tddft_dataset(tmp_path / "out")
+    (tmp_path / "out" / "structures.extxyz").write_text("3\nnot an extxyz header\nCd 0 0\n")
+    with pytest.raises(DataFileError, match="cannot read"):
+        tddft_data.load_tddft_dataset(tmp_path / "out")
+
+
+def test_cli_export(tmp_path, capsys):
+    stores = _stores(tmp_path / "stores")
+    assert main(["export-dataset", "--stores", str(stores), "--out", str(tmp_path / "out")]) == 0
+    assert "structures.extxyz: 4 rows" in capsys.readouterr().out
+    assert len(tddft_data.load_tddft_dataset(tmp_path / "out").entries) == 4
