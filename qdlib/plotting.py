@@ -16,6 +16,7 @@ __all__ = [
     "plot_spectrum",
     "plot_sticks",
     "plot_coulomb_matrix",
+    "plot_structure",
     "plot_learning_curves",
     "plot_rf_trees",
     "plot_peak_parity",
@@ -122,6 +123,24 @@ def view3d(atoms: Atoms, highlight: Sequence[int] = (), width: int = 400, height
         view.setStyle({"serial": int(i)}, {"sphere": {"scale": 0.5, "color": "red"}, "stick": {"radius": 0.15}})
     view.zoomTo()
     return view
+
+
+def plot_structure(atoms: Atoms, ax=None, title: str | None = None, rotation: str = "10x,20y,0z"):
+    """A static ball rendering of a dot (ASE's matplotlib renderer), element colours, with a legend."""
+    from ase.data import chemical_symbols
+    from ase.data.colors import jmol_colors
+    from ase.visualize.plot import plot_atoms
+    from matplotlib.lines import Line2D
+
+    ax = _axes(ax)
+    plot_atoms(atoms, ax, rotation=rotation, radii=0.6)
+    ax.set_axis_off()
+    present = sorted(set(atoms.numbers))
+    handles = [Line2D([], [], ls="", marker="o", ms=8, mfc=jmol_colors[z], mec="k", label=chemical_symbols[z]) for z in present]
+    ax.legend(handles=handles, fontsize=7, loc="upper right", frameon=False)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
 
 
 def save_figure(fig, name: str, formats: Sequence[str] = ("png", "svg")) -> list:

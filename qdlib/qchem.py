@@ -33,6 +33,7 @@ import contextlib
 import dataclasses
 import importlib
 import logging
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -366,15 +367,10 @@ def _incore_long_range(mf, max_memory_mb: float) -> None:
         return
     plain_get_jk = mf.get_jk
     store: dict[float, np.ndarray] = {}
-    geometry = [None]  # the coordinates the stored integrals belong to (an optimiser moves the atoms)
 
     def get_jk(mol=None, dm=None, hermi=1, with_j=True, with_k=True, omega=None):
         if not omega:
             return plain_get_jk(mol, dm, hermi, with_j, with_k, omega)
-        coords = mf.mol.atom_coords().tobytes()
-        if coords != geometry[0]:
-            store.clear()
-            geometry[0] = coords
         if omega not in store:
             with mf.mol.with_range_coulomb(omega):
                 store[omega] = mf.mol.intor("int2e", aosym="s8")
@@ -585,8 +581,9 @@ def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str
     """An RKS object on ``backend`` with the settings' functional, grid and fitting.
 
     ``fixed_geometry=False`` (geometry optimisation, where the molecule moves
-    under the same object) turns off the AO-value cache, which assumes one
-    geometry; the in-memory integrals are rebuilt at each new geometry.
+    under the same object) turns off the caches that assume one geometry:
+    PySCF's scanners copy the SCF object, so a cache bound to the original
+    object would serve the integrals of the starting geometry.
     """
     if backend == "gpu":
         from gpu4pyscf.dft import rks as gpu_rks
@@ -604,7 +601,7 @@ def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str
             mf._numint = cls()
         if settings.density_fit:
             mf = mf.density_fit(auxbasis=settings.auxbasis)
-        elif options.incore_eri:
+        elif options.incore_eri and fixed_geometry:
             mol.incore_anyway = 2 * _eri_mb(mol.nao_nr()) < options.max_memory_mb
             _incore_long_range(mf, options.max_memory_mb)
     mf.grids.level = settings.grid_level
@@ -824,6 +821,40 @@ class _threads:
 # --------------------------------------------------------------------------- geometry optimisation
 
 
+#: geomeTRIC configures the root logger from an ini file at every run (stderr, INFO); this one keeps it quiet.
+_GEOMETRIC_LOG_INI = """[loggers]
+keys=root
+[handlers]
+keys=null
+[formatters]
+keys=
+[logger_root]
+level=WARNING
+handlers=null
+[handler_null]
+class=NullHandler
+args=()
+"""
+
+
+@contextlib.contextmanager
+def _geometric_logging():
+    """The path of a quiet logging ini for geomeTRIC; the root logger's level and handlers are restored after."""
+    import tempfile
+
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "log.ini")
+        with open(path, "w") as fh:
+            fh.write(_GEOMETRIC_LOG_INI)
+        try:
+            yield path
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
+
+
 def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: EngineOptions, max_steps: int) -> Atoms:
     """Relax ``state`` (0 = ground, n = Sn) with geomeTRIC; a new Atoms, Å."""
     import io
@@ -840,8 +871,8 @@ def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: Engine
             td.nstates = max(settings.n_states, state + 2)
             scanner = td.nuc_grad_method().as_scanner(state=state)
         chatter = io.StringIO()  # geomeTRIC reports every step on stdout
-        with contextlib.redirect_stdout(chatter):
-            conv, mol_eq = geometric_solver.kernel(scanner, maxsteps=max_steps)
+        with contextlib.redirect_stdout(chatter), _geometric_logging() as log_ini:
+            conv, mol_eq = geometric_solver.kernel(scanner, maxsteps=max_steps, logIni=log_ini)
     log.debug("geomeTRIC:\n%s", chatter.getvalue())
     if not conv:
         log.warning("geometry optimisation of S%d did not converge in %d steps", state, max_steps)

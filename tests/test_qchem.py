@@ -223,11 +223,19 @@ def test_emission_relaxes_s1_then_computes_there(monkeypatch):
 
 
 @pytest.mark.skipif(not os.environ.get("QDLIB_SLOW_TESTS"), reason="minutes: set QDLIB_SLOW_TESTS=1")
-def test_s1_relaxation_lowers_the_s1_energy():
+def test_s1_relaxation_lowers_the_s1_energy(capfd):
+    import logging
+
     ring = Atoms("Cd2Se2", positions=[[0, 0, 0], [2.6, 0, 0], [2.6, 2.6, 0.3], [0, 2.6, 0]])
     s = TDDFTSettings(n_states=3, grid_level=0, response_grid_level=0)
     before = qchem.excitations(ring, s, CPU)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    capfd.readouterr()
     after, relaxed = qchem.emission(ring, s, CPU, max_steps=4)
+    out, err = capfd.readouterr()
+    assert "geometric" not in (out + err).lower()  # geomeTRIC's banner and step reports stay out of the terminal
+    assert root.handlers == handlers and root.level == level  # and it leaves the caller's logging as it was
     assert after.energies_ev[0] < before.energies_ev[0]
     assert relaxed.info["relaxed"] == "S1" and np.abs(relaxed.positions - ring.positions).max() > 0.01
 
@@ -272,3 +280,14 @@ def test_other_tddft_errors_are_not_swallowed(monkeypatch, dimer_result):
     monkeypatch.setattr(qchem, "run_tddft", broken)
     with pytest.raises(RuntimeError, match="something else"):
         qchem.excitations(atoms, CHEAP, CPU)
+
+
+def test_optimiser_scanner_sees_the_new_geometry():
+    """PySCF's scanners copy the SCF object: nothing cached on the original may serve a moved geometry."""
+    start, moved = (Atoms("CdSe", positions=[[0, 0, 0], [0, 0, d]]) for d in (2.55, 2.75))
+    mf = qchem._make_rks(qchem.build_mol(start, CHEAP), CHEAP, CPU, "cpu", fixed_geometry=False)
+    scanner = mf.nuc_grad_method().as_scanner()
+    scanner(qchem.build_mol(start, CHEAP))
+    e_scanned, _ = scanner(qchem.build_mol(moved, CHEAP))
+    fresh = qchem.run_scf(qchem.build_mol(moved, CHEAP), CHEAP, CPU)
+    assert abs(e_scanned - fresh.e_tot) < 1e-6
