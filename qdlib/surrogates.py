@@ -226,13 +226,17 @@ class _TorchSurrogate(_Saveable, RegressorMixin, BaseEstimator):
                 torch.from_numpy(out[s : s + batch_size]).copy_(self._forward(xt, used))
         return out
 
-    def predict_torch(self, X):
+    def predict_torch(self, X, columns=None):
         """Spectra of a torch tensor of Coulomb matrices (label units), differentiable, on the model's device.
 
         Input columns that are zero in every row of the batch (the padding
         slots when the batch holds dots of one size) are skipped in the first
         layer: they contribute nothing, and a 12-atom dot fills 144 of 900.
+        A caller that knows them (a design task moves atoms of one dot) passes
+        ``X`` with only those ``columns`` (a tensor of feature indices).
         """
+        if columns is not None:
+            return self._forward(X, columns)
         used = _occupied_columns((X != 0).any(dim=0).nonzero().squeeze(1), X.shape[1])
         return self._forward(X if used is None else X[:, used], used)
 

@@ -1,0 +1,311 @@
+"""The inverse-design task: move 1–3 atoms of a dot until its spectrum matches a target.
+
+The authors' environment (PAPER.md): the state is the Cartesian coordinates
+of the movable atoms; an action is a direction (θ, φ) per atom, θ ∈ [−π/2, π/2],
+φ ∈ [−π, π]; each atom moves 0.4 Å along (sin θ cos φ, sin θ sin φ, cos θ); the
+reward is minus the authors' loss ``10·mean((pred/s − target/s)²)`` (s = 1000
+for absorption, 100 for emission: the label scales of their scripts); an
+episode ends when the loss drops below 0.122, after 200 steps, or when an
+atom leaves its cuboid (reward −20).
+
+Three layers, one piece of physics each:
+
+:class:`DesignTask`
+    the dot, its movable atoms, the cuboid, the target and the forward model;
+    batched, torch: positions ``(N, n_movable, 3)`` → spectra, losses, bounds;
+:class:`BatchedDesignEnv`
+    ``N`` copies stepped at once (one surrogate call per step for all);
+:class:`DesignEnv`
+    a :mod:`gymnasium` environment (one copy) over the same batched core.
+
+>>> task = DesignTask.benchmark("Cd6Se6", n_movable=1, edge_angstrom=4.0)  # doctest: +SKIP
+>>> env = BatchedDesignEnv(task, n_envs=256, seed=0)                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import numpy as np
+from ase import Atoms
+from numpy.typing import NDArray
+
+from .features import ELEMENT_ORDER, authors_order
+
+__all__ = ["DesignConfig", "DesignTask", "SurrogateForward", "BatchedDesignEnv", "DesignEnv", "LOSS_SCALE"]
+
+#: The authors' label scale per spectrum kind (their scripts divide the labels by it).
+LOSS_SCALE = {"absorption": 1000.0, "emission": 100.0}
+
+
+@dataclass(frozen=True)
+class DesignConfig:
+    """The environment's rules; defaults are the authors'."""
+
+    edge_angstrom: float = 4.0
+    """Edge of the cube each movable atom must stay in, centred on its true position, Å (paper: 4 or 10)."""
+    step_angstrom: float = 0.4
+    """Distance an atom moves per action, Å."""
+    max_steps: int = 200
+    """Steps before an episode is truncated."""
+    termination_loss: float = 0.122
+    """An episode succeeds when the loss drops below this."""
+    exit_reward: float = -20.0
+    """Reward for leaving the cuboid (the episode ends)."""
+
+
+class SurrogateForward:
+    """Geometries → spectra through a surrogate, batched in torch: Coulomb matrices built on the fly.
+
+    Parameters
+    ----------
+    surrogate : a fitted neural surrogate (``predict_torch``)
+    atoms : ase.Atoms
+        The dot; its element order fixes the Coulomb-matrix layout (the authors', centred in ``n_max``).
+    n_max : int
+        Slots of the padded matrix (30: 900 features).
+    a, b : float
+        Diagonal ``a·Z**b``.
+    """
+
+    def __init__(self, surrogate, atoms: Atoms, n_max: int = 30, a: float = 0.5, b: float = 2.4,
+                 element_order: Sequence[str] = ELEMENT_ORDER):  # fmt: skip
+        import torch
+
+        self.surrogate = surrogate
+        self.device = torch.device(getattr(surrogate, "device_", "cpu"))
+        n = len(atoms)
+        self.order = torch.as_tensor(authors_order(atoms.get_chemical_symbols(), element_order), device=self.device)
+        z = torch.as_tensor(atoms.numbers, dtype=torch.float32, device=self.device)[self.order]
+        self.zz = z[:, None] * z[None, :]
+        self.diag = a * z**b
+        start = (n_max - n) // 2
+        slots = torch.arange(start, start + n, device=self.device)
+        self.columns = (slots[:, None] * n_max + slots[None, :]).reshape(-1)  # occupied features, row-major
+        self.eye = torch.eye(n, dtype=torch.bool, device=self.device)
+
+    def __call__(self, positions):
+        """Spectra, label units, shape ``(N, n_bins)``, of geometries ``(N, n_atoms, 3)`` (Å, torch)."""
+        import torch
+
+        r = positions.to(self.device, torch.float32)[:, self.order]
+        d = torch.cdist(r, r)
+        cm = torch.where(self.eye, self.diag.diag_embed(), self.zz / torch.where(self.eye, 1.0, d))
+        return self.surrogate.predict_torch(cm.reshape(len(r), -1), columns=self.columns)
+
+
+@dataclass
+class DesignTask:
+    """One inverse-design problem.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The dot at its true geometry (the cuboids are centred on its movable atoms), Å.
+    movable : sequence of int
+        Indices of the atoms the agent moves.
+    target : array_like, shape (n_bins,)
+        Target spectrum, L mol⁻¹ cm⁻¹.
+    forward : callable
+        ``forward(positions)``: torch ``(N, n_atoms, 3)`` in Å → spectra ``(N, n_bins)`` (a
+        :class:`SurrogateForward`, or anything with that signature).
+    kind : {"absorption", "emission"}
+    config : DesignConfig
+    """
+
+    atoms: Atoms
+    movable: Sequence[int]
+    target: NDArray[np.float64]
+    forward: Callable
+    kind: str = "absorption"
+    config: DesignConfig = field(default_factory=DesignConfig)
+
+    def __post_init__(self):
+        import torch
+
+        if self.kind not in LOSS_SCALE:
+            raise ValueError(f"kind must be 'absorption' or 'emission', got {self.kind!r}")
+        self.movable = [int(i) for i in self.movable]
+        if not self.movable or len(set(self.movable)) != len(self.movable) or not all(0 <= i < len(self.atoms) for i in self.movable):
+            raise ValueError(f"movable must be distinct atom indices of the {len(self.atoms)}-atom dot, got {self.movable}")
+        self.device = getattr(self.forward, "device", torch.device("cpu"))
+        self.base = torch.as_tensor(self.atoms.positions, dtype=torch.float32, device=self.device)
+        self.centre = self.base[self.movable].clone()
+        self.target_t = torch.as_tensor(np.asarray(self.target, dtype=float), dtype=torch.float32, device=self.device)
+        self.scale = LOSS_SCALE[self.kind]
+
+    @classmethod
+    def benchmark(cls, dot: str, n_movable: int = 1, edge_angstrom: float = 4.0, kind: str = "absorption",
+                  surrogate=None, config: DesignConfig | None = None) -> DesignTask:  # fmt: skip
+        """A paper case: benchmark ``dot``, its designed atoms, the authors' target spectrum of ``kind``.
+
+        Absorption: the authors' ground-state geometry and absorption label; emission: their
+        relaxed S1 geometry and emission label. ``surrogate`` defaults to the released ML-NN of ``kind``.
+        """
+        from .datasets import fetch_benchmark_dot, fetch_paper_dataset, movable_indices
+        from .surrogates import load_released
+
+        if kind == "absorption":
+            atoms = fetch_benchmark_dot(dot, n_movable)
+            target = atoms.info["spectrum_absorption"]
+        else:
+            ds = fetch_paper_dataset("emission")
+            atoms = ds.structure(dot)
+            target = ds.spectra[list(ds.groups).index(atoms.info["group"])]
+            atoms.info.update(name=dot, movable=movable_indices(atoms, n_movable))
+        surrogate = surrogate if surrogate is not None else load_released(kind)
+        config = config or DesignConfig(edge_angstrom=edge_angstrom)
+        return cls(atoms, atoms.info["movable"], target, SurrogateForward(surrogate, atoms), kind, config)
+
+    # -------------------------------------------------------------- batched physics (torch)
+
+    @property
+    def n_movable(self) -> int:
+        return len(self.movable)
+
+    def geometries(self, moved):
+        """Full geometries ``(N, n_atoms, 3)`` with the movable atoms at ``moved`` ``(N, n_movable, 3)``, Å."""
+        out = self.base.expand(len(moved), -1, -1).clone()
+        out[:, self.movable] = moved
+        return out
+
+    def spectra(self, moved):
+        """Forward-model spectra ``(N, n_bins)`` of the movable atoms at ``moved``."""
+        return self.forward(self.geometries(moved))
+
+    def loss(self, spectra):
+        """The authors' loss ``10·mean((pred/s − target/s)²)`` per row."""
+        return 10.0 * (((spectra - self.target_t) / self.scale) ** 2).mean(dim=-1)
+
+    def inside(self, moved):
+        """Whether every movable atom is inside its cuboid, ``(N,)`` bool."""
+        return ((moved - self.centre).abs() <= 0.5 * self.config.edge_angstrom).all(dim=-1).all(dim=-1)
+
+    def move(self, moved, actions):
+        """Positions after ``actions`` ``(N, 2·n_movable)`` = (θ, φ) per atom (clipped to their ranges)."""
+        import torch
+
+        a = actions.reshape(len(actions), self.n_movable, 2)
+        theta = a[..., 0].clamp(-np.pi / 2, np.pi / 2)
+        phi = a[..., 1].clamp(-np.pi, np.pi)
+        direction = torch.stack([theta.sin() * phi.cos(), theta.sin() * phi.sin(), theta.cos()], dim=-1)
+        return moved + self.config.step_angstrom * direction
+
+    def sample_starts(self, n: int, generator=None):
+        """``n`` start positions drawn uniformly inside the cuboids (torch ``Generator`` for seeding)."""
+        import torch
+
+        u = torch.rand((n, self.n_movable, 3), generator=generator, device="cpu").to(self.device)
+        return self.centre + (u - 0.5) * self.config.edge_angstrom
+
+    # -------------------------------------------------------------- spaces
+
+    def action_bounds(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Lower and upper action limits: (θ, φ) per atom, rad."""
+        lo = np.tile(np.array([-np.pi / 2, -np.pi], dtype=np.float32), self.n_movable)
+        return lo, -lo
+
+    def observation_bounds(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Limits of the observed coordinates: the cuboids plus one step (where an exit lands), Å."""
+        c = self.centre.cpu().numpy().reshape(-1)
+        reach = 0.5 * self.config.edge_angstrom + self.config.step_angstrom
+        return (c - reach).astype(np.float32), (c + reach).astype(np.float32)
+
+
+class BatchedDesignEnv:
+    """``n_envs`` copies of a task stepped together, all state in torch on the task's device.
+
+    ``step`` returns the observations the actions led to (before any reset);
+    call :meth:`reset_done` to restart the copies whose episode ended.
+    """
+
+    def __init__(self, task: DesignTask, n_envs: int = 1, seed: int | None = None):
+        import torch
+
+        self.task, self.n_envs = task, n_envs
+        self.generator = torch.Generator().manual_seed(0 if seed is None else seed)
+        self.moved = task.sample_starts(n_envs, self.generator)
+        self.steps = torch.zeros(n_envs, dtype=torch.long, device=task.device)
+        self.loss = torch.full((n_envs,), float("nan"), device=task.device)
+        self.success = torch.zeros(n_envs, dtype=torch.bool, device=task.device)
+
+    def observe(self):
+        """Observations ``(n_envs, 3·n_movable)``: the movable atoms' coordinates, Å."""
+        return self.moved.reshape(self.n_envs, -1)
+
+    def reset(self, starts=None):
+        """Restart every copy (at ``starts`` ``(n_envs, n_movable, 3)`` if given); returns observations."""
+        import torch
+
+        self.moved = self.task.sample_starts(self.n_envs, self.generator) if starts is None else torch.as_tensor(
+            starts, dtype=torch.float32, device=self.task.device).reshape(self.n_envs, self.task.n_movable, 3).clone()  # fmt: skip
+        self.steps.zero_()
+        with torch.no_grad():
+            self.loss = self.task.loss(self.task.spectra(self.moved))
+        return self.observe()
+
+    def reset_done(self, done):
+        """Restart the copies where ``done`` (bool ``(n_envs,)``); returns all observations."""
+        k = int(done.sum())
+        if k:
+            self.moved[done] = self.task.sample_starts(k, self.generator)
+            self.steps[done] = 0
+        return self.observe()
+
+    def step(self, actions):
+        """Apply ``actions`` ``(n_envs, 2·n_movable)``; returns ``(obs, reward, terminated, truncated)``.
+
+        ``terminated``: the loss fell below the termination loss (``self.success``) or an atom
+        left its cuboid; ``truncated``: the step limit was reached. ``self.loss`` holds the new losses.
+        """
+        import torch
+
+        cfg = self.task.config
+        with torch.no_grad():
+            moved = self.task.move(self.moved, torch.as_tensor(actions, dtype=torch.float32, device=self.task.device))
+            loss = self.task.loss(self.task.spectra(moved))
+        inside = self.task.inside(moved)
+        reward = torch.where(inside, -loss, torch.full_like(loss, cfg.exit_reward))
+        self.success = inside & (loss < cfg.termination_loss)
+        terminated = ~inside | self.success
+        self.steps += 1
+        truncated = ~terminated & (self.steps >= cfg.max_steps)
+        self.moved, self.loss = moved, loss
+        return self.observe(), reward, terminated, truncated
+
+
+class DesignEnv(gym.Env):
+    """One copy of a :class:`DesignTask` as a :mod:`gymnasium` environment (float32 observations and actions).
+
+    The same batched core with one copy; ``info`` carries ``loss`` (the authors' loss of the
+    current geometry) and ``success``. ``reset(options={"start": positions})`` starts from given
+    positions of the movable atoms.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, task: DesignTask):
+        self.task = task
+        self._env = BatchedDesignEnv(task, 1)
+        self.action_space = gym.spaces.Box(*task.action_bounds(), dtype=np.float32)
+        self.observation_space = gym.spaces.Box(*task.observation_bounds(), dtype=np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self._env.generator.manual_seed(seed)
+        obs = self._env.reset((options or {}).get("start"))
+        return self._obs(obs), {"loss": float(self._env.loss[0]), "success": False}
+
+    def step(self, action):
+        obs, reward, terminated, truncated = self._env.step(np.asarray(action, dtype=np.float32)[None])
+        info = {"loss": float(self._env.loss[0]), "success": bool(self._env.success[0])}
+        return self._obs(obs), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+
+    @staticmethod
+    def _obs(obs) -> NDArray[np.float32]:
+        return obs[0].cpu().numpy().astype(np.float32)
+
+

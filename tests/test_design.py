@@ -1,0 +1,154 @@
+"""The design environment (authors' semantics) and the DDPG agent."""
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from gymnasium.utils.env_checker import check_env
+
+from qdlib import spectra
+from qdlib.ddpg import Agent, DDPGConfig, train
+from qdlib.design import BatchedDesignEnv, DesignConfig, DesignEnv, DesignTask, SurrogateForward
+from qdlib.features import CoulombMatrix
+from qdlib.surrogates import load_released
+
+GRID = spectra.wavelength_grid("absorption")
+
+
+class ToyForward:
+    """A spectrum whose peak follows the movable atom: a Gaussian at 400 nm + 40 nm/Å · (x − x0)."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, atoms, movable):
+        self.x0 = torch.as_tensor(atoms.positions[movable], dtype=torch.float32)
+        self.movable = movable
+        self.grid = torch.as_tensor(GRID, dtype=torch.float32)
+
+    def __call__(self, positions):
+        shift = (positions[:, self.movable] - self.x0).sum(dim=(1, 2))
+        centre = 400.0 + 40.0 * shift
+        return 1000.0 * torch.exp(-(((self.grid[None] - centre[:, None]) / 30.0) ** 2))
+
+
+def toy_task(edge=4.0, **cfg):
+    atoms = Atoms("Cd2Se2", positions=[[0, 0, 0], [2.6, 0, 0], [2.6, 2.6, 0], [0, 2.6, 0]])
+    fwd = ToyForward(atoms, [1])
+    target = fwd(torch.as_tensor(atoms.positions, dtype=torch.float32)[None])[0].numpy()
+    return DesignTask(atoms, [1], target, fwd, "absorption", DesignConfig(edge_angstrom=edge, **cfg))
+
+
+def test_step_length_is_exactly_the_authors():
+    task = toy_task(10.0)
+    env = BatchedDesignEnv(task, 50, seed=1)
+    env.reset(task.centre.expand(50, -1, -1))
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(*task.action_bounds(), size=(50, 2)).astype(np.float32)
+    before = env.moved.clone()
+    env.step(actions)
+    np.testing.assert_allclose((env.moved - before).norm(dim=-1).numpy(), 0.4, rtol=1e-6)
+    theta, phi = actions[0]
+    np.testing.assert_allclose((env.moved - before)[0, 0].numpy(),
+                               0.4 * np.array([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)]), atol=1e-6)
+
+
+def test_leaving_the_cuboid_ends_the_episode_with_minus_20():
+    task = toy_task(4.0)
+    env = BatchedDesignEnv(task, 2)
+    start = task.centre.expand(2, -1, -1).clone()
+    start[:, 0, 2] += 1.9  # 0.1 Å below the top face
+    env.reset(start)
+    up, down = [0.0, 0.0], [np.pi / 2, 0.0]  # θ = 0: +z (out); θ = π/2, φ = 0: +x (stays in)
+    _, reward, terminated, truncated = env.step(np.array([up, down], dtype=np.float32))
+    assert reward[0] == -20.0 and terminated[0] and not env.success[0]
+    assert reward[1] != -20.0 and not truncated.any()
+
+
+def test_termination_below_the_loss_and_truncation_after_the_step_limit():
+    task = toy_task(4.0, max_steps=3)
+    env = BatchedDesignEnv(task, 2)
+    start = task.centre.expand(2, -1, -1).clone()
+    start[1, 0, 0] += 0.4  # 16 nm off: far above the termination loss
+    env.reset(start)
+    back = np.array([[np.pi / 2, np.pi], [np.pi / 2, np.pi]], dtype=np.float32)  # -x: atom 1 returns to x0
+    _, reward, terminated, _ = env.step(back)
+    assert terminated[1] and env.success[1] and float(env.loss[1]) < 1e-10
+    sideways = np.array([[np.pi / 2, 3 * np.pi / 4]] * 2, dtype=np.float32)  # along (-1, 1, 0): the toy peak stays put
+    env.reset(start * 0 + task.centre + torch.tensor([0.0, 0.0, -1.0]))
+    for k in range(3):
+        _, _, terminated, truncated = env.step(sideways)
+    assert truncated.all() and not terminated.any() and float(env.loss.min()) > 0.122
+
+
+def test_reward_is_minus_the_authors_loss_through_the_released_surrogate():
+    task = DesignTask.benchmark("Cd6Se6", n_movable=2, edge_angstrom=4.0)
+    env = BatchedDesignEnv(task, 3, seed=5)
+    env.reset()
+    action = np.random.default_rng(1).uniform(*task.action_bounds(), size=(3, 4)).astype(np.float32)
+    _, reward, terminated, _ = env.step(action)
+    model = load_released("absorption")
+    for k in range(3):
+        atoms = task.atoms.copy()
+        atoms.positions[task.movable] = env.moved[k].numpy()
+        expected = spectra.authors_loss(model.predict(CoulombMatrix().create([atoms]))[0], task.target)
+        if task.inside(env.moved[k : k + 1])[0]:
+            assert float(reward[k]) == pytest.approx(-float(expected), rel=1e-4)
+
+
+def test_batched_coulomb_matrix_matches_the_featuriser():
+    task = DesignTask.benchmark("Cd6Se6", 1)
+    fwd = task.forward
+    assert isinstance(fwd, SurrogateForward)
+    geoms = task.geometries(task.sample_starts(4, torch.Generator().manual_seed(2)))
+    ref = CoulombMatrix().create([Atoms(task.atoms.numbers, positions=g.numpy()) for g in geoms])
+    r = geoms[:, fwd.order]
+    d = torch.cdist(r, r)
+    cm = torch.where(fwd.eye, fwd.diag.diag_embed(), fwd.zz / torch.where(fwd.eye, 1.0, d)).reshape(4, -1)
+    np.testing.assert_allclose(cm.numpy(), ref[:, fwd.columns.numpy()], rtol=1e-5)
+    assert np.all(np.delete(ref, fwd.columns.numpy(), axis=1) == 0)
+
+
+def test_gymnasium_env_passes_check_env_and_agrees_with_the_batched_env():
+    task = DesignTask.benchmark("Cd6Se6", n_movable=2, edge_angstrom=10.0)
+    check_env(DesignEnv(task), skip_render_check=True)
+    rng = np.random.default_rng(3)
+    starts = task.sample_starts(4, torch.Generator().manual_seed(7))
+    actions = rng.uniform(*task.action_bounds(), size=(5, 4, 4)).astype(np.float32)
+    batched = BatchedDesignEnv(task, 4)
+    batched.reset(starts)
+    singles = [DesignEnv(task) for _ in range(4)]
+    for k, env in enumerate(singles):
+        env.reset(options={"start": starts[k : k + 1]})
+    for step in range(5):
+        obs, reward, terminated, _ = batched.step(actions[step])
+        for k, env in enumerate(singles):
+            o, r, term, _, info = env.step(actions[step, k])
+            np.testing.assert_allclose(o, obs[k].numpy(), atol=1e-6)
+            assert r == pytest.approx(float(reward[k]), rel=1e-5, abs=1e-6) and term == bool(terminated[k])
+
+
+def test_bad_tasks_are_refused():
+    atoms = Atoms("CdSe", positions=[[0, 0, 0], [2.6, 0, 0]])
+    with pytest.raises(ValueError, match="movable"):
+        DesignTask(atoms, [5], np.zeros(500), lambda p: p, "absorption")
+    with pytest.raises(ValueError, match="kind"):
+        DesignTask(atoms, [1], np.zeros(500), lambda p: p, "raman")
+
+
+def test_ddpg_learns_the_toy_task_repeatably_and_round_trips(tmp_path):
+    torch.set_num_threads(1)
+    task = toy_task(4.0, termination_loss=0.05)
+    starts = task.sample_starts(100, torch.Generator().manual_seed(11))
+    cfg = DDPGConfig(n_envs=16, updates_per_step=4, total_episodes=800, eval_every=0, seed=3)
+    untrained = Agent(task, cfg).design(starts)
+    result = train(task, cfg)
+    trained = result.agent.design(starts)
+    assert trained.success_rate >= 0.85 and trained.success_rate > untrained.success_rate + 0.2
+    assert np.mean(trained.loss) < np.mean(untrained.loss)
+    again = train(task, cfg)
+    assert again.episode_returns == result.episode_returns  # seeded: the same run
+    result.agent.save(tmp_path / "agent")
+    loaded = Agent.load(tmp_path / "agent", task)
+    np.testing.assert_array_equal(loaded.design(starts).positions, trained.positions)
+    with pytest.raises(ValueError, match="not this task"):
+        Agent.load(tmp_path / "agent", DesignTask(task.atoms, [2], task.target, task.forward))
