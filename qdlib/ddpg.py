@@ -69,6 +69,8 @@ class DDPGConfig:
     """Fixed random starts of the greedy evaluation."""
     max_wall_time_s: float | None = None
     """Stop after this much training time."""
+    max_env_steps: int | None = None
+    """Stop after this many transitions."""
     seed: int = 0
     device: str = "cpu"
 
@@ -341,6 +343,8 @@ def train(task: DesignTask, cfg: DDPGConfig = DDPGConfig(), progress: bool = Fal
             if cfg.target_success is not None and greedy.success_rate >= cfg.target_success:
                 break
         if cfg.max_wall_time_s is not None and time.perf_counter() - t0 > cfg.max_wall_time_s:
+            break
+        if cfg.max_env_steps is not None and result.env_steps >= cfg.max_env_steps:
             break
     bar.close()
     result.wall_time_s = time.perf_counter() - t0

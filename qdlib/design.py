@@ -54,6 +54,9 @@ class DesignConfig:
     """An episode succeeds when the loss drops below this."""
     exit_reward: float = -20.0
     """Reward for leaving the cuboid (the episode ends)."""
+    polar_range: tuple[float, float] = (-np.pi / 2, np.pi / 2)
+    """Range of θ, rad. The authors' (−π/2, π/2) gives cos θ ≥ 0: an atom can never move down in z;
+    (0, π) covers every direction."""
 
 
 class SurrogateForward:
@@ -176,7 +179,7 @@ class DesignTask:
         return self.forward(self.geometries(moved))
 
     def loss(self, spectra):
-        """The authors' loss ``10·mean((pred/s − target/s)²)`` per row."""
+        """The authors' loss ``10·mean((pred/s − target/s)²)`` per row (:func:`qdlib.spectra.authors_loss` in torch)."""
         return 10.0 * (((spectra - self.target_t) / self.scale) ** 2).mean(dim=-1)
 
     def inside(self, moved):
@@ -188,7 +191,7 @@ class DesignTask:
         import torch
 
         a = actions.reshape(len(actions), self.n_movable, 2)
-        theta = a[..., 0].clamp(-np.pi / 2, np.pi / 2)
+        theta = a[..., 0].clamp(*self.config.polar_range)
         phi = a[..., 1].clamp(-np.pi, np.pi)
         direction = torch.stack([theta.sin() * phi.cos(), theta.sin() * phi.sin(), theta.cos()], dim=-1)
         return moved + self.config.step_angstrom * direction
@@ -204,8 +207,9 @@ class DesignTask:
 
     def action_bounds(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """Lower and upper action limits: (θ, φ) per atom, rad."""
-        lo = np.tile(np.array([-np.pi / 2, -np.pi], dtype=np.float32), self.n_movable)
-        return lo, -lo
+        lo, hi = self.config.polar_range
+        return (np.tile(np.array([lo, -np.pi], dtype=np.float32), self.n_movable),
+                np.tile(np.array([hi, np.pi], dtype=np.float32), self.n_movable))  # fmt: skip
 
     def observation_bounds(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """Limits of the observed coordinates: the cuboids plus one step (where an exit lands), Å."""

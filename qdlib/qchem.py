@@ -871,14 +871,16 @@ def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: Engine
             td.nstates = max(settings.n_states, state + 2)
             scanner = td.nuc_grad_method().as_scanner(state=state)
         chatter = io.StringIO()  # geomeTRIC reports every step on stdout
+        gradients = [0]  # energy-and-gradient evaluations
+        count = lambda _: gradients.__setitem__(0, gradients[0] + 1)  # noqa: E731
         with contextlib.redirect_stdout(chatter), _geometric_logging() as log_ini:
-            conv, mol_eq = geometric_solver.kernel(scanner, maxsteps=max_steps, logIni=log_ini)
+            conv, mol_eq = geometric_solver.kernel(scanner, maxsteps=max_steps, logIni=log_ini, callback=count)
     log.debug("geomeTRIC:\n%s", chatter.getvalue())
     if not conv:
         log.warning("geometry optimisation of S%d did not converge in %d steps", state, max_steps)
     out = atoms.copy()
     out.positions = mol_eq.atom_coords(unit="Angstrom")
-    out.info.update(relaxed=f"S{state}", optimization_converged=bool(conv))
+    out.info.update(relaxed=f"S{state}", optimization_converged=bool(conv), optimization_gradients=gradients[0])
     return out
 
 

@@ -180,7 +180,11 @@ def _authors_groups(geometry: str, settings: TDDFTSettings) -> dict[str, int]:
 
 
 def collect_entries(stores_dir: str | Path | None = None) -> list[Atoms]:
-    """Frames of every result in the dataset's stores (:data:`DATASET_STORES` present in ``stores_dir``)."""
+    """Frames of every result in the dataset's stores (:data:`DATASET_STORES` present in ``stores_dir``).
+
+    An authors' structure computed at several settings enters once, at the paper settings
+    (:class:`~qdlib.qchem.TDDFTSettings` defaults) when present.
+    """
     from .paths import data_dir
 
     stores_dir = Path(stores_dir) if stores_dir is not None else data_dir() / "stores"
@@ -188,7 +192,23 @@ def collect_entries(stores_dir: str | Path | None = None) -> list[Atoms]:
     for name, labels in DATASET_STORES.items():
         if (stores_dir / name).is_file():
             out += entries_from_store(stores_dir / name, **labels)
-    return out
+    return _one_per_authors_structure(out)
+
+
+def _one_per_authors_structure(entries: list[Atoms]) -> list[Atoms]:
+    """Keep one frame per authors' structure and geometry: the one at the paper settings if there is one."""
+    paper = TDDFTSettings().key_dict()
+    chosen: dict[tuple, Atoms] = {}
+    rest = []
+    for e in entries:
+        if e.info.get("set") != "authors":
+            rest.append(e)
+            continue
+        key = (e.info.get("geometry"), e.info.get("group"))
+        at_paper = entry_excitations(e).settings.key_dict() == paper
+        if key not in chosen or at_paper:
+            chosen[key] = e
+    return rest + list(chosen.values())
 
 
 def write_tddft_dataset(entries: Sequence[Atoms], directory: str | Path) -> dict[str, int]:

@@ -152,3 +152,14 @@ def test_ddpg_learns_the_toy_task_repeatably_and_round_trips(tmp_path):
     np.testing.assert_array_equal(loaded.design(starts).positions, trained.positions)
     with pytest.raises(ValueError, match="not this task"):
         Agent.load(tmp_path / "agent", DesignTask(task.atoms, [2], task.target, task.forward))
+
+
+def test_authors_polar_range_never_moves_down_and_the_full_range_does():
+    rng = np.random.default_rng(4)
+    for polar, can_descend in (((-np.pi / 2, np.pi / 2), False), ((0.0, np.pi), True)):
+        task = toy_task(10.0, polar_range=polar)
+        env = BatchedDesignEnv(task, 500)
+        env.reset(task.centre.expand(500, -1, -1))
+        env.step(rng.uniform(*task.action_bounds(), size=(500, 2)).astype(np.float32))
+        dz = (env.moved - task.centre)[:, 0, 2]
+        assert bool((dz < -1e-6).any()) == can_descend and float(dz.min()) >= -0.4 - 1e-6

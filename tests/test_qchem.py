@@ -238,6 +238,7 @@ def test_s1_relaxation_lowers_the_s1_energy(capfd):
     assert root.handlers == handlers and root.level == level  # and it leaves the caller's logging as it was
     assert after.energies_ev[0] < before.energies_ev[0]
     assert relaxed.info["relaxed"] == "S1" and np.abs(relaxed.positions - ring.positions).max() > 0.01
+    assert relaxed.info["optimization_gradients"] >= 2
 
 
 def test_stable_ground_state_passes_the_stability_check(dimer_result):

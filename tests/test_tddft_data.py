@@ -87,3 +87,14 @@ def test_cli_export(tmp_path, capsys):
     assert main(["export-dataset", "--stores", str(stores), "--out", str(tmp_path / "out")]) == 0
     assert "structures.extxyz: 4 rows" in capsys.readouterr().out
     assert len(tddft_data.load_tddft_dataset(tmp_path / "out").entries) == 4
+
+
+def test_an_authors_structure_enters_once_preferring_the_paper_settings(tmp_path):
+    root = tmp_path / "stores"
+    root.mkdir()
+    store = ResultStore(root / "authors_absorption.db")
+    store.put(_dimer(2.6), fake_excitations(_dimer(2.6), TDDFTSettings(response_grid_level=1)), group=3)
+    store.put(_dimer(2.6), fake_excitations(_dimer(2.6), TDDFTSettings()), group=3)
+    store.put(_dimer(2.7), fake_excitations(_dimer(2.7), TDDFTSettings(response_grid_level=1)), group=4)
+    entries = tddft_data.collect_entries(root)
+    assert sorted((e.info["group"], e.info["response_grid_level"]) for e in entries) == [(3, 0), (4, 1)]

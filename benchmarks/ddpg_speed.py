@@ -1,0 +1,130 @@
+"""DDPG speed: wall time to a trained designer, ours batched vs the paper's sequential loop vs stable-baselines3.
+
+All three train on the same task (default: Cd6Se6, 1 movable atom, 4 Å cuboid, absorption target,
+the released ML-NN as forward model) and are judged by the same criterion: greedy rollouts from
+the same 100 random starts, success = ending inside the cuboid below the termination loss.
+
+(a) ours, batched: ``n_envs`` copies per step, until ≥ 90 of 100 starts succeed;
+(b) the paper's setting, sequential (one copy, one update per step), timed for a fixed number of
+    steps and extrapolated to the paper's 5000 episodes at the measured mean episode length;
+(c) stable-baselines3 DDPG on the gymnasium environment with the same hyperparameters, evaluated
+    every ``--sb3-eval`` steps, until the same success or a wall-time cap (then its success at
+    that time is printed).
+
+Also: the inference time of one 100-start design, and the success of the 100 starts before any
+step (how easy the criterion is: the forward model's loss is already below the termination loss there).
+
+    python benchmarks/ddpg_speed.py --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from qdlib.ddpg import DDPGConfig, train
+from qdlib.design import DesignEnv, DesignTask
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dot", default="Cd6Se6")
+    p.add_argument("--n-movable", type=int, default=1)
+    p.add_argument("--edge", type=float, default=4.0)
+    p.add_argument("--kind", default="absorption")
+    p.add_argument("--n-envs", type=int, default=64)
+    p.add_argument("--updates-per-step", type=int, default=1)
+    p.add_argument("--target", type=float, default=0.9)
+    p.add_argument("--sequential-steps", type=int, default=2000, help="steps timed in the paper's setting")
+    p.add_argument("--sb3-eval", type=int, default=2000, help="SB3 steps between greedy evaluations")
+    p.add_argument("--sb3-cap-s", type=float, default=600.0, help="SB3 wall-time cap, s")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    task = DesignTask.benchmark(args.dot, args.n_movable, args.edge, args.kind)
+    starts = task.sample_starts(100, torch.Generator().manual_seed(args.seed + 10_000))
+    with torch.no_grad():
+        at_start = float((task.loss(task.spectra(starts)) < task.config.termination_loss).float().mean())
+    print(f"task: {args.dot}, {args.n_movable} atom(s), {args.edge:g} Å, {args.kind}; {args.threads} thread(s)")
+    print(f"starts already below the termination loss: {at_start:.2f}")
+
+    # (a) ours, batched
+    cfg = DDPGConfig(n_envs=args.n_envs, updates_per_step=args.updates_per_step, target_success=args.target,
+                     eval_every=32 * args.n_envs, total_episodes=10**7, max_wall_time_s=1800, seed=args.seed)  # fmt: skip
+    ours = train(task, cfg)
+    last = ours.evaluations[-1]
+    print(f"(a) batched ({args.n_envs} envs): success {last['success_rate']:.2f} after {ours.wall_time_s:.1f} s, "
+          f"{ours.env_steps} transitions, {ours.updates} updates, {len(ours.episode_returns)} episodes")
+    design_times = []
+    for _ in range(5):
+        design_times.append(ours.agent.design(starts).wall_time_s)
+    print(f"    inference: one 100-start design {1e3 * np.median(design_times):.1f} ms (median of 5)")
+
+    # (b) the paper's sequential setting, timed and extrapolated
+    seq_cfg = DDPGConfig(n_envs=1, eval_every=0, total_episodes=10**7, max_env_steps=args.sequential_steps, seed=args.seed)
+    seq = train(task, seq_cfg)
+    per_step = seq.wall_time_s / seq.env_steps
+    mean_len = float(np.mean(seq.episode_lengths)) if seq.episode_lengths else task.config.max_steps
+    paper_s = per_step * 5000 * mean_len
+    print(f"(b) sequential: {1e3 * per_step:.2f} ms per step; 5000 episodes × {mean_len:.1f} steps → {paper_s / 60:.1f} min "
+          f"({paper_s / ours.wall_time_s:.0f}× (a))")
+
+    # (c) stable-baselines3
+    sb3 = _sb3(task, starts, args)
+    if sb3 is not None:
+        t_sb3, rate = sb3
+        verdict = "reached" if rate >= args.target else f"did not reach {args.target:.2f} (success {rate:.2f} at the cap)"
+        print(f"(c) stable-baselines3 DDPG: {verdict} in {t_sb3:.1f} s → (c)/(a) = {t_sb3 / ours.wall_time_s:.1f}×")
+
+
+def _sb3(task, starts, args):
+    try:
+        from stable_baselines3 import DDPG
+        from stable_baselines3.common.callbacks import BaseCallback
+        from stable_baselines3.common.noise import NormalActionNoise
+    except ImportError:
+        print("(c) stable-baselines3 is not installed: pip install stable-baselines3")
+        return None
+
+    env = DesignEnv(task)
+    n_act = env.action_space.shape[0]
+    half = (env.action_space.high - env.action_space.low) / 2
+
+    def greedy_success(model):
+        ok = 0
+        for s in starts:
+            obs, _ = env.reset(options={"start": s[None]})
+            done, info = False, {"success": False}
+            while not done:
+                obs, _, term, trunc, info = env.step(model.predict(obs, deterministic=True)[0])
+                done = term or trunc
+            ok += info["success"]
+        return ok / len(starts)
+
+    class Stop(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.t0, self.rate = time.perf_counter(), 0.0
+
+        def _on_step(self):
+            if self.num_timesteps % args.sb3_eval == 0:
+                self.rate = greedy_success(self.model)
+                if self.rate >= args.target:
+                    return False
+            return time.perf_counter() - self.t0 < args.sb3_cap_s
+
+    model = DDPG("MlpPolicy", env, learning_rate=1e-3, buffer_size=100_000, batch_size=256, tau=0.001, gamma=0.9,
+                 action_noise=NormalActionNoise(np.zeros(n_act), 0.3 * half), policy_kwargs={"net_arch": [300, 300]},
+                 learning_starts=256, seed=args.seed, device="cpu")  # fmt: skip
+    cb = Stop()
+    model.learn(total_timesteps=10**8, callback=cb)
+    return time.perf_counter() - cb.t0, cb.rate
+
+
+if __name__ == "__main__":
+    main()
