@@ -126,17 +126,17 @@ def view3d(atoms: Atoms, highlight: Sequence[int] = (), width: int = 400, height
 
 
 def plot_structure(atoms: Atoms, ax=None, title: str | None = None, rotation: str = "10x,20y,0z"):
-    """A static ball rendering of a dot (ASE's matplotlib renderer), element colours, with a legend."""
+    """A static ball rendering of a dot (ASE's matplotlib renderer) in :data:`ELEMENT_COLOURS`, with a legend."""
     from ase.data import chemical_symbols
     from ase.data.colors import jmol_colors
     from ase.visualize.plot import plot_atoms
     from matplotlib.lines import Line2D
 
     ax = _axes(ax)
-    plot_atoms(atoms, ax, rotation=rotation, radii=0.6)
+    colour = {z: ELEMENT_COLOURS.get(chemical_symbols[z], jmol_colors[z]) for z in set(atoms.numbers)}
+    plot_atoms(atoms, ax, rotation=rotation, radii=0.6, colors=[colour[z] for z in atoms.numbers])
     ax.set_axis_off()
-    present = sorted(set(atoms.numbers))
-    handles = [Line2D([], [], ls="", marker="o", ms=8, mfc=jmol_colors[z], mec="k", label=chemical_symbols[z]) for z in present]
+    handles = [Line2D([], [], ls="", marker="o", ms=8, mfc=colour[z], mec="k", label=chemical_symbols[z]) for z in sorted(colour)]
     ax.legend(handles=handles, fontsize=7, loc="upper right", frameon=False)
     if title:
         ax.set_title(title, fontsize=9)
