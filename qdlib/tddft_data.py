@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 from .qchem import Excitations, TDDFTSettings
 from .spectra import wavelength_grid
 from .store import ResultStore, result_key
+from .structures import composition
 
 __all__ = [
     "ROLES",
@@ -91,7 +92,7 @@ def make_entry(atoms: Atoms, result: Excitations, role: str, **labels) -> Atoms:
     info = {
         "id": result_key(atoms, result.settings),
         "role": role,
-        "composition": _composition(atoms),
+        "composition": composition(atoms),
         **{k: v for k, v in labels.items() if v is not None},
         "energies_ev": np.asarray(result.energies_ev, dtype=float),
         "osc_strengths": np.asarray(result.osc_strengths, dtype=float),
@@ -106,12 +107,6 @@ def make_entry(atoms: Atoms, result: Excitations, role: str, **labels) -> Atoms:
     out = Atoms(atoms.numbers, positions=atoms.positions)
     out.info = info
     return out
-
-
-def _composition(atoms: Atoms) -> str:
-    from .structures import composition
-
-    return composition(atoms)
 
 
 def entry_excitations(entry: Atoms) -> Excitations:
