@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from .features import ELEMENT_ORDER, authors_order
 
-__all__ = ["DesignConfig", "DesignTask", "SurrogateForward", "BatchedDesignEnv", "DesignEnv", "LOSS_SCALE"]
+__all__ = ["DesignConfig", "DesignTask", "benchmark_target", "SurrogateForward", "BatchedDesignEnv", "DesignEnv", "LOSS_SCALE"]
 
 #: The authors' label scale per spectrum kind (their scripts divide the labels by it).
 LOSS_SCALE = {"absorption": 1000.0, "emission": 100.0}
@@ -99,6 +99,25 @@ class SurrogateForward:
         return self.surrogate.predict_torch(cm.reshape(len(r), -1), columns=self.columns)
 
 
+def benchmark_target(dot: str, kind: str = "absorption", n_movable: int = 1) -> tuple[Atoms, NDArray[np.float64]]:
+    """A benchmark dot at the authors' geometry of ``kind`` and their target spectrum of that kind.
+
+    Absorption: the ground-state geometry and absorption label; emission: the relaxed S1 geometry
+    and emission label (L mol⁻¹ cm⁻¹). ``info["movable"]`` holds the designed atoms.
+    """
+    from .datasets import fetch_benchmark_dot, fetch_paper_dataset, movable_indices
+
+    if kind == "absorption":
+        atoms = fetch_benchmark_dot(dot, n_movable)
+        return atoms, atoms.info["spectrum_absorption"]
+    if kind != "emission":
+        raise ValueError(f"kind must be 'absorption' or 'emission', got {kind!r}")
+    ds = fetch_paper_dataset("emission")
+    atoms = ds.structure(dot)
+    atoms.info.update(name=dot, movable=movable_indices(atoms, n_movable))
+    return atoms, ds.spectra[list(ds.groups).index(atoms.info["group"])]
+
+
 @dataclass
 class DesignTask:
     """One inverse-design problem.
@@ -147,17 +166,9 @@ class DesignTask:
         Absorption: the authors' ground-state geometry and absorption label; emission: their
         relaxed S1 geometry and emission label. ``surrogate`` defaults to the released ML-NN of ``kind``.
         """
-        from .datasets import fetch_benchmark_dot, fetch_paper_dataset, movable_indices
         from .surrogates import load_released
 
-        if kind == "absorption":
-            atoms = fetch_benchmark_dot(dot, n_movable)
-            target = atoms.info["spectrum_absorption"]
-        else:
-            ds = fetch_paper_dataset("emission")
-            atoms = ds.structure(dot)
-            target = ds.spectra[list(ds.groups).index(atoms.info["group"])]
-            atoms.info.update(name=dot, movable=movable_indices(atoms, n_movable))
+        atoms, target = benchmark_target(dot, kind, n_movable)
         surrogate = surrogate if surrogate is not None else load_released(kind)
         config = config or DesignConfig(edge_angstrom=edge_angstrom)
         return cls(atoms, atoms.info["movable"], target, SurrogateForward(surrogate, atoms), kind, config)
