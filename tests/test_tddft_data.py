@@ -98,3 +98,15 @@ def test_an_authors_structure_enters_once_preferring_the_paper_settings(tmp_path
     store.put(_dimer(2.7), fake_excitations(_dimer(2.7), TDDFTSettings(response_grid_level=1)), group=4)
     entries = tddft_data.collect_entries(root)
     assert sorted((e.info["group"], e.info["response_grid_level"]) for e in entries) == [(3, 0), (4, 1)]
+
+
+def test_authors_job_skips_structures_done_on_another_response_grid_only(tmp_path):
+    from qdlib.cli import _stored_authors_groups
+
+    path = tmp_path / "authors_absorption.db"
+    assert _stored_authors_groups(str(path), "absorption") == set()
+    store = ResultStore(path)
+    store.put(_dimer(2.6), fake_excitations(_dimer(2.6), TDDFTSettings(response_grid_level=1)), group=3)
+    store.put(_dimer(2.7), fake_excitations(_dimer(2.7), TDDFTSettings(xc="b3lyp")), group=4)
+    store.put(_dimer(2.8), fake_excitations(_dimer(2.8), TDDFTSettings()), group=5)
+    assert _stored_authors_groups(str(path), "absorption") == {3, 5}
