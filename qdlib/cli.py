@@ -14,7 +14,12 @@
     the generation pipeline: random clusters, GFN2-xTB and DFT relaxation,
     absorption, S1 relaxation and emission, resumable;
 ``qdlib export-dataset [--update-registry]``
-    the released dataset ``data/tddft`` from the results stores.
+    the released dataset ``data/tddft`` from the results stores;
+``qdlib design-surrogate [--kinds absorption emission]``
+    the design-region surrogates (authors' data + our design-region set) with their
+    held-out scores, released under ``data/models``;
+``qdlib agents [--kinds absorption] [--dots ...] [--edges 4 10] [--atoms 1 2 3]``
+    DDPG designers of the benchmark cases, released under ``data/agents``.
 
 >>> main(["--help"])  # doctest: +SKIP
 """
@@ -174,6 +179,47 @@ def _export_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _design_surrogate(args: argparse.Namespace) -> int:
+    import torch
+
+    from .forward import fit_design_surrogate, format_report, release_design_surrogate
+    from .release import update_registry
+    from .tddft_data import load_tddft_dataset
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dataset = load_tddft_dataset()
+    for kind in args.kinds:
+        fit = fit_design_surrogate(kind, dataset, args.test_fraction, args.design_repeat, seed=args.seed)
+        rows = release_design_surrogate(fit, dataset)
+        print(f"{kind}: {len(fit.train_frames)} design-region frames trained on, {len(fit.test_frames)} held out")
+        print(format_report(rows))
+    update_registry()
+    print("data/registry.txt updated")
+    return 0
+
+
+def _agents(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import torch
+
+    from .agents import AGENT_CONFIG, all_cases, run_cases
+    from .release import update_registry
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cases = all_cases(args.kinds, args.dots, args.edges, args.atoms)
+    cfg = dataclasses.replace(AGENT_CONFIG, max_wall_time_s=args.max_time_s, seed=args.seed)
+    for row in run_cases(cases, cfg, retrain=args.retrain):
+        state = "trained" if row["trained"] else "saved before"
+        print(f"{row['case'].name:32s} {state:12s} success {row['success_rate']:.2f}  {row['wall_time_s']:6.1f} s  "
+              f"{row['env_steps']} transitions, {row['episodes']} episodes")  # fmt: skip
+    update_registry()
+    print("data/registry.txt updated")
+    return 0
+
+
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=["auto", "cpu", "gpu"])
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads per calculation")
@@ -224,6 +270,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stores", default="data/stores", help="directory of random_relaxed.db and random.db")
     _add_engine_args(r)
     r.set_defaults(func=_random)
+    m = sub.add_parser("design-surrogate", help="train the design-region surrogates (authors' data + design-region set), release them")
+    m.add_argument("--kinds", nargs="*", default=["absorption", "emission"], choices=["absorption", "emission"])
+    m.add_argument("--test-fraction", type=float, default=0.25, help="share of each design-region case held out")
+    m.add_argument("--design-repeat", type=int, default=10, help="weight of design-region frames and benchmark dots")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--threads", type=int, default=None, help="torch threads")
+    m.set_defaults(func=_design_surrogate)
+    g = sub.add_parser("agents", help="train the DDPG designers of the benchmark cases into data/agents (skips saved ones)")
+    g.add_argument("--kinds", nargs="*", default=["absorption"], choices=["absorption", "emission"])
+    g.add_argument("--dots", nargs="*", default=["Cd6Se6", "Cd4Se4", "Cd5Te5", "Cd5Se1Te4"])
+    g.add_argument("--edges", nargs="*", type=float, default=[4.0, 10.0], help="cuboid edges, Å")
+    g.add_argument("--atoms", nargs="*", type=int, default=[1, 2, 3], help="numbers of movable atoms")
+    g.add_argument("--max-time-s", type=float, default=300.0, help="training time cap per case, s")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--retrain", action="store_true", help="train again even when saved")
+    g.add_argument("--threads", type=int, default=None, help="torch threads")
+    g.set_defaults(func=_agents)
     x = sub.add_parser("export-dataset", help="write the released TD-DFT dataset (extxyz + spectra CSV) from the stores")
     x.add_argument("--stores", default="data/stores", help="directory of the results stores")
     x.add_argument("--out", default="data/tddft", help="output directory")

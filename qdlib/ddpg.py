@@ -32,7 +32,7 @@ from torch import nn
 
 from .design import BatchedDesignEnv, DesignTask
 
-__all__ = ["DDPGConfig", "Agent", "DesignResult", "TrainResult", "train"]
+__all__ = ["DDPGConfig", "Agent", "DesignResult", "TrainResult", "train", "rollout", "load_history"]
 
 
 @dataclass
@@ -158,6 +158,36 @@ class DesignResult:
         return float(np.mean(self.success))
 
 
+def rollout(task: DesignTask, act, starts) -> DesignResult:
+    """Greedy rollouts of the policy ``act`` from ``starts`` ``(n, n_movable, 3)`` (Å), all at once.
+
+    ``act`` maps observations ``(n, 3·n_movable)`` (torch) to actions (torch). A rollout ends when
+    the loss drops below the termination loss, an atom leaves its cuboid, or after the step limit;
+    its final geometry is where it ended. Works for any policy (ours, or another library's).
+    """
+    t0 = time.perf_counter()
+    starts = torch.as_tensor(np.asarray(starts, dtype=np.float32) if not torch.is_tensor(starts) else starts)
+    env = BatchedDesignEnv(task, len(starts))
+    obs = env.reset(starts)
+    active = torch.ones(len(starts), dtype=torch.bool, device=obs.device)
+    final = env.moved.clone()
+    loss, success = env.loss.clone(), env.loss < task.config.termination_loss
+    steps = torch.zeros(len(starts), dtype=torch.long)
+    active &= ~success
+    for _ in range(task.config.max_steps):
+        if not active.any():
+            break
+        obs, _, terminated, truncated = env.step(act(obs).to(obs.device))
+        ended = active & (terminated | truncated)
+        live = active.clone()
+        final[live], loss[live] = env.moved[live], env.loss[live]
+        success[live] = env.success[live]
+        steps[live.cpu()] += 1
+        active &= ~ended
+    return DesignResult(final.cpu().numpy(), loss.cpu().numpy(), success.cpu().numpy(), steps.numpy(),
+                        time.perf_counter() - t0)  # fmt: skip
+
+
 class Agent:
     """A trained policy for one :class:`~qdlib.design.DesignTask` (plus its critic, to train on)."""
 
@@ -180,44 +210,28 @@ class Agent:
             return self.actor(obs.to(self.config.device))
 
     def design(self, starts) -> DesignResult:
-        """Greedy rollouts from ``starts`` ``(n, n_movable, 3)`` (Å), all at once, until each ends.
-
-        A rollout ends when the loss drops below the termination loss, an atom leaves its
-        cuboid, or after the step limit; its final geometry is where it ended.
-        """
-        t0 = time.perf_counter()
-        starts = torch.as_tensor(np.asarray(starts, dtype=np.float32) if not torch.is_tensor(starts) else starts)
-        env = BatchedDesignEnv(self.task, len(starts))
-        obs = env.reset(starts)
-        active = torch.ones(len(starts), dtype=torch.bool, device=obs.device)
-        final = env.moved.clone()
-        loss, success = env.loss.clone(), env.loss < self.task.config.termination_loss
-        steps = torch.zeros(len(starts), dtype=torch.long)
-        active &= ~success
-        for _ in range(self.task.config.max_steps):
-            if not active.any():
-                break
-            obs, _, terminated, truncated = env.step(self.act(obs).to(obs.device))
-            ended = active & (terminated | truncated)
-            live = active.clone()
-            final[live], loss[live] = env.moved[live], env.loss[live]
-            success[live] = env.success[live]
-            steps[live.cpu()] += 1
-            active &= ~ended
-        return DesignResult(final.cpu().numpy(), loss.cpu().numpy(), success.cpu().numpy(), steps.numpy(),
-                            time.perf_counter() - t0)  # fmt: skip
+        """Greedy rollouts from ``starts`` ``(n, n_movable, 3)`` (Å), all at once; see :func:`rollout`."""
+        return rollout(self.task, self.act, starts)
 
     # ------------------------------------------------------------------ persistence
 
-    def save(self, path: str | Path) -> None:
-        """Write ``<path>.json`` (configuration, task description) and ``<path>.pt`` (network weights)."""
+    def save(self, path: str | Path, history: TrainResult | None = None, **extra) -> None:
+        """Write ``<path>.json`` (configuration, task, training history) and ``<path>.pt`` (weights).
+
+        ``history``: the :class:`TrainResult` that made the agent (learning curve, evaluations,
+        wall time), read back by :func:`load_history`; ``extra``: more JSON-able metadata.
+        """
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "config": dataclasses.asdict(self.config),
             "task": {"formula": self.task.atoms.get_chemical_formula(), "movable": self.task.movable,
                      "kind": self.task.kind, "design": dataclasses.asdict(self.task.config),
                      "centre": self.task.centre.cpu().numpy().round(6).tolist()},
+            **extra,
         }  # fmt: skip
+        if history is not None:
+            meta["history"] = {f.name: getattr(history, f.name) for f in dataclasses.fields(history) if f.name != "agent"}
         path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
         state = {"actor": self.actor.state_dict(), "critic": self.critic.state_dict()}
         torch.save({k: {n: v.detach().cpu() for n, v in d.items()} for k, d in state.items()}, path.with_suffix(".pt"))
@@ -229,13 +243,21 @@ class Agent:
         meta = json.loads(path.with_suffix(".json").read_text())
         t = meta["task"]
         here = task.centre.cpu().numpy()
+        rules = json.loads(json.dumps(dataclasses.asdict(task.config)))
         if (t["formula"], t["movable"], t["kind"]) != (task.atoms.get_chemical_formula(), task.movable, task.kind) or not np.allclose(t["centre"], here, atol=1e-4):
             raise ValueError(f"{path}: agent trained for {t['formula']} atoms {t['movable']} ({t['kind']}), not this task")
+        if t.get("design", rules) != rules:
+            raise ValueError(f"{path}: agent trained under other rules ({t['design']}), not this task's ({rules})")
         agent = cls(task, DDPGConfig(**meta["config"]))
         state = torch.load(path.with_suffix(".pt"), map_location=agent.config.device, weights_only=True)
         agent.actor.load_state_dict(state["actor"])
         agent.critic.load_state_dict(state["critic"])
         return agent
+
+
+def load_history(path: str | Path) -> dict:
+    """The training history saved with an agent (``episode_returns``, ``evaluations``, …; empty if none)."""
+    return json.loads(Path(path).with_suffix(".json").read_text()).get("history", {})
 
 
 @dataclass

@@ -185,6 +185,15 @@ class DesignTask:
         out[:, self.movable] = moved
         return out
 
+    def atoms_at(self, moved) -> Atoms:
+        """The dot as :class:`ase.Atoms` with its movable atoms at ``moved`` ``(n_movable, 3)``, Å (e.g. for TD-DFT)."""
+        out = self.atoms.copy()
+        out.info = {"movable": list(self.movable)}
+        pos = out.positions
+        pos[self.movable] = np.asarray(moved, dtype=float).reshape(self.n_movable, 3)
+        out.positions = pos
+        return out
+
     def spectra(self, moved):
         """Forward-model spectra ``(N, n_bins)`` of the movable atoms at ``moved``."""
         return self.forward(self.geometries(moved))

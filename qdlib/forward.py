@@ -24,7 +24,10 @@ from ase import Atoms
 
 from .design import LOSS_SCALE, DesignConfig, benchmark_target
 
-__all__ = ["DesignSurrogateFit", "design_split", "fit_design_surrogate", "held_out_report", "format_report"]
+#: Name of the released design-region surrogates (``load_released(kind, DESIGN_MODEL)``).
+DESIGN_MODEL = "ML-NN-design"
+
+__all__ = ["DESIGN_MODEL", "DesignSurrogateFit", "release_design_surrogate", "released_split", "design_split", "fit_design_surrogate", "held_out_report", "format_report"]
 
 
 def design_split(
@@ -67,6 +70,8 @@ class DesignSurrogateFit:
         Design-region frames used for training and held out.
     n_authors_rows : int
         Rows of the authors' dataset in the training set.
+    n_anchor_rows : int
+        Of those, the benchmark dots' own rows (entered ``design_repeat`` times).
     design_repeat : int
         Times each design-region frame was repeated in the training set.
     """
@@ -76,6 +81,7 @@ class DesignSurrogateFit:
     train_frames: list
     test_frames: list
     n_authors_rows: int
+    n_anchor_rows: int
     design_repeat: int
 
 
@@ -97,8 +103,10 @@ def fit_design_surrogate(
     test_fraction : float
         Share of each design-region case held out (:func:`design_split`).
     design_repeat : int
-        Repeat each design-region frame this many times: a few dozen displaced
-        geometries beside ~240 optimised ones would otherwise barely move the fit.
+        Weight of the design region: each design-region frame, and the authors' rows of the
+        benchmark dots themselves (the centre of every cuboid, where a design must end),
+        enter this many times. A few dozen displaced geometries beside ~240 optimised ones
+        would otherwise barely move the fit, and the fit at the true geometries must stay exact.
     estimator : unfitted surrogate, optional
         Default: the released ML-NN's hyperparameters (:func:`sklearn.base.clone` of it).
     seed : int
@@ -106,7 +114,7 @@ def fit_design_surrogate(
     """
     from sklearn.base import clone
 
-    from .datasets import fetch_paper_dataset
+    from .datasets import BENCHMARK_DOTS, fetch_paper_dataset
     from .surrogates import load_released
     from .tddft_data import load_tddft_dataset
 
@@ -117,13 +125,16 @@ def fit_design_surrogate(
     train, test = design_split(frames, test_fraction, seed)
     paper = fetch_paper_dataset(kind)
     X, Y = [paper.X], [paper.Y]
+    anchors = np.isin(paper.row_group, [paper.structure(dot).info["group"] for dot in BENCHMARK_DOTS])
+    X += [paper.X[anchors]] * (design_repeat - 1)
+    Y += [paper.Y[anchors]] * (design_repeat - 1)
     if train:
         Xd, Yd, _ = dataset.training_set(kind, train)
         X += [Xd] * design_repeat
         Y += [Yd] * design_repeat
     model = clone(estimator if estimator is not None else load_released(kind)).set_params(random_state=seed)
     model.fit(np.concatenate(X), np.concatenate(Y))
-    return DesignSurrogateFit(model, kind, train, test, len(paper.X), design_repeat)
+    return DesignSurrogateFit(model, kind, train, test, len(paper.X), int(anchors.sum()), design_repeat)
 
 
 def held_out_report(
@@ -186,3 +197,63 @@ def format_report(rows: Sequence[dict]) -> str:
         lines.append(f"{r['dot']:<10} {r['model']:<10} {r['n']:>3} {r['rmse']:>7.0f} {r['mae']:>7.0f} {r['peak_mae_nm']:>8.1f} "
                      f"{r['loss_mae']:>8.3f} {r['tddft_success']:>6} {r['false_success']:>8} {r['missed_success']:>6}")  # fmt: skip
     return "\n".join(lines)
+
+
+def _split_file(kind: str) -> str:
+    from .surrogates import released_name
+
+    return released_name(kind, DESIGN_MODEL) + ".split.json"
+
+
+def release_design_surrogate(fit: DesignSurrogateFit, dataset=None) -> list[dict]:
+    """Save ``fit.model`` as the released design surrogate of its kind, with its split and held-out scores.
+
+    Writes ``data/models/<kind>_ml-nn-design.{json,pt}`` and ``….split.json`` (the ids of the
+    training and held-out design-region frames, the training mix, and the held-out report of the
+    released ML-NN and this model). Run :func:`qdlib.release.update_registry` afterwards.
+
+    Returns
+    -------
+    list of dict
+        The held-out report (:func:`held_out_report`).
+    """
+    import json
+
+    from .paths import data_dir
+    from .surrogates import load_released, released_name
+
+    fit.model.save(data_dir() / released_name(fit.kind, DESIGN_MODEL))
+    rows = held_out_report({"ML-NN": load_released(fit.kind), DESIGN_MODEL: fit.model}, fit.test_frames, fit.kind, dataset)
+    split = {
+        "train_ids": [f.info["id"] for f in fit.train_frames],
+        "test_ids": [f.info["id"] for f in fit.test_frames],
+        "n_authors_rows": fit.n_authors_rows, "n_anchor_rows": fit.n_anchor_rows, "design_repeat": fit.design_repeat,
+        "held_out_report": rows,
+    }  # fmt: skip
+    (data_dir() / _split_file(fit.kind)).write_text(json.dumps(split, indent=1))
+    return rows
+
+
+def released_split(kind: str, dataset=None) -> tuple[list[Atoms], list[Atoms], dict]:
+    """The design-region frames the released design surrogate was trained on and those held out.
+
+    Returns
+    -------
+    train, test : list of ase.Atoms
+        Frames of our released dataset (hash-checked).
+    meta : dict
+        The split file (training mix, the held-out report as saved).
+    """
+    import json
+
+    from .datasets import DataFileError
+    from .release import verified_path
+    from .tddft_data import load_tddft_dataset
+
+    meta = json.loads(verified_path(_split_file(kind)).read_text())
+    dataset = dataset if dataset is not None else load_tddft_dataset()
+    by_id = {e.info["id"]: e for e in dataset.entries}
+    missing = [i for i in meta["train_ids"] + meta["test_ids"] if i not in by_id]
+    if missing:
+        raise DataFileError(f"{len(missing)} design-region frame(s) of the {kind} design surrogate's split are not in the dataset")
+    return [by_id[i] for i in meta["train_ids"]], [by_id[i] for i in meta["test_ids"]], meta

@@ -761,7 +761,19 @@ def excitations(
             if _SADDLE_POINT_MESSAGE not in str(exc):
                 raise
             log.warning("%s: TDDFT found the ground state a saddle point; following its instability", _formula(mol))
-            td = run_tddft(follow_internal_instability(mf), settings, options)
+            mf = follow_internal_instability(mf)
+            try:
+                td = run_tddft(mf, settings, options)
+            except RuntimeError as again:
+                coarse = settings.response_grid_level is not None and settings.response_grid_level != settings.grid_level
+                if _SADDLE_POINT_MESSAGE not in str(again) or not coarse:
+                    raise
+                # A stable ground state whose response on the coarser grid is not positive definite:
+                # build the response kernel on the SCF grid (the paper's grid) instead.
+                log.warning("%s: the response on the level-%d grid is still indefinite; using the SCF grid (level %d)",
+                            _formula(mol), settings.response_grid_level, settings.grid_level)  # fmt: skip
+                td = run_tddft(mf, dataclasses.replace(settings, response_grid_level=settings.grid_level), options)
+                mf.qdlib_strategy = f"{mf.qdlib_strategy}+scf-grid-response"
         wall = time.perf_counter() - t0
     e_ev = np.asarray(_to_numpy(td.e), dtype=float) * HARTREE_EV
     f = np.asarray(_to_numpy(td.oscillator_strength()), dtype=float)

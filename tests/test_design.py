@@ -7,7 +7,7 @@ from ase import Atoms
 from gymnasium.utils.env_checker import check_env
 
 from qdlib import spectra
-from qdlib.ddpg import Agent, DDPGConfig, train
+from qdlib.ddpg import Agent, DDPGConfig, load_history, train
 from qdlib.design import BatchedDesignEnv, DesignConfig, DesignEnv, DesignTask, SurrogateForward
 from qdlib.features import CoulombMatrix
 from qdlib.surrogates import load_released
@@ -147,8 +147,10 @@ def test_ddpg_learns_the_toy_task_repeatably_and_round_trips(tmp_path):
     assert np.mean(trained.loss) < np.mean(untrained.loss)
     again = train(task, cfg)
     assert again.episode_returns == result.episode_returns  # seeded: the same run
-    result.agent.save(tmp_path / "agent")
+    result.agent.save(tmp_path / "agent", history=result, forward="toy")
     loaded = Agent.load(tmp_path / "agent", task)
+    history = load_history(tmp_path / "agent")
+    assert history["episode_returns"] == result.episode_returns and history["env_steps"] == result.env_steps
     np.testing.assert_array_equal(loaded.design(starts).positions, trained.positions)
     with pytest.raises(ValueError, match="not this task"):
         Agent.load(tmp_path / "agent", DesignTask(task.atoms, [2], task.target, task.forward))
@@ -163,3 +165,20 @@ def test_authors_polar_range_never_moves_down_and_the_full_range_does():
         env.step(rng.uniform(*task.action_bounds(), size=(500, 2)).astype(np.float32))
         dz = (env.moved - task.centre)[:, 0, 2]
         assert bool((dz < -1e-6).any()) == can_descend and float(dz.min()) >= -0.4 - 1e-6
+
+
+def test_an_agent_refuses_a_task_with_other_rules(tmp_path):
+    task = toy_task(4.0)
+    Agent(task, DDPGConfig()).save(tmp_path / "agent")
+    Agent.load(tmp_path / "agent", task)
+    with pytest.raises(ValueError, match="other rules"):
+        Agent.load(tmp_path / "agent", toy_task(10.0))
+
+
+def test_atoms_at_places_only_the_movable_atoms():
+    task = toy_task(4.0)
+    moved = task.centre.numpy() + 0.3
+    atoms = task.atoms_at(moved)
+    np.testing.assert_allclose(atoms.positions[1], moved[0])
+    np.testing.assert_allclose(np.delete(atoms.positions, 1, 0), np.delete(task.atoms.positions, 1, 0))
+    assert atoms.info["movable"] == [1] and task.atoms.positions[1, 0] == 2.6

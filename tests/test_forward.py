@@ -54,7 +54,8 @@ def test_fit_mixes_authors_rows_with_repeated_design_frames():
     fit = fit_design_surrogate("absorption", ds, test_fraction=0.0, design_repeat=3, estimator=_Recorder())
     n_design = len(ds.select(set="design-region"))
     assert n_design >= 1 and len(fit.train_frames) == n_design and not fit.test_frames
-    assert len(fit.model.X_) == fit.n_authors_rows + 3 * n_design
+    assert fit.n_anchor_rows >= 4  # the four benchmark dots, with their permutation twins
+    assert len(fit.model.X_) == fit.n_authors_rows + 2 * fit.n_anchor_rows + 3 * n_design
     Xd, Yd, _ = ds.training_set("absorption", fit.train_frames)
     np.testing.assert_array_equal(fit.model.X_[-len(Xd):], Xd)
     np.testing.assert_array_equal(fit.model.y_[-len(Yd):], Yd)
