@@ -101,6 +101,14 @@ def _design_region(args: argparse.Namespace) -> int:
     from .generate import DESIGN_DOTS, design_region_set
 
     geoms = design_region_set(args.dots or DESIGN_DOTS, args.n_per_dot, seed=args.seed)
+    if args.skip:  # start later in each dot's list (a second job working from the middle)
+        position: dict[str, int] = {}
+        kept = []
+        for g in geoms:
+            k = position[g.info["dot"]] = position.get(g.info["dot"], -1) + 1
+            if k >= args.skip:
+                kept.append(g)
+        geoms = kept
     keys = ("set", "dot", "edge_angstrom", "n_movable", "case_index")
     return _compute_set(geoms, args, args.store, lambda atoms: {k: atoms.info[k] for k in keys})
 
@@ -249,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dots", nargs="*", help="dots, in order (default: the four benchmark dots, Cd6Se6 first)")
     d.add_argument("--n-per-dot", type=int, default=60, help="geometries per dot (paper cases round-robin)")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--skip", type=int, default=0, help="skip the first SKIP geometries of each dot (to run a second job from the middle)")
     d.add_argument("--store", default="data/stores/design_region.db", help="results store (SQLite path or PostgreSQL URL)")
     _add_engine_args(d)
     d.set_defaults(func=_design_region)

@@ -33,10 +33,10 @@ __all__ = ["DESIGN_MODEL", "DesignSurrogateFit", "release_design_surrogate", "re
 def design_split(
     frames: Sequence[Atoms], test_fraction: float = 0.25, seed: int = 0
 ) -> tuple[list[Atoms], list[Atoms]]:
-    """Split design-region frames into train and held-out test, per dot and cuboid case.
+    """Split design-region frames into train and held-out test, dot by dot.
 
-    Every (dot, edge, number of displaced atoms) case keeps at least one frame for
-    training; of a case with ``n ≥ 2`` frames, ``round(test_fraction·n)`` (at least one) are held out.
+    Of a dot with ``n ≥ 2`` frames, ``round(test_fraction·n)`` (at least one, at most ``n − 1``),
+    drawn at random, are held out; a dot with one frame keeps it for training.
 
     Returns
     -------
@@ -45,16 +45,16 @@ def design_split(
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
     rng = np.random.default_rng(seed)
-    cases: dict[tuple, list[Atoms]] = {}
+    dots: dict[str, list[Atoms]] = {}
     for f in frames:
-        cases.setdefault((f.info["dot"], float(f.info["edge_angstrom"]), int(f.info["n_movable"])), []).append(f)
+        dots.setdefault(f.info["dot"], []).append(f)
     train, test = [], []
-    for key in sorted(cases):
-        group = cases[key]
+    for dot in sorted(dots):
+        group = dots[dot]
         n_test = 0 if len(group) < 2 or test_fraction == 0 else min(len(group) - 1, max(1, round(test_fraction * len(group))))
         order = rng.permutation(len(group))
-        test += [group[i] for i in order[:n_test]]
-        train += [group[i] for i in order[n_test:]]
+        test += [group[i] for i in sorted(order[:n_test])]
+        train += [group[i] for i in sorted(order[n_test:])]
     return train, test
 
 
@@ -101,7 +101,7 @@ def fit_design_surrogate(
     dataset : qdlib.tddft_data.TDDFTDataset, optional
         Our released TD-DFT dataset (loaded, hash-checked, by default).
     test_fraction : float
-        Share of each design-region case held out (:func:`design_split`).
+        Share of each dot's design-region frames held out (:func:`design_split`).
     design_repeat : int
         Weight of the design region: each design-region frame, and the authors' rows of the
         benchmark dots themselves (the centre of every cuboid, where a design must end),

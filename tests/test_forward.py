@@ -14,14 +14,16 @@ def _frame(dot, edge, n, k):
     return a
 
 
-def test_design_split_holds_out_per_case_and_keeps_one_for_training():
+def test_design_split_holds_out_per_dot_and_keeps_one_for_training():
     frames = [_frame(d, e, n, k) for d in ("Cd6Se6", "Cd4Se4") for e in (4.0, 10.0) for n in (1, 2) for k in range(5)]
-    frames += [_frame("Cd5Te5", 4.0, 1, 0)]  # a case with one frame stays in training
+    frames += [_frame("Cd5Te5", 4.0, 1, 0)]  # a dot with one frame keeps it for training
+    frames += [_frame("Cd5Se1Te4", 4.0, 1, k) for k in range(2)]  # two frames: one held out
     train, test = design_split(frames, test_fraction=0.4, seed=3)
     ids = lambda fs: [f.info["id"] for f in fs]  # noqa: E731
     assert not set(ids(train)) & set(ids(test))
     assert sorted(ids(train) + ids(test)) == sorted(ids(frames))
-    assert len(test) == 8 * 2 and "Cd5Te5-4.0-1-0" in ids(train)
+    count = lambda fs, dot: sum(f.info["dot"] == dot for f in fs)  # noqa: E731
+    assert [count(test, d) for d in ("Cd6Se6", "Cd4Se4", "Cd5Te5", "Cd5Se1Te4")] == [8, 8, 0, 1]
     assert ids(design_split(frames, 0.4, seed=3)[1]) == ids(test)
     assert ids(design_split(frames, 0.4, seed=4)[1]) != ids(test)
     with pytest.raises(ValueError, match="test_fraction"):

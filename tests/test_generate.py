@@ -111,3 +111,13 @@ def test_generate_random_dataset_pipeline_with_fakes(tmp_path, monkeypatch):
     again = generate.generate_random_dataset(**{**kw, "compute": recomputed})
     assert not any(again.failures.values())
     assert again.absorption.keys() == run.absorption.keys() and again.emission.keys() == run.emission.keys()
+
+
+def test_design_region_cli_skip_starts_each_dot_later(monkeypatch):
+    from qdlib import cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "_compute_set", lambda geoms, args, store, labels: seen.setdefault("geoms", geoms) and 0)
+    cli.main(["design-region", "--dots", "Cd4Se4", "Cd6Se6", "--n-per-dot", "8", "--skip", "6"])
+    got = [(g.info["dot"], g.info["case_index"], g.info["n_movable"]) for g in seen["geoms"]]
+    assert got == [("Cd4Se4", 1, 1), ("Cd4Se4", 1, 2), ("Cd6Se6", 1, 1), ("Cd6Se6", 1, 2)]
