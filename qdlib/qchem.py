@@ -146,6 +146,10 @@ class EngineOptions:
     """SCF iterations per strategy before the next strategy is tried."""
     verbose: int = 0
     """PySCF verbosity (0 silent, 4 detailed)."""
+    checkpoint_dir: str | None = None
+    """Directory for SCF checkpoints (PySCF chkfiles, one per geometry and settings, written every
+    SCF cycle and removed when the excitations are done): an interrupted calculation restarts
+    from its last orbitals. ``None``: none."""
 
 
 @dataclass
@@ -611,12 +615,14 @@ def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str
     return mf
 
 
-def run_scf(mol, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptions = EngineOptions(), dm0=None):
+def run_scf(mol, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptions = EngineOptions(), dm0=None,
+            chkfile: str | None = None):  # fmt: skip
     """Converged restricted Kohn–Sham ground state, retrying when needed.
 
-    Strategies in order: DIIS from ``dm0`` (or the minimal-basis guess);
-    level shift 0.5 Eh with damping 0.5; second-order (Newton) solver from
-    the last density.
+    Strategies in order: DIIS from ``dm0`` (or the orbitals in ``chkfile`` when it exists,
+    else the minimal-basis guess); level shift 0.5 Eh with damping 0.5; second-order
+    (Newton) solver from the last density. With ``chkfile``, PySCF writes the orbitals
+    there every cycle.
 
     Returns
     -------
@@ -629,6 +635,11 @@ def run_scf(mol, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptio
     """
     backend = select_backend(options.backend)
     mf = _make_rks(mol, settings, options, backend)
+    if chkfile is not None:
+        if dm0 is None and os.path.isfile(chkfile):
+            dm0 = mf.from_chk(chkfile)
+            log.info("%s: SCF restarts from %s", _formula(mol), chkfile)
+        mf.chkfile = chkfile
     attempts = []
     n = options.scf_max_cycle
     strategies = [("diis", {"max_cycle": n}), ("level_shift", {"level_shift": 0.5, "damp": 0.5, "max_cycle": 2 * n})]
@@ -754,7 +765,13 @@ def excitations(
     with _threads(options.threads):
         t0 = time.perf_counter()
         mol = build_mol(atoms, settings, verbose=options.verbose)
-        mf = run_scf(mol, settings, options, dm0=dm0)
+        chkfile = None
+        if options.checkpoint_dir is not None:
+            from .store import result_key
+
+            os.makedirs(options.checkpoint_dir, exist_ok=True)
+            chkfile = os.path.join(options.checkpoint_dir, f"{result_key(atoms, settings)}.chk")
+        mf = run_scf(mol, settings, options, dm0=dm0, chkfile=chkfile)
         try:
             td = run_tddft(mf, settings, options)
         except RuntimeError as exc:
@@ -775,6 +792,8 @@ def excitations(
                 td = run_tddft(mf, dataclasses.replace(settings, response_grid_level=settings.grid_level), options)
                 mf.qdlib_strategy = f"{mf.qdlib_strategy}+scf-grid-response"
         wall = time.perf_counter() - t0
+    if chkfile is not None and os.path.isfile(chkfile):
+        os.remove(chkfile)  # done: the result goes to the store, the restart point is not needed
     e_ev = np.asarray(_to_numpy(td.e), dtype=float) * HARTREE_EV
     f = np.asarray(_to_numpy(td.oscillator_strength()), dtype=float)
     conv = np.broadcast_to(np.asarray(_to_numpy(td.converged), dtype=bool), e_ev.shape).copy()

@@ -301,6 +301,20 @@ def test_response_still_indefinite_after_stability_falls_back_to_the_scf_grid(mo
     assert seen == [1, 1]
 
 
+def test_scf_checkpoint_restarts_from_the_last_orbitals(tmp_path, dimer_result):
+    from qdlib.store import result_key
+
+    atoms, exc = dimer_result
+    mol = qchem.build_mol(atoms, CHEAP)
+    chk = str(tmp_path / "dimer.chk")
+    first = qchem.run_scf(mol, CHEAP, CPU, chkfile=chk)
+    again = qchem.run_scf(mol, CHEAP, CPU, chkfile=chk)
+    assert first.cycles > 3 and again.cycles <= 2 and abs(again.e_tot - first.e_tot) < 1e-8
+    out = qchem.excitations(atoms, CHEAP, dataclasses.replace(CPU, checkpoint_dir=str(tmp_path / "chk")))
+    assert (tmp_path / "chk").is_dir() and not (tmp_path / "chk" / f"{result_key(atoms, CHEAP)}.chk").exists()  # removed when done
+    np.testing.assert_allclose(out.energies_ev, exc.energies_ev, atol=1e-6)
+
+
 def test_other_tddft_errors_are_not_swallowed(monkeypatch, dimer_result):
     atoms, _ = dimer_result
 
