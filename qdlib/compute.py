@@ -137,7 +137,7 @@ def compute_many(
         report.results[i] = result
         report.n_computed += 1
         if store is not None:
-            store.put(structures[i], result, **(labels(i, structures[i]) if labels else {}))
+            store.put(structures[i], result, key=result_key(structures[i], settings), **(labels(i, structures[i]) if labels else {}))
     return report
 
 

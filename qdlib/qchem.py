@@ -782,15 +782,15 @@ def excitations(
             try:
                 td = run_tddft(mf, settings, options)
             except RuntimeError as again:
-                coarse = settings.response_grid_level is not None and settings.response_grid_level != settings.grid_level
-                if _SADDLE_POINT_MESSAGE not in str(again) or not coarse:
+                if _SADDLE_POINT_MESSAGE not in str(again) or settings.tda:
                     raise
-                # A stable ground state whose response on the coarser grid is not positive definite:
-                # build the response kernel on the SCF grid (the paper's grid) instead.
-                log.warning("%s: the response on the level-%d grid is still indefinite; using the SCF grid (level %d)",
-                            _formula(mol), settings.response_grid_level, settings.grid_level)  # fmt: skip
-                td = run_tddft(mf, dataclasses.replace(settings, response_grid_level=settings.grid_level), options)
-                mf.qdlib_strategy = f"{mf.qdlib_strategy}+scf-grid-response"
+                # A ground state stable to real orbital rotations whose full-TDDFT problem is still not
+                # positive definite (A − B, e.g. a complex instability of the hybrid): the Tamm–Dancoff
+                # problem (A alone) is Hermitian and solvable. The result says so in its settings.
+                log.warning("%s: full TDDFT has no real solution here; Tamm-Dancoff approximation instead", _formula(mol))
+                settings = dataclasses.replace(settings, tda=True)
+                td = run_tddft(mf, settings, options)
+                mf.qdlib_strategy = f"{mf.qdlib_strategy}+tda-fallback"
         wall = time.perf_counter() - t0
     if chkfile is not None and os.path.isfile(chkfile):
         os.remove(chkfile)  # done: the result goes to the store, the restart point is not needed

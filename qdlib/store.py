@@ -80,12 +80,15 @@ class ResultStore:
         rows = list(self._db.select(result_key=key, limit=1))
         return Excitations.from_dict(rows[0].data["excitations"]) if rows else None
 
-    def put(self, atoms: Atoms, result: Excitations, **labels: str | int | float | bool) -> str:
+    def put(self, atoms: Atoms, result: Excitations, key: str | None = None, **labels: str | int | float | bool) -> str:
         """Write ``result`` for ``atoms`` unless present; returns the key.
 
-        ``labels`` are extra searchable key-value pairs (e.g. ``dataset="authors"``).
+        ``key`` defaults to :func:`result_key` of the result's settings; pass the key of the
+        settings that were *asked for* when the engine answered with others (a Tamm–Dancoff
+        fallback), so that the request is found done. ``labels`` are extra searchable
+        key-value pairs (e.g. ``dataset="authors"``).
         """
-        key = result_key(atoms, result.settings)
+        key = key or result_key(atoms, result.settings)
         if key in self:
             log.info("result %s already stored; not written again", key)
             return key
@@ -120,7 +123,7 @@ class ResultStore:
         if found is not None:
             return found
         result = compute(atoms, settings, options)
-        self.put(atoms, result, **labels)
+        self.put(atoms, result, key=result_key(atoms, settings), **labels)
         return result
 
     def select(self, **filters) -> Iterator[tuple[Atoms, Excitations, dict]]:

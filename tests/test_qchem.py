@@ -273,32 +273,34 @@ def test_saddle_point_ground_state_is_followed_then_tddft_retried(monkeypatch, d
     np.testing.assert_allclose(again.energies_ev, exc.energies_ev, atol=1e-6)
 
 
-def test_response_still_indefinite_after_stability_falls_back_to_the_scf_grid(monkeypatch, dimer_result):
+def test_full_tddft_still_unsolvable_after_stability_falls_back_to_tamm_dancoff(monkeypatch, dimer_result):
     atoms, _ = dimer_result
-    settings = dataclasses.replace(CHEAP, grid_level=1, response_grid_level=0)
     seen = []
     real_run_tddft = qchem.run_tddft
 
     def run_tddft(mf, s, options):
-        seen.append(s.response_grid_level)
-        if s.response_grid_level != s.grid_level:
+        seen.append(s.tda)
+        if not s.tda:
             raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
         return real_run_tddft(mf, s, options)
 
     monkeypatch.setattr(qchem, "run_tddft", run_tddft)
-    out = qchem.excitations(atoms, settings, CPU)
-    assert seen == [0, 0, 1]
-    assert out.scf_strategy == "diis+stability+scf-grid-response" and out.settings == settings  # stored under the request
+    out = qchem.excitations(atoms, CHEAP, CPU)
+    assert seen == [False, False, True]
+    assert out.scf_strategy == "diis+stability+tda-fallback" and out.settings == dataclasses.replace(CHEAP, tda=True)
+    tda = qchem.excitations(atoms, dataclasses.replace(CHEAP, tda=True), CPU)
+    np.testing.assert_allclose(out.energies_ev, tda.energies_ev, atol=1e-6)
+
     seen.clear()
 
-    def always_indefinite(mf, s, options):
-        seen.append(s.response_grid_level)
+    def always_unsolvable(mf, s, options):
+        seen.append(s.tda)
         raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
 
-    monkeypatch.setattr(qchem, "run_tddft", always_indefinite)
-    with pytest.raises(RuntimeError, match="saddle-point"):  # already on the SCF grid: nothing left to try
-        qchem.excitations(atoms, dataclasses.replace(settings, response_grid_level=1), CPU)
-    assert seen == [1, 1]
+    monkeypatch.setattr(qchem, "run_tddft", always_unsolvable)
+    with pytest.raises(RuntimeError, match="saddle-point"):  # Tamm-Dancoff asked for and failing: nothing left to try
+        qchem.excitations(atoms, dataclasses.replace(CHEAP, tda=True), CPU)
+    assert seen == [True, True]
 
 
 def test_scf_checkpoint_restarts_from_the_last_orbitals(tmp_path, dimer_result):

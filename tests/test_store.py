@@ -100,3 +100,18 @@ def test_batch_survives_sigkill(tmp_path):
     store = ResultStore(db)
     keys = [pairs["result_key"] for _, _, pairs in store.select()]
     assert len(keys) == 12 and len(set(keys)) == 12
+
+
+def test_a_fallback_answer_is_found_under_the_request(tmp_path):
+    import dataclasses
+
+    from qdlib.store import result_key
+
+    atoms = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    asked = TDDFTSettings()
+    answered = fake_excitations(atoms, dataclasses.replace(asked, tda=True))
+    store = ResultStore(tmp_path / "r.db")
+    key = store.put(atoms, answered, key=result_key(atoms, asked))
+    assert key == result_key(atoms, asked) != result_key(atoms, answered.settings)
+    found = store.get(atoms, asked)
+    assert found is not None and found.settings.tda
