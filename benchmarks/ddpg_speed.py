@@ -43,6 +43,7 @@ def main(argv=None):
     p.add_argument("--n-envs", type=int, default=64)
     p.add_argument("--updates-per-step", type=int, default=1)
     p.add_argument("--target", type=float, default=0.9)
+    p.add_argument("--cap-s", type=float, default=600.0, help="wall-time cap of (a), s")
     p.add_argument("--sequential-eval", type=int, default=2000, help="steps between greedy evaluations in the paper's setting")
     p.add_argument("--sequential-cap-s", type=float, default=600.0, help="wall-time cap of the paper's setting, s")
     p.add_argument("--sb3-eval", type=int, default=2000, help="SB3 steps between greedy evaluations")
@@ -61,7 +62,7 @@ def main(argv=None):
 
     # (a) ours, batched
     cfg = DDPGConfig(n_envs=args.n_envs, updates_per_step=args.updates_per_step, target_success=args.target,
-                     eval_every=32 * args.n_envs, total_episodes=10**7, max_wall_time_s=1800, seed=args.seed)  # fmt: skip
+                     eval_every=32 * args.n_envs, total_episodes=10**7, max_wall_time_s=args.cap_s, seed=args.seed)  # fmt: skip
     ours = train(task, cfg)
     last = ours.evaluations[-1]
     print(f"(a) batched ({args.n_envs} envs): success {last['success_rate']:.2f} after {ours.wall_time_s:.1f} s, "
@@ -99,7 +100,7 @@ def _sb3(task, starts, args):
         from stable_baselines3.common.callbacks import BaseCallback
         from stable_baselines3.common.noise import NormalActionNoise
     except ImportError:
-        print("(c) stable-baselines3 is not installed: pip install stable-baselines3")
+        print("(c) stable-baselines3 is not installed: pip install -e '.[bench]'")
         return None
 
     env = DesignEnv(task)
