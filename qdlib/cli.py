@@ -187,15 +187,19 @@ def _export_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
-def _design_surrogate(args: argparse.Namespace) -> int:
-    import torch
+def _torch_threads(threads: int | None) -> None:
+    if threads:
+        import torch
 
+        torch.set_num_threads(threads)
+
+
+def _design_surrogate(args: argparse.Namespace) -> int:
     from .forward import fit_design_surrogate, format_report, release_design_surrogate
     from .release import update_registry
     from .tddft_data import load_tddft_dataset
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    _torch_threads(args.threads)
     dataset = load_tddft_dataset()
     for kind in args.kinds:
         fit = fit_design_surrogate(kind, dataset, args.test_fraction, args.design_repeat, seed=args.seed)
@@ -210,13 +214,10 @@ def _design_surrogate(args: argparse.Namespace) -> int:
 def _agents(args: argparse.Namespace) -> int:
     import dataclasses
 
-    import torch
-
     from .agents import AGENT_CONFIG, all_cases, run_cases
     from .release import update_registry
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    _torch_threads(args.threads)
     cases = all_cases(args.kinds, args.dots, args.edges, args.atoms)
     cfg = dataclasses.replace(AGENT_CONFIG, max_wall_time_s=args.max_time_s, seed=args.seed)
     for row in run_cases(cases, cfg, retrain=args.retrain):
