@@ -231,7 +231,7 @@ class Agent:
             **extra,
         }  # fmt: skip
         if history is not None:
-            meta["history"] = {f.name: getattr(history, f.name) for f in dataclasses.fields(history) if f.name != "agent"}
+            meta["history"] = history.history()
         path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
         state = {"actor": self.actor.state_dict(), "critic": self.critic.state_dict()}
         torch.save({k: {n: v.detach().cpu() for n, v in d.items()} for k, d in state.items()}, path.with_suffix(".pt"))
@@ -285,6 +285,10 @@ class TrainResult:
     env_steps: int = 0
     updates: int = 0
     wall_time_s: float = 0.0
+
+    def history(self) -> dict:
+        """Everything but the agent, as plain data (what :meth:`Agent.save` writes and :func:`load_history` reads)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "agent"}
 
 
 def train(task: DesignTask, cfg: DDPGConfig = DDPGConfig(), progress: bool = False) -> TrainResult:
