@@ -8,11 +8,17 @@
 ``qdlib design-region [--dots ...] [--n-per-dot 60] [--store PATH]``
     TD-DFT of the benchmark dots with displaced atoms (our dataset's
     design-region set), resumable through the results store;
+``qdlib sensitivity [--dot Cd6Se6] [--distances ...] [--n-directions 3]``
+    TD-DFT of a dot with its designed atoms moved by set distances (the
+    sensitivity sweep of notebook 05), resumable;
 ``qdlib authors [--kind absorption|emission] [--max-atoms 18]``
     TD-DFT of the authors' structures at their geometries, resumable;
 ``qdlib random [--n 10] [--n-atoms 8 12] [--emission 2]``
     the generation pipeline: random clusters, GFN2-xTB and DFT relaxation,
     absorption, S1 relaxation and emission, resumable;
+``qdlib validate [--kinds absorption] [--dots ...] [--n-recheck 100]``
+    saved agents deployed from 100 random starts, the first designs of each
+    case recomputed by TD-DFT (notebook 04), resumable;
 ``qdlib export-dataset [--update-registry]``
     the released dataset ``data/tddft`` from the results stores;
 ``qdlib design-surrogate [--kinds absorption emission]``
@@ -110,6 +116,14 @@ def _design_region(args: argparse.Namespace) -> int:
                 kept.append(g)
         geoms = kept
     keys = ("set", "dot", "edge_angstrom", "n_movable", "case_index")
+    return _compute_set(geoms, args, args.store, lambda atoms: {k: atoms.info[k] for k in keys})
+
+
+def _sensitivity(args: argparse.Namespace) -> int:
+    from .generate import SENSITIVITY_DISTANCES_ANGSTROM, sensitivity_set
+
+    geoms = sensitivity_set(args.dot, args.distances or SENSITIVITY_DISTANCES_ANGSTROM, args.atoms, args.n_directions, seed=args.seed)
+    keys = ("set", "dot", "n_movable", "distance_angstrom", "direction_index")
     return _compute_set(geoms, args, args.store, lambda atoms: {k: atoms.info[k] for k in keys})
 
 
@@ -229,6 +243,21 @@ def _agents(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from .agents import all_cases
+    from .validation import design_frames, validate_case
+
+    geoms = []
+    for case in all_cases(args.kinds, args.dots, args.edges, args.atoms):
+        v = validate_case(case, args.n_starts, args.seed)
+        s = v.summary()
+        print(f"{case.name:32s} success {s['success_rate']:.2f}  |Δpeak| median {s['median_abs_peak_error_nm']:6.1f} nm  "
+              f"position error median {s['median_position_error_angstrom']:.2f} Å")  # fmt: skip
+        geoms += design_frames(v, range(min(args.n_recheck, args.n_starts)))
+    keys = ("set", "kind", "dot", "edge_angstrom", "n_movable", "start_index")
+    return _compute_set(geoms, args, args.store, lambda atoms: {k: atoms.info[k] for k in keys})
+
+
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=["auto", "cpu", "gpu"])
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads per calculation")
@@ -264,6 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--store", default="data/stores/design_region.db", help="results store (SQLite path or PostgreSQL URL)")
     _add_engine_args(d)
     d.set_defaults(func=_design_region)
+    s = sub.add_parser("sensitivity", help="TD-DFT of a benchmark dot with atoms moved by set distances (Fig. 6c), into a results store")
+    s.add_argument("--dot", default="Cd6Se6")
+    s.add_argument("--distances", nargs="*", type=float, help="move of each atom, Å (default: qdlib.generate.SENSITIVITY_DISTANCES_ANGSTROM)")
+    s.add_argument("--atoms", nargs="*", type=int, default=[1, 2, 3], help="numbers of moved atoms")
+    s.add_argument("--n-directions", type=int, default=3, help="random directions per distance and number of atoms")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--store", default="data/stores/sensitivity.db", help="results store (SQLite path or PostgreSQL URL)")
+    _add_engine_args(s)
+    s.set_defaults(func=_sensitivity)
     a = sub.add_parser("authors", help="TD-DFT of the authors' structures (their geometries), into a results store")
     a.add_argument("--kind", default="absorption", choices=["absorption", "emission"],
                    help="absorption: ground-state geometries; emission: relaxed S1 geometries (vertical S1→S0)")
@@ -299,6 +337,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--retrain", action="store_true", help="train again even when saved")
     g.add_argument("--threads", type=int, default=None, help="torch threads")
     g.set_defaults(func=_agents)
+    v = sub.add_parser("validate", help="deploy saved agents from random starts; TD-DFT of their first designs, into a results store")
+    v.add_argument("--kinds", nargs="*", default=["absorption"], choices=["absorption", "emission"])
+    v.add_argument("--dots", nargs="*", default=["Cd6Se6", "Cd4Se4", "Cd5Te5", "Cd5Se1Te4"])
+    v.add_argument("--edges", nargs="*", type=float, default=[4.0, 10.0], help="cuboid edges, Å")
+    v.add_argument("--atoms", nargs="*", type=int, default=[1, 2, 3], help="numbers of movable atoms")
+    v.add_argument("--n-starts", type=int, default=100, help="random starts per case (paper: 100)")
+    v.add_argument("--n-recheck", type=int, default=100, help="designs per case recomputed by TD-DFT (the first ones)")
+    v.add_argument("--seed", type=int, default=0, help="seeds the starts")
+    v.add_argument("--store", default="data/stores/validation.db", help="results store (SQLite path or PostgreSQL URL)")
+    _add_engine_args(v)
+    v.set_defaults(func=_validate)
     x = sub.add_parser("export-dataset", help="write the released TD-DFT dataset (extxyz + spectra CSV) from the stores")
     x.add_argument("--stores", default="data/stores", help="directory of the results stores")
     x.add_argument("--out", default="data/tddft", help="output directory")

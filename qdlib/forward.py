@@ -191,10 +191,10 @@ def held_out_report(
 
 def format_report(rows: Sequence[dict]) -> str:
     """A fixed-width text table of :func:`held_out_report` rows."""
-    head = f"{'dot':<10} {'model':<10} {'n':>3} {'RMSE':>7} {'MAE':>7} {'peak nm':>8} {'|Δloss|':>8} {'TD ok':>6} {'false ok':>8} {'missed':>6}"
+    head = f"{'dot':<10} {'model':<12} {'n':>3} {'RMSE':>7} {'MAE':>7} {'peak nm':>8} {'|Δloss|':>8} {'TD ok':>6} {'false ok':>8} {'missed':>6}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['dot']:<10} {r['model']:<10} {r['n']:>3} {r['rmse']:>7.0f} {r['mae']:>7.0f} {r['peak_mae_nm']:>8.1f} "
+        lines.append(f"{r['dot']:<10} {r['model']:<12} {r['n']:>3} {r['rmse']:>7.0f} {r['mae']:>7.0f} {r['peak_mae_nm']:>8.1f} "
                      f"{r['loss_mae']:>8.3f} {r['tddft_success']:>6} {r['false_success']:>8} {r['missed_success']:>6}")  # fmt: skip
     return "\n".join(lines)
 

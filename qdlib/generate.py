@@ -9,6 +9,9 @@
     The authors' distinct structures (their Gaussian 16 geometries), to be
     recomputed with our engine: absorption at the ground-state geometries,
     vertical S1→S0 emission at the relaxed excited-state geometries.
+:func:`sensitivity_set`
+    Cd6Se6 with 1–3 atoms moved by controlled distances (0.1–1 Å) in random
+    directions: how far a design may miss before TD-DFT notices (Fig. 6c).
 :func:`design_region_set`
     The benchmark dots with 1–3 of their designed atoms displaced uniformly
     inside the paper's cuboids: the geometries a design agent visits, which
@@ -35,7 +38,7 @@ from ase import Atoms
 
 from .datasets import fetch_benchmark_dot, fetch_paper_dataset
 from .qchem import EngineOptions, TDDFTSettings, excitations, optimize_excited_state, optimize_ground_state
-from .structures import composition, displace_in_cuboid, random_cluster
+from .structures import composition, displace_by, displace_in_cuboid, random_cluster
 
 __all__ = [
     "generate_random_dataset",
@@ -48,6 +51,8 @@ __all__ = [
     "design_region_set",
     "DESIGN_DOTS",
     "DESIGN_EDGES_ANGSTROM",
+    "sensitivity_set",
+    "SENSITIVITY_DISTANCES_ANGSTROM",
 ]
 
 #: The paper's benchmark dots in the order their design-region sets are computed.
@@ -55,6 +60,9 @@ DESIGN_DOTS: tuple[str, ...] = ("Cd6Se6", "Cd4Se4", "Cd5Te5", "Cd5Se1Te4")
 
 #: Cuboid edges of the paper's design tasks, Å.
 DESIGN_EDGES_ANGSTROM: tuple[float, ...] = (4.0, 10.0)
+
+#: Displacements of the sensitivity sweep, Å (the paper's Fig. 6c spans 0 → 1 Å).
+SENSITIVITY_DISTANCES_ANGSTROM: tuple[float, ...] = (0.1, 0.2, 0.4, 0.7, 1.0)
 
 
 def design_region_set(
@@ -107,6 +115,60 @@ def design_region_set(
                 "displacement_angstrom": atoms.info["displacement_angstrom"],
             }
             out.append(atoms)
+    return out
+
+
+def sensitivity_set(
+    dot: str = "Cd6Se6",
+    distances_angstrom: Sequence[float] = SENSITIVITY_DISTANCES_ANGSTROM,
+    n_movable: Sequence[int] = (1, 2, 3),
+    n_directions: int = 3,
+    seed: int = 0,
+) -> list[Atoms]:
+    """A benchmark dot with its designed atoms each moved by a set distance in a random direction.
+
+    The undisplaced dot comes first (the reference, ``distance_angstrom`` 0), then the
+    displaced ones direction by direction, so any prefix covers every distance and
+    number of atoms; geometry ``(n, distance, k)`` is drawn from a generator
+    seeded by ``(seed, n, distance, k)`` and does not change when more are asked for.
+
+    Parameters
+    ----------
+    dot : str
+        Benchmark dot (the paper: Cd6Se6), at the authors' ground-state geometry.
+    distances_angstrom : sequence of float
+        Length of each atom's move, Å.
+    n_movable : sequence of int
+        Numbers of moved atoms (the designed atoms of the design tasks).
+    n_directions : int
+        Random directions per distance and number of atoms.
+    seed : int
+
+    Returns
+    -------
+    list of ase.Atoms
+        ``info`` holds ``set`` (``"sensitivity"``), ``dot``, ``n_movable``, ``movable``,
+        ``distance_angstrom`` and ``direction_index`` (the reference: 0 atoms moved, 0 Å).
+    """
+    bases = {n: fetch_benchmark_dot(dot, n) for n in n_movable}
+    reference = fetch_benchmark_dot(dot)
+    reference.info = {"set": "sensitivity", "dot": dot, "n_movable": 0, "movable": [], "distance_angstrom": 0.0, "direction_index": 0}
+    out = [reference]
+    for k in range(n_directions):
+        for n in n_movable:
+            for dist in distances_angstrom:
+                rng = np.random.default_rng([seed, n, int(round(dist * 1000)), k])
+                base = bases[n]
+                atoms = displace_by(base, base.info["movable"], dist, rng)
+                atoms.info = {
+                    "set": "sensitivity",
+                    "dot": dot,
+                    "n_movable": int(n),
+                    "movable": [int(i) for i in base.info["movable"]],
+                    "distance_angstrom": float(dist),
+                    "direction_index": k,
+                }
+                out.append(atoms)
     return out
 
 

@@ -20,6 +20,8 @@ __all__ = [
     "plot_learning_curves",
     "plot_rf_trees",
     "plot_peak_parity",
+    "plot_design_peaks",
+    "plot_sensitivity",
     "view3d",
     "save_figure",
 ]
@@ -103,6 +105,58 @@ def plot_peak_parity(true_nm: ArrayLike, predicted_nm: ArrayLike, ax=None, label
     ax.plot([lo, hi], [lo, hi], "k--", lw=1)
     ax.set_xlabel("TD-DFT peak (nm)")
     ax.set_ylabel("predicted peak (nm)")
+    return ax
+
+
+def plot_design_peaks(labels: Sequence[str], target_nm: ArrayLike, surrogate_nm: Sequence[ArrayLike],
+                      tddft_nm: Sequence[ArrayLike] | None = None, ax=None):  # fmt: skip
+    """Central peaks of designed structures against the target's, case by case (paper Fig. 6a,b).
+
+    Per case (x position): the target peak (black bar), the surrogate peaks of all
+    designs (box over the starts, points beyond the whiskers) and, where computed, their
+    TD-DFT peaks (red dots).
+    """
+    ax = _axes(ax)
+    x = np.arange(len(labels))
+    data = [np.asarray(p, dtype=float)[np.isfinite(p)] for p in surrogate_nm]
+    ax.boxplot(data, positions=x, widths=0.5, showfliers=True, flierprops=dict(markersize=2, alpha=0.4),
+               medianprops=dict(color="tab:blue"), manage_ticks=False)  # fmt: skip
+    ax.hlines(target_nm, x - 0.35, x + 0.35, colors="k", lw=2, label="target", zorder=3)
+    if tddft_nm is not None:
+        for xi, p in zip(x, tddft_nm):
+            p = np.asarray(p, dtype=float)
+            p = p[np.isfinite(p)]
+            ax.scatter(np.full(p.size, xi + 0.3), p, s=10, color="tab:red", zorder=4,
+                       label="TD-DFT of designs" if xi == 0 else None)  # fmt: skip
+    ax.plot([], [], color="tab:blue", label="surrogate (box over starts)")
+    ax.set_xticks(x, labels, rotation=45, ha="right")
+    ax.set_ylabel("central peak (nm)")
+    return ax
+
+
+def plot_sensitivity(distance_angstrom: ArrayLike, deviation_nm: ArrayLike, curve, ax=None, groups: ArrayLike | None = None,
+                     claim: Sequence[tuple[float, float, float]] = ()):  # fmt: skip
+    """|Central-peak deviation| of displaced geometries against the displacement (paper Fig. 6c).
+
+    ``curve``: a :class:`~qdlib.validation.SensitivityCurve` (its mean drawn as a line);
+    ``groups``: per-point labels (e.g. atoms moved) for colours; ``claim``: ``(d_from, d_to, nm)``
+    bands drawn as dashed boxes, e.g. a published statement to compare with.
+    """
+    from matplotlib.patches import Rectangle
+
+    ax = _axes(ax)
+    d, dev = np.asarray(distance_angstrom, dtype=float), np.abs(np.asarray(deviation_nm, dtype=float))
+    groups = np.zeros(d.size, int) if groups is None else np.asarray(groups)
+    for g in np.unique(groups):
+        m = groups == g
+        ax.scatter(d[m], dev[m], s=14, alpha=0.7, label=f"{g} atom(s) moved" if groups.any() else None)
+    ax.plot(curve.distance_angstrom, curve.mean_nm, "k-o", ms=4, label="mean")
+    for lo, hi, nm in claim:
+        ax.add_patch(Rectangle((lo, 0), hi - lo, nm, fill=False, ls="--", ec="tab:gray"))
+    if claim:
+        ax.plot([], [], ls="--", color="tab:gray", label="paper's statement")
+    ax.set_xlabel("displacement of each moved atom (Å)")
+    ax.set_ylabel("|central-peak deviation| (nm)")
     return ax
 
 

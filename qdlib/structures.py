@@ -32,6 +32,7 @@ __all__ = [
     "is_connected",
     "random_cluster",
     "displace_in_cuboid",
+    "displace_by",
 ]
 
 log = logging.getLogger(__name__)
@@ -313,13 +314,69 @@ def displace_in_cuboid(
     RuntimeError
         If no draw satisfies ``min_distance_angstrom`` within ``max_tries``.
     """
-    rng = np.random.default_rng(rng)
     idx = np.asarray(indices, dtype=int)
     half = 0.5 * np.broadcast_to(np.asarray(edge_angstrom, dtype=float), (3,))
     center = atoms.positions[idx] if center_angstrom is None else np.asarray(center_angstrom, dtype=float)
+    return _displace(atoms, idx, lambda rng: center + rng.uniform(-half, half, size=(idx.size, 3)), rng, min_distance_angstrom, max_tries)
+
+
+def displace_by(
+    atoms: Atoms,
+    indices: Sequence[int],
+    distance_angstrom: float,
+    rng: np.random.Generator | int | None = None,
+    *,
+    min_distance_angstrom: float | None = MIN_DISTANCE_ANGSTROM,
+    max_tries: int = 1000,
+) -> Atoms:
+    """Move chosen atoms each by exactly ``distance_angstrom`` along its own random direction.
+
+    Directions are uniform on the sphere (normalised Gaussian draws), one per atom.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Reference structure (not modified).
+    indices : sequence of int
+        Atoms to move.
+    distance_angstrom : float
+        Length of every move, Å (≥ 0).
+    rng : numpy.random.Generator, int or None
+    min_distance_angstrom : float or None
+        Redraw the directions until no two atoms are closer than this; ``None`` accepts any draw.
+    max_tries : int
+
+    Returns
+    -------
+    ase.Atoms
+        A copy with ``info["displaced"]`` and ``info["displacement_angstrom"]`` as
+        :func:`displace_in_cuboid`.
+
+    Raises
+    ------
+    ValueError
+        If ``distance_angstrom`` is negative.
+    RuntimeError
+        If no draw satisfies ``min_distance_angstrom`` within ``max_tries``.
+    """
+    if not distance_angstrom >= 0:
+        raise ValueError(f"distance_angstrom must be >= 0, got {distance_angstrom}")
+    idx = np.asarray(indices, dtype=int)
+    start = atoms.positions[idx]
+
+    def propose(rng):
+        u = rng.standard_normal((idx.size, 3))
+        return start + distance_angstrom * u / np.linalg.norm(u, axis=1, keepdims=True)
+
+    return _displace(atoms, idx, propose, rng, min_distance_angstrom, max_tries)
+
+
+def _displace(atoms, idx, propose, rng, min_distance_angstrom, max_tries) -> Atoms:
+    """A copy of ``atoms`` with ``idx`` at ``propose(rng)``, redrawn until no pair is closer than the minimum."""
+    rng = np.random.default_rng(rng)
     for _ in range(max_tries):
         new = atoms.copy()
-        new.positions[idx] = center + rng.uniform(-half, half, size=(idx.size, 3))
+        new.positions[idx] = propose(rng)
         if min_distance_angstrom is None:
             break
         d = distances(new)

@@ -3,7 +3,9 @@
 ``data/tddft/`` holds
 
 * ``structures.extxyz``: every computed geometry, one frame each, its
-  ``info`` holding the identity (``id``: the results-store key; ``set``:
+  ``info`` holding the identity (``id``: the key of the geometry at the settings
+  it was computed with; ``store_key``: the key it was asked under, where that differs,
+  e.g. a Tamm–Dancoff fallback of a full-TDDFT request; ``set``:
   ``authors``, ``design-region`` or ``random``; ``role``: which spectra it
   stands for), the excitations (``energies_ev``, ``osc_strengths``,
   ``td_converged``, ``e_tot_hartree``), every setting that changes the answer,
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,15 +131,22 @@ def entry_excitations(entry: Atoms) -> Excitations:
 
 
 def role_of(labels: dict) -> str:
-    """The role of a result from its labels: displaced design-region geometries give both
-    spectra, relaxed S1 geometries (``geometry="S1"``) emission, the rest absorption."""
-    if labels.get("set") == "design-region":
+    """The role of a result from its labels: displaced benchmark dots (:data:`DISPLACED_SETS`)
+    give both spectra (the vertical S1→S0 line is the emission at that geometry), relaxed S1 geometries (``geometry="S1"``) emission, the rest absorption."""
+    if labels.get("set") in DISPLACED_SETS:
         return "absorption+emission"
     return "emission" if labels.get("geometry") == "S1" else "absorption"
 
 
+#: Sets of benchmark dots with displaced atoms: the design region, the sensitivity sweep
+#: and the TD-DFT rechecks of designed structures.
+DISPLACED_SETS: tuple[str, ...] = ("design-region", "sensitivity", "validation")
+
 #: Store labels carried into the dataset.
-_LABEL_KEYS = ("set", "geometry", "group", "dot", "edge_angstrom", "n_movable", "case_index", "seed", "index")
+_LABEL_KEYS = (
+    "set", "geometry", "group", "dot", "edge_angstrom", "n_movable", "case_index", "seed", "index",
+    "distance_angstrom", "direction_index", "kind", "start_index",
+)  # fmt: skip
 
 #: The results stores (under ``data/stores``) the dataset is made from, with labels that
 #: rows computed before labelling was complete lack.
@@ -144,6 +154,8 @@ DATASET_STORES: dict[str, dict] = {
     "authors_absorption.db": {"set": "authors", "geometry": "S0"},
     "authors_emission.db": {"set": "authors", "geometry": "S1"},
     "design_region.db": {"set": "design-region"},
+    "sensitivity.db": {"set": "sensitivity"},
+    "validation.db": {"set": "validation"},
     "random.db": {"set": "random"},
 }
 
@@ -163,7 +175,10 @@ def entries_from_store(store: ResultStore | str | Path, **labels) -> list[Atoms]
             if not groups or kv["result_key"] not in groups:
                 groups.update(_authors_groups(row.get("geometry", "S0"), exc.settings))
             row["group"] = groups.get(kv["result_key"])
-        out.append(make_entry(atoms, exc, role_of(row), **row))
+        entry = make_entry(atoms, exc, role_of(row), **row)
+        if kv["result_key"] != entry.info["id"]:  # computed under other settings than asked (Tamm–Dancoff fallback)
+            entry.info["store_key"] = kv["result_key"]
+        out.append(entry)
     return out
 
 
@@ -257,8 +272,27 @@ class TDDFTDataset:
         """Frames whose ``info`` matches every ``labels`` item."""
         return [e for e in self.entries if all(e.info.get(k) == v for k, v in labels.items())]
 
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Atoms]:
+        """Frames by key: their ``id``, and the ``store_key`` they were asked under where that differs."""
+        out = {e.info["id"]: e for e in self.entries}
+        out.update({e.info["store_key"]: e for e in self.entries if "store_key" in e.info})
+        return out
+
+    def get(self, atoms: Atoms, settings: TDDFTSettings | None = None) -> Excitations | None:
+        """The excitations of ``atoms`` at ``settings`` (default: the paper's) if a frame holds them, else None.
+
+        The lookup of :meth:`qdlib.store.ResultStore.get` (same key), so code that reads
+        results takes the released dataset and a results store alike.
+        """
+        entry = self._by_id.get(result_key(atoms, settings or TDDFTSettings()))
+        return None if entry is None else entry_excitations(entry)
+
     def training_set(self, kind: str, entries: Iterable[Atoms] | None = None):
         """Coulomb matrices and spectra of the frames of ``kind`` (all, or ``entries``).
+
+        Frames whose excited states did not all converge (``td_converged``) stay in the
+        dataset as a record but are left out here: their spectra are not labels.
 
         Returns
         -------
@@ -272,7 +306,8 @@ class TDDFTDataset:
 
         ids, Y = self.spectra[kind]
         row = {i: k for k, i in enumerate(ids)}
-        frames = [e for e in (self.entries if entries is None else entries) if e.info["id"] in row]
+        frames = [e for e in (self.entries if entries is None else entries)
+                  if e.info["id"] in row and np.all(e.info["td_converged"])]  # fmt: skip
         X = CoulombMatrix().create(frames)
         return X, Y[[row[e.info["id"]] for e in frames]], frames
 

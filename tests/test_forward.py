@@ -54,8 +54,10 @@ class _Recorder:
 def test_fit_mixes_authors_rows_with_repeated_design_frames():
     ds = load_tddft_dataset()
     fit = fit_design_surrogate("absorption", ds, test_fraction=0.0, design_repeat=3, estimator=_Recorder())
-    n_design = len(ds.select(set="design-region"))
+    design = ds.select(set="design-region")
+    n_design = sum(bool(np.all(f.info["td_converged"])) for f in design)  # unconverged frames are no labels
     assert n_design >= 1 and len(fit.train_frames) == n_design and not fit.test_frames
+    assert all(np.all(f.info["td_converged"]) for f in fit.train_frames)
     assert fit.n_anchor_rows >= 4  # the four benchmark dots, with their permutation twins
     assert len(fit.model.X_) == fit.n_authors_rows + 2 * fit.n_anchor_rows + 3 * n_design
     Xd, Yd, _ = ds.training_set("absorption", fit.train_frames)
@@ -88,11 +90,11 @@ def test_held_out_report_scores_an_oracle_perfect_and_a_flat_model_as_false_succ
 
     ds = load_tddft_dataset()
     frames = ds.select(set="design-region", dot="Cd6Se6")
-    X, Y, _ = ds.training_set("absorption", frames)
+    X, Y, labelled = ds.training_set("absorption", frames)
     target = benchmark_target("Cd6Se6", "absorption")[1]
     rows = held_out_report({"oracle": _Oracle(X, Y), "flat": _Target(target)}, frames, "absorption", ds)
     oracle, flat = rows
-    assert oracle["model"] == "oracle" and oracle["n"] == len(frames)
+    assert oracle["model"] == "oracle" and oracle["n"] == len(labelled) == sum(bool(np.all(f.info["td_converged"])) for f in frames)
     assert oracle["rmse"] == 0 and oracle["loss_mae"] == 0 and oracle["false_success"] == oracle["missed_success"] == 0
-    assert flat["false_success"] == len(frames) - flat["tddft_success"]
+    assert flat["false_success"] == len(labelled) - flat["tddft_success"]
     assert flat["rmse"] > 100

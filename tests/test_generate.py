@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from qdlib.datasets import fetch_benchmark_dot
-from qdlib.generate import design_region_set
+from qdlib.generate import design_region_set, sensitivity_set
 from qdlib.structures import distances
 
 
@@ -27,6 +27,25 @@ def test_design_region_set_cases_bounds_and_prefix_stability():
         np.testing.assert_array_equal(a.positions, b.positions)
     other = design_region_set(["Cd6Se6"], n_per_dot=12, seed=2)
     assert not np.array_equal(other[0].positions, geoms[0].positions)
+
+
+def test_sensitivity_set_reference_first_then_every_distance_per_direction():
+    geoms = sensitivity_set("Cd6Se6", (0.2, 1.0), (1, 3), n_directions=2)
+    assert len(geoms) == 1 + 2 * 2 * 2
+    ref = geoms[0]
+    assert ref.info["distance_angstrom"] == 0.0 and ref.info["n_movable"] == 0
+    np.testing.assert_array_equal(ref.positions, fetch_benchmark_dot("Cd6Se6").positions)
+    first = {(g.info["n_movable"], g.info["distance_angstrom"]) for g in geoms[1:5]}
+    assert first == {(n, d) for n in (1, 3) for d in (0.2, 1.0)} and {g.info["direction_index"] for g in geoms[1:5]} == {0}
+    for g in geoms[1:]:
+        moved = g.info["movable"]
+        assert len(moved) == g.info["n_movable"]
+        delta = g.positions - ref.positions
+        np.testing.assert_allclose(np.linalg.norm(delta[moved], axis=1), g.info["distance_angstrom"], atol=1e-12)
+        assert np.allclose(np.delete(delta, moved, axis=0), 0.0)
+    again = sensitivity_set("Cd6Se6", (0.2, 1.0), (1, 3), n_directions=3)
+    for a, b in zip(geoms, again):
+        np.testing.assert_array_equal(a.positions, b.positions)  # more directions keep the earlier ones
 
 
 def test_design_region_set_rejects_unknown_dot():

@@ -129,7 +129,28 @@ def test_displace_in_cuboid():
     np.testing.assert_array_equal(a.positions, b.positions)
 
 
+def test_displace_by_moves_each_atom_exactly_the_distance():
+    ref = structures.random_cluster(12, rng=1)
+    moved = [0, 3, 7]
+    rng = np.random.default_rng(0)
+    directions = []
+    for dist in (0.0, 0.1, 0.7, 1.0):
+        new = structures.displace_by(ref, moved, dist, rng)
+        delta = new.positions - ref.positions
+        np.testing.assert_allclose(np.linalg.norm(delta[moved], axis=1), dist, atol=1e-12)
+        np.testing.assert_allclose(new.info["displacement_angstrom"], dist, atol=1e-12)
+        assert np.all(np.delete(delta, moved, axis=0) == 0)
+        if dist:
+            directions.append(delta[moved] / dist)
+    assert not np.allclose(directions[0], directions[1])  # fresh random directions per call
+    np.testing.assert_array_equal(structures.displace_by(ref, moved, 0.5, 3).positions, structures.displace_by(ref, moved, 0.5, 3).positions)
+    with pytest.raises(ValueError, match=">= 0"):
+        structures.displace_by(ref, moved, -0.1)
+
+
 def test_displace_impossible_constraint():
     ref = _pair()
     with pytest.raises(RuntimeError, match="no displacement"):
         structures.displace_in_cuboid(ref, [1], 0.1, 0, center_angstrom=[[0, 0, 0.2]], max_tries=5)
+    with pytest.raises(RuntimeError, match="no displacement"):
+        structures.displace_by(ref, [1], 5.0, 0, min_distance_angstrom=20.0, max_tries=5)
