@@ -33,6 +33,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import sys
 from pathlib import Path
@@ -244,18 +245,24 @@ def _agents(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .agents import all_cases
-    from .validation import design_frames, validate_case
+    from .agents import all_cases, case_task
+    from .pso import PSOConfig, pso
+    from .validation import design_frames, designed_structure, validate_case
 
-    geoms = []
+    per_case = []
     for case in all_cases(args.kinds, args.dots, args.edges, args.atoms):
         v = validate_case(case, args.n_starts, args.seed)
         s = v.summary()
         print(f"{case.name:32s} success {s['success_rate']:.2f}  |Δpeak| median {s['median_abs_peak_error_nm']:6.1f} nm  "
               f"position error median {s['median_position_error_angstrom']:.2f} Å")  # fmt: skip
-        geoms += design_frames(v, range(min(args.n_recheck, args.n_starts)))
-    keys = ("set", "kind", "dot", "edge_angstrom", "n_movable", "start_index")
-    return _compute_set(geoms, args, args.store, lambda atoms: {k: atoms.info[k] for k in keys})
+        frames = design_frames(v, range(min(args.n_recheck, args.n_starts)))
+        if args.pso_designs:
+            task = case_task(case)
+            swarms = [pso(task, PSOConfig(seed=k)) for k in range(args.pso_designs)]
+            frames += [designed_structure(case, r.best_position, set="pso", seed=k) for k, r in enumerate(swarms)]
+        per_case.append(frames)
+    geoms = [f for batch in itertools.zip_longest(*per_case) for f in batch if f is not None]  # round-robin over cases
+    return _compute_set(geoms, args, args.store, lambda atoms: dict(atoms.info))
 
 
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
@@ -344,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--atoms", nargs="*", type=int, default=[1, 2, 3], help="numbers of movable atoms")
     v.add_argument("--n-starts", type=int, default=100, help="random starts per case (paper: 100)")
     v.add_argument("--n-recheck", type=int, default=100, help="designs per case recomputed by TD-DFT (the first ones)")
+    v.add_argument("--pso-designs", type=int, default=0, help="also PSO designs per case (seeds 0, 1, …; authors' settings)")
     v.add_argument("--seed", type=int, default=0, help="seeds the starts")
     v.add_argument("--store", default="data/stores/validation.db", help="results store (SQLite path or PostgreSQL URL)")
     _add_engine_args(v)

@@ -109,28 +109,31 @@ def plot_peak_parity(true_nm: ArrayLike, predicted_nm: ArrayLike, ax=None, label
 
 
 def plot_design_peaks(labels: Sequence[str], target_nm: ArrayLike, surrogate_nm: Sequence[ArrayLike],
-                      tddft_nm: Sequence[ArrayLike] | None = None, ax=None):  # fmt: skip
-    """Central peaks of designed structures against the target's, case by case (paper Fig. 6a,b).
+                      tddft_nm: Sequence[ArrayLike] | None = None, ax=None, linthresh_nm: float = 10.0):  # fmt: skip
+    """Central peaks of designed structures relative to the target's, case by case (paper Fig. 6a,b).
 
-    Per case (x position): the target peak (black bar), the surrogate peaks of all
-    designs (box over the starts, points beyond the whiskers) and, where computed, their
-    TD-DFT peaks (red dots).
+    Per case (x position): the surrogate peaks of all designs minus the target peak (box over the
+    starts, outliers as points) and, where computed, their TD-DFT peaks minus the target (red dots);
+    the target is the zero line. The axis is linear within ±``linthresh_nm`` and logarithmic beyond,
+    so a few far-off designs do not hide the rest.
     """
     ax = _axes(ax)
     x = np.arange(len(labels))
-    data = [np.asarray(p, dtype=float)[np.isfinite(p)] for p in surrogate_nm]
+    target = np.asarray(target_nm, dtype=float)
+    data = [np.asarray(p, dtype=float)[np.isfinite(p)] - t for p, t in zip(surrogate_nm, target)]
     ax.boxplot(data, positions=x, widths=0.5, showfliers=True, flierprops=dict(markersize=2, alpha=0.4),
                medianprops=dict(color="tab:blue"), manage_ticks=False)  # fmt: skip
-    ax.hlines(target_nm, x - 0.35, x + 0.35, colors="k", lw=2, label="target", zorder=3)
+    ax.axhline(0.0, color="k", lw=1.5, label="target", zorder=1)
     if tddft_nm is not None:
-        for xi, p in zip(x, tddft_nm):
+        for xi, p, t in zip(x, tddft_nm, target):
             p = np.asarray(p, dtype=float)
-            p = p[np.isfinite(p)]
-            ax.scatter(np.full(p.size, xi + 0.3), p, s=10, color="tab:red", zorder=4,
+            p = p[np.isfinite(p)] - t
+            ax.scatter(np.full(p.size, xi + 0.3), p, s=12, color="tab:red", zorder=4,
                        label="TD-DFT of designs" if xi == 0 else None)  # fmt: skip
     ax.plot([], [], color="tab:blue", label="surrogate (box over starts)")
+    ax.set_yscale("symlog", linthresh=linthresh_nm)
     ax.set_xticks(x, labels, rotation=45, ha="right")
-    ax.set_ylabel("central peak (nm)")
+    ax.set_ylabel("central peak − target (nm)")
     return ax
 
 

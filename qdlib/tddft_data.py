@@ -139,8 +139,8 @@ def role_of(labels: dict) -> str:
 
 
 #: Sets of benchmark dots with displaced atoms: the design region, the sensitivity sweep
-#: and the TD-DFT rechecks of designed structures.
-DISPLACED_SETS: tuple[str, ...] = ("design-region", "sensitivity", "validation")
+#: and the TD-DFT rechecks of structures designed by DDPG and by PSO.
+DISPLACED_SETS: tuple[str, ...] = ("design-region", "sensitivity", "validation", "pso")
 
 #: Store labels carried into the dataset.
 _LABEL_KEYS = (

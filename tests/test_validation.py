@@ -105,3 +105,70 @@ def test_tddft_peaks_read_the_released_dataset_like_a_store():
     moved = frames[0].copy()
     moved.positions[0] += 0.01
     assert ds.get(moved) is None
+
+
+def test_sweep_deviations_are_relative_to_the_reference_and_need_it(tmp_path):
+    from qdlib.generate import sensitivity_set
+    from qdlib.validation import sweep_deviations
+
+    frames = sensitivity_set("Cd6Se6", (0.2, 1.0), (1,), n_directions=1)
+    store = ResultStore(tmp_path / "s.db")
+    for f in frames[1:]:
+        store.put(f, fake_excitations(f))
+    with pytest.raises(ValueError, match="reference"):
+        sweep_deviations(frames, store)
+    store.put(frames[0], fake_excitations(frames[0]))
+    d, dev, n = sweep_deviations(frames, store)
+    peaks = tddft_peaks(frames, store, "absorption")
+    np.testing.assert_array_equal(d, [0.2, 1.0])
+    np.testing.assert_allclose(dev, peaks[1:] - peaks[0])
+    np.testing.assert_array_equal(n, [1, 1])
+    assert np.all(np.abs(dev) > 0)  # the fake's lines move with the geometry
+
+
+def test_recompute_stored_compares_a_rerun_with_the_store(tmp_path, monkeypatch):
+    import qdlib.qchem
+    from qdlib.validation import recompute_stored, tddft_spectra
+
+    atoms, _ = benchmark_target("Cd4Se4", "absorption", 1)
+    store = ResultStore(tmp_path / "r.db")
+    with pytest.raises(KeyError, match="no stored result"):
+        recompute_stored(atoms, store)
+    store.put(atoms, fake_excitations(atoms))
+    monkeypatch.setattr(qdlib.qchem, "excitations", fake_excitations)
+    same = recompute_stored(atoms, store)
+    assert same["max_abs_energy_ev"] == 0 and same["peak_nm"] == 0
+    stretched = atoms.copy()
+    stretched.positions *= 1.01
+    monkeypatch.setattr(qdlib.qchem, "excitations", lambda a, s=None, o=None: fake_excitations(stretched))
+    assert recompute_stored(atoms, store)["max_abs_energy_ev"] > 0
+    spec = tddft_spectra([atoms, stretched], tmp_path / "r.db", "absorption")
+    assert spec.shape == (2, 500) and np.isfinite(spec[0]).all() and np.isnan(spec[1]).all()
+
+
+def test_recheck_judges_designs_by_their_stored_tddft_spectra(tiny_agent, tmp_path):
+    from qdlib.validation import recheck
+
+    case, root = tiny_agent
+    v = validate_case(case, n_starts=6, seed=1, root=root)
+    frames = design_frames(v, range(4))
+    store = ResultStore(tmp_path / "v.db")
+    for f in frames[:2]:
+        store.put(f, fake_excitations(f), **f.info)
+    elsewhere = frames[3].copy()  # start 2 labelled, but designed somewhere else (another seed or agent)
+    elsewhere.info = {**frames[2].info}
+    elsewhere.positions[benchmark_target(case.dot, case.kind, case.n_movable)[0].info["movable"]] += 0.01
+    store.put(elsewhere, fake_excitations(elsewhere), **elsewhere.info)
+    r = recheck(v, store, n=3)
+    np.testing.assert_array_equal(r.done, [True, True, False])
+    assert r.frames[2] is None and np.allclose(r.frames[1].positions, frames[1].positions, atol=1e-5)
+    frames = frames[:3]
+    peaks = tddft_peaks(frames, store, "absorption")
+    np.testing.assert_allclose(r.peaks_nm, peaks, equal_nan=True)
+    assert np.isnan(r.loss[2]) and not r.success[2]
+    tight, loose = recheck(v, store, n=3, threshold=0.0), recheck(v, store, n=3, threshold=1e9)
+    assert not tight.success.any() and loose.success.tolist() == [True, True, False]
+    s = loose.summary()
+    assert s["n"] == 2 and s["tddft_success_rate"] == 1.0
+    assert s["median_abs_peak_error_nm"] == pytest.approx(np.median(np.abs(peaks[:2] - v.target_peak_nm)))
+    assert s["false_success"] == 0 and s["missed_success"] == int((~v.success[:2]).sum())
