@@ -104,17 +104,30 @@ class CaseValidation:
         """Per design, the mean over designed atoms of their distance from the true positions, Å."""
         return np.linalg.norm(self.designs - self.true_positions, axis=-1).mean(axis=-1)
 
+    @property
+    def start_error_angstrom(self) -> NDArray[np.float64]:
+        """The same for the starts: what a design that did not move would score, Å."""
+        return np.linalg.norm(self.starts - self.true_positions, axis=-1).mean(axis=-1)
+
     def summary(self) -> dict:
-        """Success rate, peak and position errors (medians and means over all starts)."""
+        """Success rate, peak and position errors (medians and means over all starts; the starts' own error beside)."""
         dpeak = np.abs(self.peaks_nm - self.target_peak_nm)
         err = self.position_error_angstrom
         return dict(
             case=self.case.name, n=len(self.designs), success_rate=float(self.success.mean()),
-            target_peak_nm=float(self.target_peak_nm), median_abs_peak_error_nm=float(np.nanmedian(dpeak)),
-            mean_abs_peak_error_nm=float(np.nanmean(dpeak)), median_position_error_angstrom=float(np.median(err)),
+            target_peak_nm=float(self.target_peak_nm), median_abs_peak_error_nm=_nanmedian(dpeak),
+            mean_abs_peak_error_nm=float(np.mean(dpeak[np.isfinite(dpeak)])) if np.isfinite(dpeak).any() else float("nan"), median_position_error_angstrom=float(np.median(err)),
             mean_position_error_angstrom=float(err.mean()), within_1A=float((err < 1.0).mean()),
+            median_start_error_angstrom=float(np.median(self.start_error_angstrom)),
             median_loss=float(np.median(self.loss)), wall_time_s=self.wall_time_s,
         )  # fmt: skip
+
+
+def _nanmedian(x: ArrayLike) -> float:
+    """Median of the finite entries; NaN (without a warning) when there are none (dark or missing spectra)."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else float("nan")
 
 
 def validate_case(case: Case, n_starts: int = 100, seed: int = 0, root=None) -> CaseValidation:
@@ -246,8 +259,8 @@ class Recheck:
         nan = float("nan")
         return dict(
             case=v.case.name, n=int(k.sum()),
-            median_abs_peak_error_nm=float(np.nanmedian(np.abs(self.peaks_nm[k] - v.target_peak_nm))) if k.any() else nan,
-            median_abs_surrogate_gap_nm=float(np.nanmedian(np.abs(self.peaks_nm[k] - v.peaks_nm[:n][k]))) if k.any() else nan,
+            median_abs_peak_error_nm=_nanmedian(np.abs(self.peaks_nm[k] - v.target_peak_nm)),
+            median_abs_surrogate_gap_nm=_nanmedian(np.abs(self.peaks_nm[k] - v.peaks_nm[:n][k])),
             tddft_success_rate=float(td_ok.mean()) if k.any() else nan,
             surrogate_success_rate=float(surrogate_ok.mean()) if k.any() else nan,
             false_success=int((surrogate_ok & ~td_ok).sum()), missed_success=int((td_ok & ~surrogate_ok).sum()),
