@@ -172,3 +172,44 @@ def test_recheck_judges_designs_by_their_stored_tddft_spectra(tiny_agent, tmp_pa
     assert s["n"] == 2 and s["tddft_success_rate"] == 1.0
     assert s["median_abs_peak_error_nm"] == pytest.approx(np.median(np.abs(peaks[:2] - v.target_peak_nm)))
     assert s["false_success"] == 0 and s["missed_success"] == int((~v.success[:2]).sum())
+
+
+def _captured_compute_set(monkeypatch):
+    from qdlib import cli
+
+    seen = {}
+
+    def capture(geoms, args, store, labels):
+        seen.update(geoms=geoms, store=store, labels=[labels(g) for g in geoms])
+        return 0
+
+    monkeypatch.setattr(cli, "_compute_set", capture)
+    return cli, seen
+
+
+def test_sensitivity_cli_labels_the_sweep(monkeypatch):
+    cli, seen = _captured_compute_set(monkeypatch)
+    assert cli.main(["sensitivity", "--distances", "0.3", "--atoms", "2", "--n-directions", "2"]) == 0
+    assert seen["store"] == "data/stores/sensitivity.db" and len(seen["geoms"]) == 3
+    assert [lab["distance_angstrom"] for lab in seen["labels"]] == [0.0, 0.3, 0.3]
+    assert [lab["direction_index"] for lab in seen["labels"]] == [0, 0, 1]
+
+
+def test_validate_cli_interleaves_cases_and_adds_pso_designs(monkeypatch):
+    import qdlib.pso
+    from qdlib.pso import PSOResult
+
+    cli, seen = _captured_compute_set(monkeypatch)
+    fake_pso = lambda task, cfg: PSOResult(task.centre.numpy() + cfg.seed, 0.0, np.zeros(1), 0, 0, 0.0)  # noqa: E731
+    monkeypatch.setattr(qdlib.pso, "pso", fake_pso)
+    args = ["validate", "--dots", "Cd5Te5", "--edges", "4", "--atoms", "1", "2", "--n-starts", "5", "--n-recheck", "2", "--pso-designs", "1"]
+    assert cli.main(args) == 0
+    labels = seen["labels"]
+    assert [(lab["n_movable"], lab["set"], lab.get("start_index", lab.get("seed"))) for lab in labels] == [
+        (1, "validation", 0), (2, "validation", 0), (1, "validation", 1), (2, "validation", 1), (1, "pso", 0), (2, "pso", 0)]
+    v = validate_case(Case("absorption", "Cd5Te5", 4.0, 2), 5, 0)
+    np.testing.assert_allclose(seen["geoms"][1].positions[_movable_of(v)], v.designs[0], atol=1e-6)
+
+
+def _movable_of(v):
+    return benchmark_target(v.case.dot, v.case.kind, v.case.n_movable)[0].info["movable"]
