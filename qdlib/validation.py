@@ -31,6 +31,7 @@ from ase import Atoms
 from numpy.typing import ArrayLike, NDArray
 
 from .agents import Case
+from .structures import MIN_DISTANCE_ANGSTROM
 
 __all__ = [
     "CaseValidation",
@@ -105,12 +106,28 @@ class CaseValidation:
         return np.linalg.norm(self.designs - self.true_positions, axis=-1).mean(axis=-1)
 
     @property
+    def min_distance_angstrom(self) -> NDArray[np.float64]:
+        """Per design, the shortest distance from a designed atom to any other atom, Å."""
+        from .design import benchmark_target
+
+        c = self.case
+        base = benchmark_target(c.dot, c.kind, c.n_movable)[0]
+        others = np.delete(base.positions, base.info["movable"], axis=0)
+        to_others = np.linalg.norm(self.designs[:, :, None] - others[None, None], axis=-1).min(axis=(1, 2))
+        if c.n_movable < 2:
+            return to_others
+        pair = np.linalg.norm(self.designs[:, :, None] - self.designs[:, None], axis=-1)
+        pair[:, np.arange(c.n_movable), np.arange(c.n_movable)] = np.inf
+        return np.minimum(to_others, pair.min(axis=(1, 2)))
+
+    @property
     def start_error_angstrom(self) -> NDArray[np.float64]:
         """The same for the starts: what a design that did not move would score, Å."""
         return np.linalg.norm(self.starts - self.true_positions, axis=-1).mean(axis=-1)
 
     def summary(self) -> dict:
-        """Success rate, peak and position errors (medians and means over all starts; the starts' own error beside)."""
+        """Success rate, peak and position errors (medians and means over all starts; the starts' own error beside),
+        and the share of designs with atoms closer than :data:`~qdlib.structures.MIN_DISTANCE_ANGSTROM` (``overlapping``)."""
         dpeak = np.abs(self.peaks_nm - self.target_peak_nm)
         err = self.position_error_angstrom
         return dict(
@@ -119,6 +136,7 @@ class CaseValidation:
             mean_abs_peak_error_nm=float(np.mean(dpeak[np.isfinite(dpeak)])) if np.isfinite(dpeak).any() else float("nan"), median_position_error_angstrom=float(np.median(err)),
             mean_position_error_angstrom=float(err.mean()), within_1A=float((err < 1.0).mean()),
             median_start_error_angstrom=float(np.median(self.start_error_angstrom)),
+            overlapping=float((self.min_distance_angstrom < MIN_DISTANCE_ANGSTROM).mean()),
             median_loss=float(np.median(self.loss)), wall_time_s=self.wall_time_s,
         )  # fmt: skip
 
@@ -251,7 +269,8 @@ class Recheck:
         return self.done & (np.nan_to_num(self.loss, nan=np.inf) < self.threshold)
 
     def summary(self) -> dict:
-        """Over the rechecked designs: peak errors against the target and the surrogate, success by both judges."""
+        """Over the rechecked designs: peak errors against the target and the surrogate, success by both judges;
+        ``overlapping``: of the first ``n`` designs, those TD-DFT cannot check (atoms closer than the minimum)."""
         v, k = self.validation, self.done
         n = len(self.done)
         surrogate_ok = v.success[:n][k]
@@ -265,6 +284,7 @@ class Recheck:
             surrogate_success_rate=float(surrogate_ok.mean()) if k.any() else nan,
             false_success=int((surrogate_ok & ~td_ok).sum()), missed_success=int((td_ok & ~surrogate_ok).sum()),
             median_position_error_angstrom=float(np.median(v.position_error_angstrom[:n][k])) if k.any() else nan,
+            overlapping=int((v.min_distance_angstrom[:n] < MIN_DISTANCE_ANGSTROM).sum()),
         )  # fmt: skip
 
 

@@ -213,3 +213,16 @@ def test_validate_cli_interleaves_cases_and_adds_pso_designs(monkeypatch):
 
 def _movable_of(v):
     return benchmark_target(v.case.dot, v.case.kind, v.case.n_movable)[0].info["movable"]
+
+
+def test_min_distance_of_designs_counts_overlaps(tiny_agent):
+    case, root = tiny_agent
+    v = validate_case(case, n_starts=6, seed=0, root=root)
+    for i, f in enumerate(design_frames(v)):
+        d = f.get_all_distances()
+        mov = benchmark_target(case.dot, case.kind, case.n_movable)[0].info["movable"]
+        d[np.arange(len(f)), np.arange(len(f))] = np.inf
+        assert v.min_distance_angstrom[i] == pytest.approx(d[mov].min())
+    v.designs[0, 0] = v.designs[0, 1] + [0.5, 0.0, 0.0]  # two designed atoms 0.5 Å apart
+    assert v.min_distance_angstrom[0] == pytest.approx(0.5)
+    assert v.summary()["overlapping"] >= 1 / 6
