@@ -24,6 +24,7 @@ Three layers, one piece of physics each:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -103,8 +104,15 @@ def benchmark_target(dot: str, kind: str = "absorption", n_movable: int = 1) -> 
     """A benchmark dot at the authors' geometry of ``kind`` and their target spectrum of that kind.
 
     Absorption: the ground-state geometry and absorption label; emission: the relaxed S1 geometry
-    and emission label (L mol⁻¹ cm⁻¹). ``info["movable"]`` holds the designed atoms.
+    and emission label (L mol⁻¹ cm⁻¹). ``info["movable"]`` holds the designed atoms. Read once per
+    process; every call returns fresh copies.
     """
+    atoms, target = _benchmark_target(dot, kind, n_movable)
+    return atoms.copy(), target.copy()  # ase copies info deeply
+
+
+@functools.lru_cache(maxsize=None)
+def _benchmark_target(dot: str, kind: str, n_movable: int) -> tuple[Atoms, NDArray[np.float64]]:
     from .datasets import fetch_benchmark_dot, fetch_paper_dataset, movable_indices
 
     if kind == "absorption":
