@@ -265,6 +265,14 @@ def _validate(args: argparse.Namespace) -> int:
     return _compute_set(geoms, args, args.store, lambda atoms: dict(atoms.info))
 
 
+def _add_case_args(p: argparse.ArgumentParser) -> None:
+    """The benchmark cases to work on (``qdlib.agents.all_cases`` arguments)."""
+    p.add_argument("--kinds", nargs="*", default=["absorption"], choices=["absorption", "emission"])
+    p.add_argument("--dots", nargs="*", default=["Cd6Se6", "Cd4Se4", "Cd5Te5", "Cd5Se1Te4"])
+    p.add_argument("--edges", nargs="*", type=float, default=[4.0, 10.0], help="cuboid edges, Å")
+    p.add_argument("--atoms", nargs="*", type=int, default=[1, 2, 3], help="numbers of movable atoms")
+
+
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=["auto", "cpu", "gpu"])
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads per calculation")
@@ -335,20 +343,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--threads", type=int, default=None, help="torch threads")
     m.set_defaults(func=_design_surrogate)
     g = sub.add_parser("agents", help="train the DDPG designers of the benchmark cases into data/agents (skips saved ones)")
-    g.add_argument("--kinds", nargs="*", default=["absorption"], choices=["absorption", "emission"])
-    g.add_argument("--dots", nargs="*", default=["Cd6Se6", "Cd4Se4", "Cd5Te5", "Cd5Se1Te4"])
-    g.add_argument("--edges", nargs="*", type=float, default=[4.0, 10.0], help="cuboid edges, Å")
-    g.add_argument("--atoms", nargs="*", type=int, default=[1, 2, 3], help="numbers of movable atoms")
+    _add_case_args(g)
     g.add_argument("--max-time-s", type=float, default=300.0, help="training time cap per case, s")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--retrain", action="store_true", help="train again even when saved")
     g.add_argument("--threads", type=int, default=None, help="torch threads")
     g.set_defaults(func=_agents)
     v = sub.add_parser("validate", help="deploy saved agents from random starts; TD-DFT of their first designs, into a results store")
-    v.add_argument("--kinds", nargs="*", default=["absorption"], choices=["absorption", "emission"])
-    v.add_argument("--dots", nargs="*", default=["Cd6Se6", "Cd4Se4", "Cd5Te5", "Cd5Se1Te4"])
-    v.add_argument("--edges", nargs="*", type=float, default=[4.0, 10.0], help="cuboid edges, Å")
-    v.add_argument("--atoms", nargs="*", type=int, default=[1, 2, 3], help="numbers of movable atoms")
+    _add_case_args(v)
     v.add_argument("--n-starts", type=int, default=100, help="random starts per case (paper: 100)")
     v.add_argument("--n-recheck", type=int, default=100, help="designs per case recomputed by TD-DFT (the first ones)")
     v.add_argument("--pso-designs", type=int, default=0, help="also PSO designs per case (seeds 0, 1, …; authors' settings)")
