@@ -94,7 +94,7 @@ def _compute_set(geoms, args, store_path, labels_of) -> int:
     from .store import ResultStore
 
     store = ResultStore(store_path)
-    options = qchem.EngineOptions(backend=args.backend, threads=args.threads, checkpoint_dir=args.checkpoint_dir or None)
+    options = _engine_options(args)
     executor = local_executor(args.workers) if args.workers > 1 else None
     labels = lambda i, atoms: labels_of(atoms)  # noqa: E731
     report = compute_many(geoms, qchem.TDDFTSettings(), options, store=store, executor=executor, labels=labels)
@@ -173,7 +173,7 @@ def _random(args: argparse.Namespace) -> int:
     from .compute import local_executor
     from .generate import generate_random_dataset
 
-    options = qchem.EngineOptions(backend=args.backend, threads=args.threads, checkpoint_dir=args.checkpoint_dir or None)
+    options = _engine_options(args)
     executor = local_executor(args.workers) if args.workers > 1 else None
     run = generate_random_dataset(
         args.n, tuple(args.n_atoms), args.se_fraction, args.seed, args.emission, args.max_opt_steps,
@@ -273,12 +273,21 @@ def _add_case_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--atoms", nargs="*", type=int, default=[1, 2, 3], help="numbers of movable atoms")
 
 
+def _engine_options(args: argparse.Namespace):
+    """``EngineOptions`` from the arguments declared by :func:`_add_engine_args`."""
+    from .qchem import EngineOptions
+
+    return EngineOptions(backend=args.backend, threads=args.threads, checkpoint_dir=args.checkpoint_dir or None,
+                         verbose=args.pyscf_verbose)
+
+
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=["auto", "cpu", "gpu"])
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads per calculation")
     p.add_argument("--workers", type=int, default=1, help="parallel local processes")
     p.add_argument("--checkpoint-dir", default="data/stores/checkpoints",
                    help="SCF checkpoints of calculations in progress (a restarted job resumes their SCF); '' for none")
+    p.add_argument("--pyscf-verbose", type=int, default=0, help="PySCF log level (4: every SCF and Davidson cycle)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -58,6 +58,8 @@ __all__ = [
     "run_scf",
     "run_tddft",
     "follow_internal_instability",
+    "dominant_transitions",
+    "format_transition",
     "excitations",
     "absorption",
     "vertical_emission",
@@ -175,6 +177,11 @@ class Excitations:
         Wall time of SCF plus TDDFT, s.
     versions : dict
         Versions of the packages that computed it.
+    transitions : list of list of (int, int, float)
+        Per state, the orbital pairs that make it up, strongest first: ``(h, l, w)`` is the
+        excitation from HOMO−h to LUMO+l with weight ``w`` (its share of the response vector,
+        ``2(X² − Y²)`` for singlets); see :func:`dominant_transitions`. Empty for results
+        stored before this field existed.
     """
 
     energies_ev: NDArray[np.float64]
@@ -186,6 +193,7 @@ class Excitations:
     backend: str
     wall_time_s: float
     versions: dict[str, str] = field(default_factory=dict)
+    transitions: list[list[tuple[int, int, float]]] = field(default_factory=list)
 
     @property
     def wavelengths_nm(self) -> NDArray[np.float64]:
@@ -209,10 +217,11 @@ class Excitations:
         return spectra.broaden(self.wavelengths_nm, self.osc_strengths, grid)
 
     def table(self) -> str:
-        """The excitations as a text table (state, eV, nm, f)."""
-        lines = [f"{'state':>5} {'E (eV)':>8} {'λ (nm)':>8} {'f':>8}"]
+        """The excitations as a text table (state, eV, nm, f, and the orbital transitions when known)."""
+        lines = [f"{'state':>5} {'E (eV)':>8} {'λ (nm)':>8} {'f':>8}" + ("  transitions" if self.transitions else "")]
         for k, (e, lam, f) in enumerate(zip(self.energies_ev, self.wavelengths_nm, self.osc_strengths), 1):
-            lines.append(f"{k:>5} {e:8.4f} {lam:8.1f} {f:8.4f}")
+            pairs = ", ".join(format_transition(*t) for t in self.transitions[k - 1]) if self.transitions else ""
+            lines.append(f"{k:>5} {e:8.4f} {lam:8.1f} {f:8.4f}" + (f"  {pairs}" if pairs else ""))
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -227,6 +236,7 @@ class Excitations:
             "backend": self.backend,
             "wall_time_s": float(self.wall_time_s),
             "versions": dict(self.versions),
+            "transitions": [[[int(h), int(l), float(w)] for h, l, w in state] for state in self.transitions],
         }
 
     @classmethod
@@ -242,7 +252,53 @@ class Excitations:
             backend=str(d["backend"]),
             wall_time_s=float(d["wall_time_s"]),
             versions=dict(d.get("versions", {})),
+            transitions=[[(int(h), int(l), float(w)) for h, l, w in state] for state in d.get("transitions", [])],
         )
+
+
+def dominant_transitions(xy, n_occ: int, min_weight: float = 0.1, top: int = 3) -> list[list[tuple[int, int, float]]]:
+    """The occupied→virtual orbital pairs that make up each excited state.
+
+    Parameters
+    ----------
+    xy : sequence of (X, Y)
+        Response vectors per state as PySCF's ``td.xy`` (restricted singlets): ``X`` and ``Y`` of
+        shape ``(n_occ, n_vir)``, normalised so that ``Σ(X² − Y²) = ½``; ``Y`` is 0 for Tamm–Dancoff.
+    n_occ : int
+        Occupied orbitals (HOMO is orbital ``n_occ − 1``).
+    min_weight : float
+        Pairs below this weight are left out (the strongest pair is always kept).
+    top : int
+        At most this many pairs per state.
+
+    Returns
+    -------
+    list of list of (h, l, w)
+        Per state, strongest first: from HOMO−h to LUMO+l with weight ``w = 2(X² − Y²)``
+        (the weights of a state sum to 1).
+    """
+    out = []
+    for x, y in xy:
+        x = np.asarray(_to_numpy(x), dtype=float)
+        y = np.asarray(_to_numpy(y), dtype=float) if np.ndim(_to_numpy(y)) else np.zeros_like(x)
+        w = 2.0 * (x**2 - y**2)
+        if w.shape[0] != n_occ:
+            raise ValueError(f"response vector has {w.shape[0]} occupied rows, expected {n_occ}")
+        order = np.argsort(w, axis=None)[::-1][:top]
+        pairs = []
+        for rank, flat in enumerate(order):
+            i, a = np.unravel_index(flat, w.shape)
+            if rank and w[i, a] < min_weight:
+                break
+            pairs.append((int(n_occ - 1 - i), int(a), round(float(w[i, a]), 4)))
+        out.append(pairs)
+    return out
+
+
+def format_transition(h: int, l: int, w: float | None = None) -> str:  # noqa: E741 (LUMO offset)
+    """``"H-1→L+2 (87%)"``: a pair of :func:`dominant_transitions` as text."""
+    label = ("H" if h == 0 else f"H-{h}") + "→" + ("L" if l == 0 else f"L+{l}")
+    return label if w is None else f"{label} ({w:.0%})"
 
 
 # --------------------------------------------------------------------------- backends
@@ -809,6 +865,7 @@ def excitations(
         backend=backend,
         wall_time_s=wall,
         versions=versions(backend),
+        transitions=dominant_transitions(td.xy, int(np.count_nonzero(_to_numpy(mf.mo_occ) > 0))),
     )
 
 

@@ -49,6 +49,8 @@ __all__ = [
     "role_of",
     "make_entry",
     "entry_excitations",
+    "encode_transitions",
+    "decode_transitions",
     "entries_from_store",
     "collect_entries",
     "write_tddft_dataset",
@@ -107,6 +109,8 @@ def make_entry(atoms: Atoms, result: Excitations, role: str, **labels) -> Atoms:
         "wall_time_s": round(float(result.wall_time_s), 1),
         **{f"version_{k}": str(v) for k, v in sorted(result.versions.items())},
     }
+    if result.transitions:
+        info["transitions"] = encode_transitions(result.transitions)
     out = Atoms(atoms.numbers, positions=atoms.positions)
     out.info = info
     return out
@@ -127,7 +131,31 @@ def entry_excitations(entry: Atoms) -> Excitations:
         backend=str(info["backend"]),
         wall_time_s=float(info["wall_time_s"]),
         versions={k[len("version_") :]: str(v) for k, v in info.items() if k.startswith("version_")},
+        transitions=decode_transitions(info.get("transitions", "")),
     )
+
+
+def encode_transitions(transitions: list[list[tuple[int, int, float]]]) -> str:
+    """:attr:`Excitations.transitions <qdlib.qchem.Excitations>` as one ASCII string for an extxyz frame.
+
+    States are separated by ``|``, pairs by ``;``, a pair is ``h,l,w`` (HOMO−h → LUMO+l, weight w):
+    ``"0,0,0.9213;1,0,0.0512|0,1,0.88"``.
+    """
+    return "|".join(";".join(f"{h},{l},{w:.4f}" for h, l, w in state) for state in transitions)
+
+
+def decode_transitions(text: str) -> list[list[tuple[int, int, float]]]:
+    """Inverse of :func:`encode_transitions` (``""`` → ``[]``)."""
+    if not text:
+        return []
+    states = []
+    for state in str(text).split("|"):
+        pairs = []
+        for pair in filter(None, state.split(";")):
+            h, l, w = pair.split(",")  # noqa: E741 (LUMO offset)
+            pairs.append((int(h), int(l), float(w)))
+        states.append(pairs)
+    return states
 
 
 def role_of(labels: dict) -> str:

@@ -24,6 +24,7 @@ def fake_excitations(atoms, settings=TDDFTSettings(), options=None):
         backend="cpu",
         wall_time_s=0.0,
         versions={"pyscf": "fake"},
+        transitions=[[(0, k, 0.9), (1, 0, 0.1)] for k in range(settings.n_states)] if d < 2.75 else [],
     )
 
 

@@ -61,9 +61,10 @@ def test_write_and_load_round_trip(tmp_path):
     original = {e.info["id"]: e for e in entries}
     for e in ds.entries:  # the frame restores the excitations and their settings exactly
         a, b = tddft_data.entry_excitations(e), tddft_data.entry_excitations(original[e.info["id"]])
-        assert a.settings == b.settings and a.versions == b.versions
+        assert a.settings == b.settings and a.versions == b.versions and a.transitions == b.transitions
         np.testing.assert_array_equal(a.energies_ev, b.energies_ev)
         np.testing.assert_array_equal(e.positions, original[e.info["id"]].positions)
+    assert sum(bool(tddft_data.entry_excitations(e).transitions) for e in ds.entries) == 3  # the 2.8 Å dimer has none
     X, Y, frames = ds.training_set("emission")
     assert X.shape == (3, 900) and Y.shape == (3, 500) and {f.info["role"] for f in frames} <= {"emission", "absorption+emission"}
 
@@ -110,3 +111,11 @@ def test_authors_job_skips_structures_done_on_another_response_grid_only(tmp_pat
     store.put(_dimer(2.7), fake_excitations(_dimer(2.7), TDDFTSettings(xc="b3lyp")), group=4)
     store.put(_dimer(2.8), fake_excitations(_dimer(2.8), TDDFTSettings()), group=5)
     assert _stored_authors_groups(str(path), "absorption") == {3, 5}
+
+
+def test_transitions_text_round_trip():
+    states = [[(0, 0, 0.9213), (1, 0, 0.0512)], [(0, 1, 0.88)]]
+    text = tddft_data.encode_transitions(states)
+    assert text == "0,0,0.9213;1,0,0.0512|0,1,0.8800" and text.isascii()
+    assert tddft_data.decode_transitions(text) == states
+    assert tddft_data.decode_transitions(tddft_data.encode_transitions([])) == []
