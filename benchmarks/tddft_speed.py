@@ -12,6 +12,11 @@ the absorption peak (nm, broadened on the paper grid), the stick wavelengths (nm
 oscillator strengths. Results are also written as JSON.
 
     python benchmarks/tddft_speed.py --threads 2 --out benchmarks/results/tddft_speed.json
+
+On a CUDA machine, the GPU against the stored CPU reference (the plain run is read, not repeated)::
+
+    cp benchmarks/results/tddft_speed.json benchmarks/results/tddft_speed_gpu.json
+    python benchmarks/tddft_speed.py --backend gpu --skip-plain --out benchmarks/results/tddft_speed_gpu.json
 """
 
 from __future__ import annotations
@@ -70,6 +75,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2, help="OpenMP threads for every run")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), help="which qdlib variants to run")
     parser.add_argument("--skip-plain", action="store_true", help="reuse the plain result from --out")
+    parser.add_argument("--backend", default="cpu", choices=["auto", "cpu", "gpu"],
+                        help="backend of the qdlib variants (the plain reference is always PySCF on the CPU)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/tddft_speed.json"))
     args = parser.parse_args(argv)
 
@@ -83,12 +90,13 @@ def main(argv=None):
     results = {
         "dot": args.dot,
         "threads": args.threads,
+        "backend": qchem.select_backend(args.backend),
         "plain": {"energies_ev": e_ref.tolist(), "osc_strengths": f_ref.tolist(), "wall_time_s": t_ref},
         "variants": {},
     }
-    print(f"{args.dot}, {args.threads} thread(s); plain PySCF: {t_ref:.0f} s")
+    print(f"{args.dot}, {args.threads} thread(s), variants on {results['backend']}; plain PySCF (CPU): {t_ref:.0f} s")
     print(f"{'variant':22s} {'wall s':>8s} {'speed-up':>9s} {'Δpeak nm':>9s} {'max|Δλ| nm':>11s} {'max|Δf|':>8s}")
-    options = EngineOptions(backend="cpu", threads=args.threads)
+    options = EngineOptions(backend=args.backend, threads=args.threads)
     for name in args.variants:
         settings = VARIANTS[name]
         exc = qchem.excitations(atoms, settings, options)
