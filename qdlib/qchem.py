@@ -216,12 +216,18 @@ class Excitations:
             return spectra.broaden(self.wavelengths_nm[:1], self.osc_strengths[:1], grid)
         return spectra.broaden(self.wavelengths_nm, self.osc_strengths, grid)
 
+    def transition_labels(self) -> list[str]:
+        """Per state, its orbital pairs as text (``"H→L (92%), H-1→L (5%)"``); ``""`` where not recorded."""
+        if not self.transitions:
+            return [""] * len(self.energies_ev)
+        return [", ".join(format_transition(*pair) for pair in state) for state in self.transitions]
+
     def table(self) -> str:
         """The excitations as a text table (state, eV, nm, f, and the orbital transitions when known)."""
         lines = [f"{'state':>5} {'E (eV)':>8} {'λ (nm)':>8} {'f':>8}" + ("  transitions" if self.transitions else "")]
-        for k, (e, lam, f) in enumerate(zip(self.energies_ev, self.wavelengths_nm, self.osc_strengths), 1):
-            pairs = ", ".join(format_transition(*t) for t in self.transitions[k - 1]) if self.transitions else ""
-            lines.append(f"{k:>5} {e:8.4f} {lam:8.1f} {f:8.4f}" + (f"  {pairs}" if pairs else ""))
+        rows = zip(self.energies_ev, self.wavelengths_nm, self.osc_strengths, self.transition_labels())
+        for k, (e, lam, f, pairs) in enumerate(rows, 1):
+            lines.append(f"{k:>5} {e:8.4f} {lam:8.1f} {f:8.4f}  {pairs}".rstrip())
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -279,9 +285,8 @@ def dominant_transitions(xy, n_occ: int, min_weight: float = 0.1, top: int = 3) 
     """
     out = []
     for x, y in xy:
-        x = np.asarray(_to_numpy(x), dtype=float)
-        y = np.asarray(_to_numpy(y), dtype=float) if np.ndim(_to_numpy(y)) else np.zeros_like(x)
-        w = 2.0 * (x**2 - y**2)
+        x, y = (np.asarray(_to_numpy(v), dtype=float) for v in (x, y))
+        w = 2.0 * (x**2 - y**2)  # a Tamm-Dancoff Y of 0 broadcasts
         if w.shape[0] != n_occ:
             raise ValueError(f"response vector has {w.shape[0]} occupied rows, expected {n_occ}")
         order = np.argsort(w, axis=None)[::-1][:top]

@@ -95,7 +95,7 @@ def test_transitions_of_a_real_calculation(dimer_result):
         weights = [w for _, _, w in state]
         assert 0.1 <= weights[0] <= 1.0 + 1e-6 and weights == sorted(weights, reverse=True)
         assert sum(weights) <= 1.0 + 1e-6 and all(h >= 0 and l >= 0 for h, l, _ in state)
-    assert "→L" in exc.table()
+    assert "→L" in exc.table() and all(label.startswith("H") for label in exc.transition_labels())
 
 
 def test_dominant_transitions_reads_pairs_relative_to_homo_and_lumo():
