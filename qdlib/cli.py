@@ -286,7 +286,7 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads per calculation")
     p.add_argument("--workers", type=int, default=1, help="parallel local processes")
     p.add_argument("--checkpoint-dir", default="data/stores/checkpoints",
-                   help="SCF checkpoints of calculations in progress (a restarted job resumes their SCF); '' for none")
+                   help="restart points of calculations in progress (SCF orbitals and TDDFT vectors: a restarted job resumes both); '' for none")
     p.add_argument("--pyscf-verbose", type=int, default=0, help="PySCF log level (4: every SCF and Davidson cycle)")
 
 

@@ -35,6 +35,7 @@ import importlib
 import logging
 import os
 import platform
+import shutil
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -57,6 +58,7 @@ __all__ = [
     "build_mol",
     "run_scf",
     "run_tddft",
+    "ResponseCheckpoint",
     "follow_internal_instability",
     "dominant_transitions",
     "format_transition",
@@ -140,6 +142,10 @@ class EngineOptions:
     """Keep full- and long-range two-electron integrals in memory when they fit."""
     mo_space_jk: bool = True
     """In the response, contract MO-basis (ia|jb) and (ij|ab) integrals when they fit."""
+    mo_space_disk: bool = True
+    """When the AO integrals do not fit in memory, compute the MO-basis integrals of the response
+    once into PySCF's scratch directory (``PYSCF_TMPDIR``) and stream them every iteration,
+    instead of recomputing all AO integrals every iteration."""
     mo_space_xc: bool = True
     """In the response, contract the XC kernel with orbitals tabulated on the grid when they fit."""
     ao_cache_mb: int = 4000
@@ -149,9 +155,11 @@ class EngineOptions:
     verbose: int = 0
     """PySCF verbosity (0 silent, 4 detailed)."""
     checkpoint_dir: str | None = None
-    """Directory for SCF checkpoints (PySCF chkfiles, one per geometry and settings, written every
-    SCF cycle and removed when the excitations are done): an interrupted calculation restarts
-    from its last orbitals. ``None``: none."""
+    """Directory for restart points, one pair per geometry and settings, removed when the
+    excitations are done: the SCF checkpoint (PySCF chkfile, ``<key>.chk``, written every SCF
+    cycle) and the TDDFT solver's vectors (``<key>.td.npz``, written every Davidson iteration,
+    :class:`ResponseCheckpoint`). An interrupted calculation restarts from its last orbitals
+    and its last response vectors. ``None``: none."""
 
 
 @dataclass
@@ -506,6 +514,10 @@ class _MOSpaceJK:
             oovv = oovv.reshape(no, no, nv, nv).transpose(0, 2, 1, 3).reshape(no * nv, no * nv)
             ibja = ovov.reshape(no, nv, no, nv).transpose(0, 3, 2, 1).reshape(no * nv, no * nv)
             self.tensors[omega] = (ovov, np.ascontiguousarray(oovv), np.ascontiguousarray(ibja))
+        self.omegas = list(self.tensors)
+
+    def close(self) -> None:
+        self.tensors.clear()
 
     def jk(self, omega, d_ov, d_vo, with_j, with_k, shape):
         ovov, oovv, ibja = self.tensors[omega]
@@ -517,6 +529,100 @@ class _MOSpaceJK:
             k_ov = d_ov @ oovv.T + d_vo @ ibja.T
             k_vo = d_ov @ ibja + d_vo @ oovv
             vk = self.basis.to_ao(k_ov, k_vo, shape)
+        return vj, vk
+
+
+class _DiskMOSpaceJK:
+    """:class:`_MOSpaceJK` for systems whose AO integrals do not fit in memory.
+
+    Without stored AO integrals, every response iteration recomputes all
+    two-electron integrals (PySCF's direct algorithm: 160 s for a single
+    trial vector of the 390-function Cd15Se12Te3 on 2 cores). Here the MO-basis
+    ``(ia|jb)`` and ``(ij|ab)`` are computed once per Coulomb range by
+    PySCF's out-of-core transformation (:func:`pyscf.ao2mo.outcore.general`)
+    into a scratch HDF5 file, and each iteration streams them from disk:
+    ``(ia|jb)`` in blocks of occupied rows, which also give ``(ib|ja)``, and
+    ``(ij|ab)`` with both pairs packed (real orbitals). Same integrals, same
+    products, same numbers to rounding.
+    """
+
+    row_block_mb = 512  # integrals read per step
+
+    def __init__(self, basis: _OVBasis, mol, omegas, max_memory_mb: float, scratch: str):
+        import tempfile
+
+        from pyscf import ao2mo
+
+        self.basis = basis
+        co, cv = basis.co, basis.cv
+        fd, self.path = tempfile.mkstemp(suffix=".h5", prefix="qdlib_mo_eri_", dir=scratch)
+        os.close(fd)
+        self.omegas = []
+        try:
+            for omega in omegas:
+                t0 = time.perf_counter()
+                with mol.with_range_coulomb(omega or 0.0):
+                    ao2mo.outcore.general(mol, (co, cv, co, cv), self.path, dataname=f"ovov/{omega or 0.0}",
+                                          max_memory=max_memory_mb, compact=False)  # fmt: skip
+                    ao2mo.outcore.general(mol, (co, co, cv, cv), self.path, dataname=f"oovv/{omega or 0.0}",
+                                          max_memory=max_memory_mb, compact=True)  # fmt: skip
+                self.omegas.append(omega or None)
+                log.info("MO-space integrals (omega=%s) on disk in %.0f s", omega or 0.0, time.perf_counter() - t0)
+        except BaseException:
+            self.close()
+            raise
+
+    @staticmethod
+    def disk_mb(nocc: int, nvir: int, nao: int, n_omega: int) -> float:
+        """Scratch disk needed: the stored tensors plus PySCF's half-transformed swap file, MB."""
+        ov = nocc * nvir
+        stored = ov * ov + nocc * (nocc + 1) // 2 * (nvir * (nvir + 1) // 2)
+        return (n_omega * stored + ov * nao * (nao + 1) // 2) * 8 / 1e6
+
+    def close(self) -> None:
+        if os.path.exists(self.path):
+            os.remove(self.path)
+
+    def jk(self, omega, d_ov, d_vo, with_j, with_k, shape):
+        import h5py
+        from pyscf import lib
+
+        no, nv = self.basis.nocc, self.basis.nvir
+        n, key = len(d_ov), f"{omega or 0.0}"
+        x, y = d_ov.reshape(n, no, nv), d_vo.reshape(n, no, nv)
+        j = np.zeros((n, no * nv)) if with_j else None
+        k_ov = np.zeros((n, no, nv)) if with_k else None
+        k_vo = np.zeros((n, no, nv)) if with_k else None
+        with h5py.File(self.path, "r") as f:
+            ovov = f[f"ovov/{key}"]
+            step = max(1, int(self.row_block_mb * 1e6 / (8 * nv * no * nv)))
+            for i0 in range(0, no, step):
+                i1 = min(no, i0 + step)
+                rows = ovov[i0 * nv : i1 * nv]  # (ia|jb) for i in [i0, i1)
+                if with_j:
+                    j[:, i0 * nv : i1 * nv] = (x + y).reshape(n, -1) @ rows.T
+                if with_k:  # (ib|ja) = rows[i, b, j, a]
+                    r4 = rows.reshape(i1 - i0, nv, no, nv)
+                    k_ov[:, i0:i1] += np.einsum("ibja,njb->nia", r4, y, optimize=True)
+                    k_vo += np.einsum("ibja,nia->njb", r4, x[:, i0:i1], optimize=True)
+            if with_k:  # (ij|ab) with ij and ab packed: pair (i, j >= ... ) in PySCF's tril order
+                oovv = f[f"oovv/{key}"]
+                pi, pj = np.tril_indices(no)
+                z = np.concatenate([x, y]).transpose(1, 0, 2)  # (no, 2n, nv)
+                out = np.zeros_like(z)
+                step = max(1, int(self.row_block_mb * 1e6 / (8 * nv * nv)))
+                for p0 in range(0, len(pi), step):
+                    p1 = min(len(pi), p0 + step)
+                    m = lib.unpack_tril(oovv[p0:p1])  # (pairs, nv, nv), symmetric in a, b
+                    i, jj = pi[p0:p1], pj[p0:p1]
+                    np.add.at(out, i, np.matmul(z[jj], m))
+                    off = i != jj
+                    np.add.at(out, jj[off], np.matmul(z[i[off]], m[off]))
+                out = out.transpose(1, 0, 2)
+                k_ov += out[:n]
+                k_vo += out[n:]
+        vj = None if j is None else self.basis.to_ao(j, j, shape)
+        vk = None if k_ov is None else self.basis.to_ao(k_ov.reshape(n, -1), k_vo.reshape(n, -1), shape)
         return vj, vk
 
 
@@ -600,19 +706,34 @@ def _mo_space_response(mf, options: EngineOptions):
 
     eris = {None: getattr(mf, "_eri", None), **getattr(mf, "_qdlib_eri_lr", {})}
     jk_fits = 3 * len(eris) * (no * nv) ** 2 * 8 / 1e6 <= budget
-    if options.mo_space_jk and eris[None] is not None and getattr(mf, "with_df", None) is None and jk_fits:
+    fitted = getattr(mf, "with_df", None) is not None
+    mo = None
+    if options.mo_space_jk and eris[None] is not None and not fitted and jk_fits:
         mo = _MOSpaceJK(basis, eris)
+    elif options.mo_space_jk and eris[None] is None and not fitted and options.mo_space_disk:
+        from pyscf import lib
+
+        omega_lr = ni.rsh_and_hybrid_coeff(mf.xc)[0] if ni is not None else 0.0
+        omegas = [None] + ([omega_lr] if omega_lr else [])
+        need = _DiskMOSpaceJK.disk_mb(no, nv, mf.mol.nao_nr(), len(omegas))
+        free = shutil.disk_usage(lib.param.TMPDIR).free / 1e6
+        if need < 0.9 * free:
+            mo = _DiskMOSpaceJK(basis, mf.mol, omegas, options.max_memory_mb, lib.param.TMPDIR)
+        else:
+            log.info("MO-space integrals need %.0f MB of disk, %s has %.0f MB: direct algorithm", need,
+                     lib.param.TMPDIR, free)  # fmt: skip
+    elif options.mo_space_jk:
+        log.info("MO-space J/K not used (density fitting, or over %.0f MB)", budget)
+    if mo is not None:
 
         def get_jk(mol=None, dm=None, hermi=1, with_j=True, with_k=True, omega=None):
             key = omega or None
-            blocks = basis.blocks(dm) if dm is not None and key in mo.tensors else None
+            blocks = basis.blocks(dm) if dm is not None and key in mo.omegas else None
             if blocks is None:
                 return original_jk(mol, dm, hermi, with_j, with_k, omega)
             return mo.jk(key, *blocks, with_j, with_k, np.shape(dm))
 
         mf.get_jk = get_jk
-    elif options.mo_space_jk:
-        log.info("MO-space J/K not used (no stored integrals, density fitting, or over %.0f MB)", budget)
 
     xctype = ni._xc_type(mf.xc) if ni is not None else None
     if options.mo_space_xc and xctype in ("LDA", "GGA") and hasattr(ni, "nr_rks_fxc"):
@@ -638,6 +759,8 @@ def _mo_space_response(mf, options: EngineOptions):
         yield
     finally:
         mf.get_jk = original_jk
+        if mo is not None:
+            mo.close()
         if patched_fxc:
             del ni.nr_rks_fxc
 
@@ -737,8 +860,116 @@ def _formula(mol) -> str:
     return "".join(f"{el}{symbols.count(el)}" for el in dict.fromkeys(symbols))
 
 
-def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptions = EngineOptions()):
+class ResponseCheckpoint:
+    """Keeps the TDDFT solver's best vectors on disk so an interrupted solve resumes.
+
+    PySCF's Davidson solvers keep no restart point: an hour of iterations on a
+    30-atom dot is lost when the process stops. This records every trial vector
+    the solver sends to the response operator together with its product (the
+    solver's own subspace), and after each iteration writes the ``n_keep``
+    lowest Ritz vectors of that subspace to ``path`` (atomically, ``.npz``).
+    :meth:`initial_guess` reads them back; the solver restarted from them
+    continues from where it stopped (a thick restart: one operator application
+    for the saved vectors, then the same convergence path). The guess changes
+    only where the solver starts, not the converged answer.
+
+    Parameters
+    ----------
+    path : str
+        The ``.npz`` file.
+    hermitian : bool
+        The solver's problem: Hermitian (Tamm–Dancoff, or Casida's form for pure
+        functionals; vectors of length ``n_ov``) or full TDDFT (vectors ``[X, Y]``).
+    n_ov : int
+        Occupied × virtual orbital pairs; with ``hermitian`` it identifies the problem a
+        saved file belongs to.
+    n_keep : int
+        Ritz vectors saved (the lowest ones).
+    """
+
+    def __init__(self, path: str, hermitian: bool, n_ov: int, n_keep: int):
+        self.path, self.hermitian, self.n_ov, self.n_keep = path, bool(hermitian), int(n_ov), int(n_keep)
+        self._z = np.zeros((0, self.size))  # trial vectors as the solver sends them
+        self._az = np.zeros((0, self.size))  # their products
+
+    @property
+    def size(self) -> int:
+        """Length of one solver vector."""
+        return self.n_ov if self.hermitian else 2 * self.n_ov
+
+    def initial_guess(self) -> NDArray[np.float64] | None:
+        """Saved Ritz vectors, shape ``(n, size)``, or ``None`` when there are none for this problem."""
+        if not os.path.isfile(self.path):
+            return None
+        try:
+            with np.load(self.path) as f:
+                z, hermitian = f["vectors"], bool(f["hermitian"])
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring unreadable TDDFT restart file %s (%s)", self.path, exc)
+            return None
+        if hermitian != self.hermitian or z.ndim != 2 or z.shape[1] != self.size or not np.isfinite(z).all():
+            log.warning("ignoring TDDFT restart file %s: it belongs to another problem", self.path)
+            return None
+        log.info("TDDFT restarts from %d saved vectors (%s)", len(z), self.path)
+        return z
+
+    def wrap(self, vind):
+        """The response operator ``vind`` recording what it is asked and saving the Ritz vectors."""
+
+        def recorded(zs):
+            az = vind(zs)
+            self._record(np.asarray(zs).reshape(-1, self.size), np.asarray(az).reshape(-1, self.size))
+            return az
+
+        return recorded
+
+    def _record(self, z, az) -> None:
+        self._z, self._az = np.vstack([self._z, z]), np.vstack([self._az, az])
+        try:
+            ritz = self._ritz_vectors()
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+            ritz = None
+        if ritz is None:  # the solver restarted from vectors inside the old subspace: follow it
+            self._z, self._az = z.copy(), az.copy()
+            return
+        tmp = f"{self.path}.tmp.npz"
+        np.savez(tmp, vectors=ritz, hermitian=self.hermitian)
+        os.replace(tmp, self.path)
+
+    def _ritz_vectors(self) -> NDArray[np.float64] | None:
+        k = min(self.n_keep, len(self._z))
+        with np.errstate(divide="raise", over="raise", invalid="raise"):
+            if self.hermitian:  # A x = w x in the recorded subspace
+                import scipy.linalg
+
+                h = self._z @ self._az.T
+                _, c = scipy.linalg.eigh((h + h.T) / 2, self._z @ self._z.T)
+                ritz = c[:, :k].T @ self._z
+            else:  # [[A, B], [B, A]] [X, Y] = w [[1, 0], [0, -1]] [X, Y], PySCF's real_eig subspace
+                from pyscf.tdscf._lr_eig import TDDFT_subspace_eigen_solver
+
+                n = self.n_ov
+                v, w_ = self._z[:, :n], self._z[:, n:]
+                u1, u2 = self._az[:, :n], -self._az[:, n:]
+                sym = lambda m: (m + m.T) / 2  # noqa: E731
+                a, b = sym(v @ u1.T + w_ @ u2.T), sym(v @ u2.T + w_ @ u1.T)
+                sigma = sym(v @ v.T - w_ @ w_.T)
+                pi = v @ w_.T - w_ @ v.T
+                pi = (pi - pi.T) / 2
+                omega, x, y = TDDFT_subspace_eigen_solver(a, b, sigma, pi, k)
+                if len(omega) < k or np.any(omega <= 0):
+                    return None
+                ritz = np.hstack([x.T @ v + y.T @ w_, x.T @ w_ + y.T @ v])
+        return ritz if np.isfinite(ritz).all() else None
+
+
+def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptions = EngineOptions(),
+              restart_file: str | None = None):  # fmt: skip
     """Solve for ``settings.n_states`` singlet excitations on a converged ground state.
+
+    With ``restart_file`` (CPU), the solver's best vectors are saved there after every
+    iteration and, when the file exists, the solver starts from them
+    (:class:`ResponseCheckpoint`).
 
     Returns the PySCF TDDFT/TDA object after ``kernel()``.
     """
@@ -756,9 +987,24 @@ def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOpti
     td.singlet = True
     td.conv_tol = settings.td_conv_tol
     cpu = not type(mf).__module__.startswith("gpu4pyscf")
+    x0 = None
+    if restart_file is not None and cpu:
+        from pyscf.tdscf.rhf import TDA
+
+        nocc = int(np.count_nonzero(mf.mo_occ > 0))
+        checkpoint = ResponseCheckpoint(restart_file, isinstance(td, TDA), nocc * (len(mf.mo_occ) - nocc),
+                                        n_keep=2 * settings.n_states)  # fmt: skip
+        x0 = checkpoint.initial_guess()
+        gen_vind = td.gen_vind
+
+        def recording_gen_vind(mf=None):
+            vind, hdiag = gen_vind(mf)
+            return checkpoint.wrap(vind), hdiag
+
+        td.gen_vind = recording_gen_vind
     try:
         with _mo_space_response(mf, options) if cpu else contextlib.nullcontext():
-            td.kernel()
+            td.kernel(x0=x0)
     finally:
         mf.grids = scf_grids
     return td
@@ -832,16 +1078,17 @@ def excitations(
 
             os.makedirs(options.checkpoint_dir, exist_ok=True)
             chkfile = os.path.join(options.checkpoint_dir, f"{result_key(atoms, settings)}.chk")
+        restart = None if chkfile is None else f"{chkfile[:-len('.chk')]}.td.npz"
         mf = run_scf(mol, settings, options, dm0=dm0, chkfile=chkfile)
         try:
-            td = run_tddft(mf, settings, options)
+            td = run_tddft(mf, settings, options, restart_file=restart)
         except RuntimeError as exc:
             if _SADDLE_POINT_MESSAGE not in str(exc):
                 raise
             log.warning("%s: TDDFT found the ground state a saddle point; following its instability", _formula(mol))
             mf = follow_internal_instability(mf)
             try:
-                td = run_tddft(mf, settings, options)
+                td = run_tddft(mf, settings, options, restart_file=restart)
             except RuntimeError as again:
                 if _SADDLE_POINT_MESSAGE not in str(again) or settings.tda:
                     raise
@@ -850,11 +1097,12 @@ def excitations(
                 # problem (A alone) is Hermitian and solvable. The result says so in its settings.
                 log.warning("%s: full TDDFT has no real solution here; Tamm-Dancoff approximation instead", _formula(mol))
                 settings = dataclasses.replace(settings, tda=True)
-                td = run_tddft(mf, settings, options)
+                td = run_tddft(mf, settings, options, restart_file=restart)
                 mf.qdlib_strategy = f"{mf.qdlib_strategy}+tda-fallback"
         wall = time.perf_counter() - t0
-    if chkfile is not None and os.path.isfile(chkfile):
-        os.remove(chkfile)  # done: the result goes to the store, the restart point is not needed
+    for done in (chkfile, restart):  # the result goes to the store, the restart points are not needed
+        if done is not None and os.path.isfile(done):
+            os.remove(done)
     e_ev = np.asarray(_to_numpy(td.e), dtype=float) * HARTREE_EV
     f = np.asarray(_to_numpy(td.oscillator_strength()), dtype=float)
     conv = np.broadcast_to(np.asarray(_to_numpy(td.converged), dtype=bool), e_ev.shape).copy()

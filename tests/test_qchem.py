@@ -76,6 +76,61 @@ def test_mo_space_kernels_match_pyscf_on_random_transition_densities(xc):
     np.testing.assert_allclose(ov(vk), ov(ref_k), atol=1e-10 * np.abs(ref_k).max())
 
 
+@pytest.fixture(scope="module")
+def camb3lyp_dimer():
+    """A range-separated ground state and three random non-symmetric ov densities on it."""
+    atoms = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]])
+    settings = TDDFTSettings(grid_level=0, scf_conv_tol=1e-8)
+    mf = qchem.run_scf(qchem.build_mol(atoms, settings), settings, CPU)
+    basis = qchem._OVBasis(mf)
+    x, y = np.random.default_rng(1).normal(size=(2, 3, basis.nocc, basis.nvir))
+    dms = basis.co @ x @ basis.cv.T + basis.cv @ y.transpose(0, 2, 1) @ basis.co.T
+    return mf, basis, dms
+
+
+def _ov_blocks(basis, v):
+    return np.stack([basis.co.T @ m @ basis.cv for m in v] + [basis.co.T @ m.T @ basis.cv for m in v])
+
+
+def test_disk_mo_space_jk_matches_pyscf_for_both_coulomb_ranges(tmp_path, monkeypatch, camb3lyp_dimer):
+    mf, basis, dms = camb3lyp_dimer
+    omega = mf._numint.rsh_and_hybrid_coeff(mf.xc)[0]
+    assert omega > 0
+    disk = qchem._DiskMOSpaceJK(basis, mf.mol, [None, omega], 500, str(tmp_path))
+    monkeypatch.setattr(disk, "row_block_mb", 1e-3)  # one occupied row, one orbital pair per step: every block path
+    for om in (None, omega):
+        vj, vk = disk.jk(om, *basis.blocks(dms), True, True, dms.shape)
+        ref_j, ref_k = mf.get_jk(mf.mol, dms, hermi=0, omega=om)
+        np.testing.assert_allclose(_ov_blocks(basis, vj), _ov_blocks(basis, ref_j), atol=1e-10 * np.abs(ref_j).max())
+        np.testing.assert_allclose(_ov_blocks(basis, vk), _ov_blocks(basis, ref_k), atol=1e-10 * np.abs(ref_k).max())
+    _, vk_only = disk.jk(omega, *basis.blocks(dms), False, True, dms.shape)
+    np.testing.assert_allclose(vk_only, disk.jk(omega, *basis.blocks(dms), True, True, dms.shape)[1])
+    disk.close()
+    assert not os.path.exists(disk.path)
+
+
+def test_response_streams_mo_integrals_from_disk_when_ao_integrals_are_not_stored(tmp_path, monkeypatch, camb3lyp_dimer):
+    from pyscf import lib
+
+    mf, basis, dms = camb3lyp_dimer
+    ref_j, ref_k = mf.get_jk(mf.mol, dms, hermi=0)
+    monkeypatch.setattr(mf, "_eri", None)
+    monkeypatch.setattr(mf, "_is_mem_enough", lambda: False)  # PySCF's direct algorithm from here on
+    monkeypatch.setattr(lib.param, "TMPDIR", str(tmp_path))
+    built = []
+    monkeypatch.setattr(qchem._DiskMOSpaceJK, "close", lambda self, real=qchem._DiskMOSpaceJK.close: (built.append(
+        os.path.isfile(self.path)), real(self)))  # fmt: skip
+    with qchem._mo_space_response(mf, CPU):
+        vj, vk = mf.get_jk(mf.mol, dms, hermi=0)
+    assert built == [True] and not list(tmp_path.iterdir())  # the scratch file existed and is gone
+    np.testing.assert_allclose(_ov_blocks(basis, vk), _ov_blocks(basis, ref_k), atol=1e-10 * np.abs(ref_k).max())
+    np.testing.assert_allclose(_ov_blocks(basis, vj), _ov_blocks(basis, ref_j), atol=1e-10 * np.abs(ref_j).max())
+    original = mf.get_jk
+    with qchem._mo_space_response(mf, dataclasses.replace(CPU, mo_space_disk=False)):
+        assert mf.get_jk == original  # switched off: PySCF's own J/K
+    assert built == [True]  # and nothing built
+
+
 def test_round_trip_dict(dimer_result):
     _, exc = dimer_result
     back = qchem.Excitations.from_dict(exc.to_dict())
@@ -285,11 +340,11 @@ def test_saddle_point_ground_state_is_followed_then_tddft_retried(monkeypatch, d
     calls = []
     real_run_tddft, real_follow = qchem.run_tddft, qchem.follow_internal_instability
 
-    def run_tddft(mf, settings, options):
+    def run_tddft(mf, settings, options, **kw):
         calls.append("tddft")
         if len(calls) == 1:  # what PySCF's solver raises when A - B is not positive definite
             raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
-        return real_run_tddft(mf, settings, options)
+        return real_run_tddft(mf, settings, options, **kw)
 
     def follow(mf):
         calls.append("stability")
@@ -308,11 +363,11 @@ def test_full_tddft_still_unsolvable_after_stability_falls_back_to_tamm_dancoff(
     seen = []
     real_run_tddft = qchem.run_tddft
 
-    def run_tddft(mf, s, options):
+    def run_tddft(mf, s, options, **kw):
         seen.append(s.tda)
         if not s.tda:
             raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
-        return real_run_tddft(mf, s, options)
+        return real_run_tddft(mf, s, options, **kw)
 
     monkeypatch.setattr(qchem, "run_tddft", run_tddft)
     out = qchem.excitations(atoms, CHEAP, CPU)
@@ -323,7 +378,7 @@ def test_full_tddft_still_unsolvable_after_stability_falls_back_to_tamm_dancoff(
 
     seen.clear()
 
-    def always_unsolvable(mf, s, options):
+    def always_unsolvable(mf, s, options, **kw):
         seen.append(s.tda)
         raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
 
@@ -350,7 +405,7 @@ def test_scf_checkpoint_restarts_from_the_last_orbitals(tmp_path, dimer_result):
 def test_other_tddft_errors_are_not_swallowed(monkeypatch, dimer_result):
     atoms, _ = dimer_result
 
-    def broken(mf, settings, options):
+    def broken(mf, settings, options, **kw):
         raise RuntimeError("something else")
 
     monkeypatch.setattr(qchem, "run_tddft", broken)
@@ -367,3 +422,90 @@ def test_optimiser_scanner_sees_the_new_geometry():
     e_scanned, _ = scanner(qchem.build_mol(moved, CHEAP))
     fresh = qchem.run_scf(qchem.build_mol(moved, CHEAP), CHEAP, CPU)
     assert abs(e_scanned - fresh.e_tot) < 1e-6
+
+
+class _Interrupt(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def dimer_scf(dimer_result):
+    atoms, _ = dimer_result
+    return qchem.run_scf(qchem.build_mol(atoms, CHEAP), CHEAP, CPU)
+
+
+def _count_operator_calls(monkeypatch, tda: bool, stop_after: int | None = None) -> list[int]:
+    """Wrap PySCF's response operator: record each call's number of vectors, optionally interrupt."""
+    from pyscf.tdscf import rks
+
+    cls = rks.TDA if tda else rks.TDDFT
+    real, calls = cls.gen_vind, []
+
+    def gen_vind(self, mf=None):
+        vind, hdiag = real(self, mf)
+
+        def counted(zs):
+            calls.append(len(zs))
+            if stop_after is not None and len(calls) > stop_after:
+                raise _Interrupt
+            return vind(zs)
+
+        return counted, hdiag
+
+    monkeypatch.setattr(cls, "gen_vind", gen_vind)
+    return calls
+
+
+@pytest.mark.parametrize("tda", [False, True], ids=["rpa", "tda"])
+def test_interrupted_tddft_resumes_from_saved_vectors(tmp_path, monkeypatch, dimer_scf, tda):
+    settings = dataclasses.replace(CHEAP, tda=tda, td_conv_tol=1e-7)
+    restart = str(tmp_path / "dimer.td.npz")
+    ref = qchem.run_tddft(dimer_scf, settings, CPU)
+    assert all(ref.converged)
+
+    with monkeypatch.context() as m:
+        _count_operator_calls(m, tda, stop_after=3)
+        with pytest.raises(_Interrupt):
+            qchem.run_tddft(dimer_scf, settings, CPU, restart_file=restart)
+    with np.load(restart) as f:
+        saved = f["vectors"]
+    n_ov = ref.xy[0][0].size
+    assert saved.shape == (2 * settings.n_states, n_ov if tda else 2 * n_ov) and np.isfinite(saved).all()
+
+    resumed = qchem.run_tddft(dimer_scf, settings, CPU, restart_file=restart)
+    np.testing.assert_allclose(resumed.e, ref.e, atol=1e-9)
+
+    # the file now holds the converged vectors: a restart from them needs one or two operator calls
+    calls = _count_operator_calls(monkeypatch, tda)
+    again = qchem.run_tddft(dimer_scf, settings, CPU, restart_file=restart)
+    assert all(again.converged) and len(calls) <= 2
+    np.testing.assert_allclose(again.e, ref.e, atol=1e-9)
+
+
+def test_restart_file_of_another_problem_is_ignored(tmp_path, dimer_scf, caplog):
+    restart = tmp_path / "other.td.npz"
+    np.savez(restart, vectors=np.ones((4, 7)), hermitian=False)
+    td = qchem.run_tddft(dimer_scf, CHEAP, CPU, restart_file=str(restart))
+    assert all(td.converged) and "belongs to another problem" in caplog.text
+    restart.write_bytes(b"not a numpy file")
+    td = qchem.run_tddft(dimer_scf, CHEAP, CPU, restart_file=str(restart))
+    assert all(td.converged) and "unreadable TDDFT restart file" in caplog.text
+
+
+def test_excitations_keep_tddft_vectors_beside_the_scf_checkpoint_until_done(tmp_path, monkeypatch, dimer_result):
+    from qdlib.store import result_key
+
+    atoms, exc = dimer_result
+    chk = tmp_path / "chk"
+    real_run_tddft, written = qchem.run_tddft, []
+
+    def run_tddft(mf, settings, options, restart_file=None):
+        td = real_run_tddft(mf, settings, options, restart_file=restart_file)
+        written.append((restart_file, os.path.isfile(restart_file)))
+        return td
+
+    monkeypatch.setattr(qchem, "run_tddft", run_tddft)
+    out = qchem.excitations(atoms, CHEAP, dataclasses.replace(CPU, checkpoint_dir=str(chk)))
+    assert written == [(str(chk / f"{result_key(atoms, CHEAP)}.td.npz"), True)]
+    assert not list(chk.iterdir())  # both restart points removed once the result exists
+    np.testing.assert_allclose(out.energies_ev, exc.energies_ev, atol=1e-6)
