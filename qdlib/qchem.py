@@ -532,6 +532,16 @@ class _MOSpaceJK:
         return vj, vk
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class _DiskMOSpaceJK:
     """:class:`_MOSpaceJK` for systems whose AO integrals do not fit in memory.
 
@@ -555,7 +565,8 @@ class _DiskMOSpaceJK:
 
         self.basis = basis
         co, cv = basis.co, basis.cv
-        fd, self.path = tempfile.mkstemp(suffix=".h5", prefix="qdlib_mo_eri_", dir=scratch)
+        self.remove_stale(scratch)
+        fd, self.path = tempfile.mkstemp(suffix=".h5", prefix=f"{self.prefix}{platform.node()}_{os.getpid()}_", dir=scratch)
         os.close(fd)
         self.omegas = []
         try:
@@ -571,6 +582,24 @@ class _DiskMOSpaceJK:
         except BaseException:
             self.close()
             raise
+
+    prefix = "qdlib_mo_eri_"  # then host, process id, random part
+
+    @classmethod
+    def remove_stale(cls, scratch: str) -> list[str]:
+        """Delete scratch files left by killed processes of this host; returns their paths."""
+        import glob
+
+        stale = []
+        for path in glob.glob(os.path.join(scratch, f"{cls.prefix}{platform.node()}_*.h5")):
+            pid = os.path.basename(path)[len(cls.prefix) + len(platform.node()) + 1 :].split("_")[0]
+            if not pid.isdigit() or _process_alive(int(pid)):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+                stale.append(path)
+                log.info("removed %s, left by a stopped process", path)
+        return stale
 
     @staticmethod
     def disk_mb(nocc: int, nvir: int, nao: int, n_omega: int) -> float:

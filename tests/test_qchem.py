@@ -109,6 +109,21 @@ def test_disk_mo_space_jk_matches_pyscf_for_both_coulomb_ranges(tmp_path, monkey
     assert not os.path.exists(disk.path)
 
 
+def test_scratch_files_of_stopped_processes_are_removed(tmp_path):
+    import platform
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    prefix = f"{qchem._DiskMOSpaceJK.prefix}{platform.node()}_"
+    stale = tmp_path / f"{prefix}{done.stdout.strip()}_x1.h5"  # its process has exited
+    live = tmp_path / f"{prefix}{os.getpid()}_x2.h5"  # this process
+    other_host = tmp_path / f"{qchem._DiskMOSpaceJK.prefix}elsewhere_{done.stdout.strip()}_x3.h5"
+    for f in (stale, live, other_host):
+        f.write_bytes(b"")
+    assert qchem._DiskMOSpaceJK.remove_stale(str(tmp_path)) == [str(stale)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other_host.name])
+
+
 def test_response_streams_mo_integrals_from_disk_when_ao_integrals_are_not_stored(tmp_path, monkeypatch, camb3lyp_dimer):
     from pyscf import lib
 
