@@ -624,29 +624,28 @@ class _DiskMOSpaceJK:
         k_vo = np.zeros((n, no, nv)) if with_k else None
         with h5py.File(self.path, "r") as f:
             ovov = f[f"ovov/{key}"]
+            s = (x + y).reshape(n, -1)
+            y_bj = y.transpose(0, 2, 1).reshape(n, nv * no)  # y[n, j, b] ordered as (b, j)
+            x_ain = x.transpose(1, 2, 0)  # (i, a, n)
             step = max(1, int(self.row_block_mb * 1e6 / (8 * nv * no * nv)))
             for i0 in range(0, no, step):
                 i1 = min(no, i0 + step)
                 rows = ovov[i0 * nv : i1 * nv]  # (ia|jb) for i in [i0, i1)
                 if with_j:
-                    j[:, i0 * nv : i1 * nv] = (x + y).reshape(n, -1) @ rows.T
-                if with_k:  # (ib|ja) = rows[i, b, j, a]
-                    r4 = rows.reshape(i1 - i0, nv, no, nv)
-                    k_ov[:, i0:i1] += np.einsum("ibja,njb->nia", r4, y, optimize=True)
-                    k_vo += np.einsum("ibja,nia->njb", r4, x[:, i0:i1], optimize=True)
-            if with_k:  # (ij|ab) with ij and ab packed: pair (i, j >= ... ) in PySCF's tril order
+                    j[:, i0 * nv : i1 * nv] = s @ rows.T
+                if with_k:  # (ib|ja) = r[i, (b, j), a]: matrix products on views, no copies of the block
+                    r = rows.reshape(i1 - i0, nv * no, nv)
+                    k_ov[:, i0:i1] += np.matmul(y_bj, r).transpose(1, 0, 2)
+                    k_vo += np.matmul(r, x_ain[i0:i1]).sum(axis=0).reshape(nv, no, n).transpose(2, 1, 0)
+            if with_k:  # (ij|ab), both pairs packed in PySCF's order: pairs (i, 0..i) follow each other
                 oovv = f[f"oovv/{key}"]
-                pi, pj = np.tril_indices(no)
                 z = np.concatenate([x, y]).transpose(1, 0, 2)  # (no, 2n, nv)
                 out = np.zeros_like(z)
-                step = max(1, int(self.row_block_mb * 1e6 / (8 * nv * nv)))
-                for p0 in range(0, len(pi), step):
-                    p1 = min(len(pi), p0 + step)
-                    m = lib.unpack_tril(oovv[p0:p1])  # (pairs, nv, nv), symmetric in a, b
-                    i, jj = pi[p0:p1], pj[p0:p1]
-                    np.add.at(out, i, np.matmul(z[jj], m))
-                    off = i != jj
-                    np.add.at(out, jj[off], np.matmul(z[i[off]], m[off]))
+                for i in range(no):
+                    p0 = i * (i + 1) // 2
+                    m = lib.unpack_tril(oovv[p0 : p0 + i + 1])  # (ij|ab) for j = 0..i, symmetric in a, b
+                    out[i] += np.tensordot(z[: i + 1], m, axes=([0, 2], [0, 1]))  # sum over j, b
+                    out[:i] += np.matmul(z[i], m[:i])  # (ji|ab) = (ij|ab)
                 out = out.transpose(1, 0, 2)
                 k_ov += out[:n]
                 k_vo += out[n:]
