@@ -917,8 +917,7 @@ class ResponseCheckpoint:
 
     def __init__(self, path: str, hermitian: bool, n_ov: int, n_keep: int):
         self.path, self.hermitian, self.n_ov, self.n_keep = path, bool(hermitian), int(n_ov), int(n_keep)
-        self._z = np.zeros((0, self.size))  # trial vectors as the solver sends them
-        self._az = np.zeros((0, self.size))  # their products
+        self._reset(np.zeros((0, self.size)), np.zeros((0, self.size)))
 
     @property
     def size(self) -> int:
@@ -951,39 +950,58 @@ class ResponseCheckpoint:
 
         return recorded
 
+    # the subspace matrices are sums of these products of blocks of the recorded vectors;
+    # each is extended by the new rows and columns only (O(m·k·n) per iteration, not O(m²·n))
+    _products = {
+        True: (("z", "az"), ("z", "z")),
+        False: (("v", "u1"), ("w", "u2"), ("v", "u2"), ("w", "u1"), ("v", "v"), ("w", "w"), ("v", "w")),
+    }
+
+    def _blocks(self, z, az) -> dict:
+        if self.hermitian:
+            return {"z": z, "az": az}
+        n = self.n_ov
+        return {"v": z[:, :n], "w": z[:, n:], "u1": az[:, :n], "u2": -az[:, n:]}
+
+    def _reset(self, z, az) -> None:
+        self._z, self._az = z.copy(), az.copy()
+        b = self._blocks(self._z, self._az)
+        self._gram = {pq: b[pq[0]] @ b[pq[1]].T for pq in self._products[self.hermitian]}
+
     def _record(self, z, az) -> None:
+        old, new = self._blocks(self._z, self._az), self._blocks(z, az)
+        for p, q in self._products[self.hermitian]:  # [[g, old_p new_q^T], [new_p old_q^T, new_p new_q^T]]
+            g = self._gram[p, q]
+            self._gram[p, q] = np.block([[g, old[p] @ new[q].T], [new[p] @ old[q].T, new[p] @ new[q].T]])
         self._z, self._az = np.vstack([self._z, z]), np.vstack([self._az, az])
         try:
             ritz = self._ritz_vectors()
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             ritz = None
         if ritz is None:  # the solver restarted from vectors inside the old subspace: follow it
-            self._z, self._az = z.copy(), az.copy()
+            self._reset(z, az)
             return
         tmp = f"{self.path}.tmp.npz"
         np.savez(tmp, vectors=ritz, hermitian=self.hermitian)
         os.replace(tmp, self.path)
 
     def _ritz_vectors(self) -> NDArray[np.float64] | None:
-        k = min(self.n_keep, len(self._z))
+        k, g = min(self.n_keep, len(self._z)), self._gram
+        sym = lambda m: (m + m.T) / 2  # noqa: E731
         with np.errstate(divide="raise", over="raise", invalid="raise"):
             if self.hermitian:  # A x = w x in the recorded subspace
                 import scipy.linalg
 
-                h = self._z @ self._az.T
-                _, c = scipy.linalg.eigh((h + h.T) / 2, self._z @ self._z.T)
+                _, c = scipy.linalg.eigh(sym(g["z", "az"]), sym(g["z", "z"]))
                 ritz = c[:, :k].T @ self._z
             else:  # [[A, B], [B, A]] [X, Y] = w [[1, 0], [0, -1]] [X, Y], PySCF's real_eig subspace
                 from pyscf.tdscf._lr_eig import TDDFT_subspace_eigen_solver
 
                 n = self.n_ov
                 v, w_ = self._z[:, :n], self._z[:, n:]
-                u1, u2 = self._az[:, :n], -self._az[:, n:]
-                sym = lambda m: (m + m.T) / 2  # noqa: E731
-                a, b = sym(v @ u1.T + w_ @ u2.T), sym(v @ u2.T + w_ @ u1.T)
-                sigma = sym(v @ v.T - w_ @ w_.T)
-                pi = v @ w_.T - w_ @ v.T
-                pi = (pi - pi.T) / 2
+                a, b = sym(g["v", "u1"] + g["w", "u2"]), sym(g["v", "u2"] + g["w", "u1"])
+                sigma = sym(g["v", "v"] - g["w", "w"])
+                pi = g["v", "w"] - g["v", "w"].T  # v w^T - w v^T
                 omega, x, y = TDDFT_subspace_eigen_solver(a, b, sigma, pi, k)
                 if len(omega) < k or np.any(omega <= 0):
                     return None
