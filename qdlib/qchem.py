@@ -59,6 +59,7 @@ __all__ = [
     "run_scf",
     "run_tddft",
     "ResponseCheckpoint",
+    "OptimizationCheckpoint",
     "follow_internal_instability",
     "dominant_transitions",
     "format_transition",
@@ -159,7 +160,8 @@ class EngineOptions:
     excitations are done: the SCF checkpoint (PySCF chkfile, ``<key>.chk``, written every SCF
     cycle) and the TDDFT solver's vectors (``<key>.td.npz``, written every Davidson iteration,
     :class:`ResponseCheckpoint`). An interrupted calculation restarts from its last orbitals
-    and its last response vectors. ``None``: none."""
+    and its last response vectors. Geometry optimisations keep their latest geometry there
+    too (:class:`OptimizationCheckpoint`). ``None``: none."""
 
 
 @dataclass
@@ -1243,13 +1245,21 @@ def _geometric_logging():
 
 
 def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: EngineOptions, max_steps: int) -> Atoms:
-    """Relax ``state`` (0 = ground, n = Sn) with geomeTRIC; a new Atoms, Å."""
+    """Relax ``state`` (0 = ground, n = Sn) with geomeTRIC; a new Atoms, Å.
+
+    With ``options.checkpoint_dir``, the latest geometry is written there after every
+    gradient (``<key>.S<state>.opt.xyz``, key of the starting geometry and settings) and a
+    restarted relaxation continues from it; the steps already taken count against
+    ``max_steps``. The file is removed when the relaxation ends.
+    """
     import io
 
     from pyscf.geomopt import geometric_solver
 
+    restart = OptimizationCheckpoint.for_run(atoms, state, settings, options.checkpoint_dir)
+    start, done = restart.load(atoms) if restart is not None else (atoms, 0)
     with _threads(options.threads):
-        mol = build_mol(atoms, settings, verbose=0)
+        mol = build_mol(start, settings, verbose=0)
         mf = _make_rks(mol, settings, options, select_backend(options.backend), fixed_geometry=False)
         if state == 0:
             scanner = mf.nuc_grad_method().as_scanner()
@@ -1258,17 +1268,82 @@ def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: Engine
             td.nstates = max(settings.n_states, state + 2)
             scanner = td.nuc_grad_method().as_scanner(state=state)
         chatter = io.StringIO()  # geomeTRIC reports every step on stdout
-        gradients = [0]  # energy-and-gradient evaluations
-        count = lambda _: gradients.__setitem__(0, gradients[0] + 1)  # noqa: E731
+        gradients = [done]  # energy-and-gradient evaluations, with those of earlier runs
+
+        def after_gradient(env):
+            gradients[0] += 1
+            if restart is not None:
+                restart.save(start, env["mol"].atom_coords(unit="Angstrom"), gradients[0])
+
         with contextlib.redirect_stdout(chatter), _geometric_logging() as log_ini:
-            conv, mol_eq = geometric_solver.kernel(scanner, maxsteps=max_steps, logIni=log_ini, callback=count)
+            conv, mol_eq = geometric_solver.kernel(scanner, maxsteps=max(1, max_steps - done), logIni=log_ini,
+                                                   callback=after_gradient)  # fmt: skip
     log.debug("geomeTRIC:\n%s", chatter.getvalue())
+    if restart is not None:
+        restart.remove()
     if not conv:
         log.warning("geometry optimisation of S%d did not converge in %d steps", state, max_steps)
     out = atoms.copy()
     out.positions = mol_eq.atom_coords(unit="Angstrom")
     out.info.update(relaxed=f"S{state}", optimization_converged=bool(conv), optimization_gradients=gradients[0])
     return out
+
+
+@dataclass
+class OptimizationCheckpoint:
+    """The latest geometry of a relaxation in progress, so that a stopped one continues.
+
+    Attributes
+    ----------
+    path : str
+        The extended-xyz file (positions in Å; ``gradients`` done so far in its comment line).
+    """
+
+    path: str
+
+    @classmethod
+    def for_run(cls, atoms: Atoms, state: int, settings: TDDFTSettings, directory: str | None):
+        """The checkpoint of relaxing ``state`` from ``atoms`` at ``settings``, or ``None`` without a directory."""
+        if directory is None:
+            return None
+        from .store import result_key
+
+        os.makedirs(directory, exist_ok=True)
+        return cls(os.path.join(directory, f"{result_key(atoms, settings)}.S{state}.opt.xyz"))
+
+    def load(self, atoms: Atoms) -> tuple[Atoms, int]:
+        """The geometry to start from and the gradients already spent (``atoms`` and 0 when none saved)."""
+        import ase.io
+
+        if not os.path.isfile(self.path):
+            return atoms, 0
+        try:
+            saved = ase.io.read(self.path, format="extxyz")
+        except Exception as exc:  # ASE raises several types for a damaged file
+            log.warning("ignoring unreadable relaxation checkpoint %s (%s)", self.path, exc)
+            return atoms, 0
+        if saved.get_chemical_symbols() != atoms.get_chemical_symbols():
+            log.warning("ignoring relaxation checkpoint %s: it belongs to other atoms", self.path)
+            return atoms, 0
+        done = int(saved.info.get("gradients", 0))
+        log.info("relaxation continues from %s after %d gradients", self.path, done)
+        start = atoms.copy()
+        start.positions = saved.positions
+        return start, done
+
+    def save(self, atoms: Atoms, positions_angstrom, gradients: int) -> None:
+        """Write the current geometry atomically."""
+        import ase.io
+
+        current = Atoms(atoms.get_chemical_symbols(), positions=positions_angstrom)
+        current.info["gradients"] = int(gradients)
+        tmp = f"{self.path}.tmp"
+        ase.io.write(tmp, current, format="extxyz")
+        os.replace(tmp, self.path)
+
+    def remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.path)
 
 
 def optimize_ground_state(

@@ -524,3 +524,38 @@ def test_excitations_keep_tddft_vectors_beside_the_scf_checkpoint_until_done(tmp
     assert written == [(str(chk / f"{result_key(atoms, CHEAP)}.td.npz"), True)]
     assert not list(chk.iterdir())  # both restart points removed once the result exists
     np.testing.assert_allclose(out.energies_ev, exc.energies_ev, atol=1e-6)
+
+
+def test_interrupted_relaxation_continues_from_its_last_geometry(tmp_path, monkeypatch):
+    start = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.9]])
+    options = dataclasses.replace(CPU, checkpoint_dir=str(tmp_path))
+    ref = qchem.optimize_ground_state(start, CHEAP, CPU, max_steps=30)
+    assert ref.info["optimization_converged"]
+
+    real_save, saved = qchem.OptimizationCheckpoint.save, []
+
+    def save_then_stop(self, atoms, positions, gradients):
+        real_save(self, atoms, positions, gradients)
+        saved.append(np.array(positions))
+        if len(saved) == 2:
+            raise _Interrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(qchem.OptimizationCheckpoint, "save", save_then_stop)
+        with pytest.raises(_Interrupt):
+            qchem.optimize_ground_state(start, CHEAP, options, max_steps=30)
+    (path,) = tmp_path.iterdir()
+    checkpoint = qchem.OptimizationCheckpoint(str(path))
+    resumed_from, done = checkpoint.load(start)
+    assert done == 2 and np.allclose(resumed_from.positions, saved[-1])
+
+    out = qchem.optimize_ground_state(start, CHEAP, options, max_steps=30)
+    assert out.info["optimization_converged"] and out.info["optimization_gradients"] > 2
+    assert abs(out.get_distance(0, 1) - ref.get_distance(0, 1)) < 5e-3  # Å, geomeTRIC's tolerance
+    assert not list(tmp_path.iterdir())  # removed once relaxed
+
+    # a checkpoint of other atoms, or a damaged one, is ignored
+    path.write_text("not xyz")
+    assert checkpoint.load(start)[1] == 0
+    checkpoint.save(Atoms("Cd2", positions=[[0, 0, 0], [0, 0, 3]]), [[0, 0, 0], [0, 0, 3]], 5)
+    assert checkpoint.load(start) == (start, 0)
