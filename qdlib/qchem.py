@@ -1120,13 +1120,8 @@ def excitations(
     with _threads(options.threads):
         t0 = time.perf_counter()
         mol = build_mol(atoms, settings, verbose=options.verbose)
-        chkfile = None
-        if options.checkpoint_dir is not None:
-            from .store import result_key
-
-            os.makedirs(options.checkpoint_dir, exist_ok=True)
-            chkfile = os.path.join(options.checkpoint_dir, f"{result_key(atoms, settings)}.chk")
-        restart = None if chkfile is None else f"{chkfile[:-len('.chk')]}.td.npz"
+        chkfile = _checkpoint_path(atoms, settings, options.checkpoint_dir, ".chk")
+        restart = _checkpoint_path(atoms, settings, options.checkpoint_dir, ".td.npz")
         mf = run_scf(mol, settings, options, dm0=dm0, chkfile=chkfile)
         try:
             td = run_tddft(mf, settings, options, restart_file=restart)
@@ -1244,6 +1239,16 @@ def _geometric_logging():
             root.setLevel(level)
 
 
+def _checkpoint_path(atoms: Atoms, settings: TDDFTSettings, directory: str | None, suffix: str) -> str | None:
+    """``<directory>/<result key><suffix>``: a restart point of one calculation (``None`` without a directory)."""
+    if directory is None:
+        return None
+    from .store import result_key
+
+    os.makedirs(directory, exist_ok=True)
+    return os.path.join(directory, f"{result_key(atoms, settings)}{suffix}")
+
+
 def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: EngineOptions, max_steps: int) -> Atoms:
     """Relax ``state`` (0 = ground, n = Sn) with geomeTRIC; a new Atoms, Å.
 
@@ -1304,12 +1309,8 @@ class OptimizationCheckpoint:
     @classmethod
     def for_run(cls, atoms: Atoms, state: int, settings: TDDFTSettings, directory: str | None):
         """The checkpoint of relaxing ``state`` from ``atoms`` at ``settings``, or ``None`` without a directory."""
-        if directory is None:
-            return None
-        from .store import result_key
-
-        os.makedirs(directory, exist_ok=True)
-        return cls(os.path.join(directory, f"{result_key(atoms, settings)}.S{state}.opt.xyz"))
+        path = _checkpoint_path(atoms, settings, directory, f".S{state}.opt.xyz")
+        return None if path is None else cls(path)
 
     def load(self, atoms: Atoms) -> tuple[Atoms, int]:
         """The geometry to start from and the gradients already spent (``atoms`` and 0 when none saved)."""
