@@ -42,6 +42,8 @@ class PSOConfig:
     """Particles start at the true positions + U(−w, w) per coordinate, Å."""
     bounded: bool = False
     """Keep particles inside the task's cuboid (positions clipped, the velocity component zeroed there)."""
+    target_loss: float | None = None
+    """Stop as soon as the best loss is below this (None: always run ``n_iterations``, as the authors)."""
     seed: int = 0
 
 
@@ -55,8 +57,9 @@ class PSOResult:
         Best positions of the movable atoms, Å.
     best_loss : float
         The task's loss there.
-    best_loss_history : ndarray, shape (n_iterations + 1,)
-        Best loss after initialisation and after every iteration.
+    best_loss_history : ndarray, shape (iterations run + 1,)
+        Best loss after initialisation and after every iteration (fewer than
+        ``n_iterations`` when ``target_loss`` was reached early).
     n_evaluations : int
         Forward-model evaluations (geometries).
     n_calls : int
@@ -111,7 +114,10 @@ def pso(task: DesignTask, config: PSOConfig = PSOConfig(), vectorised: bool = Tr
     p_best, p_loss = x.clone(), loss.clone()
     g = int(torch.argmin(p_loss))
     history = [float(p_loss[g])]
+    reached = lambda: config.target_loss is not None and history[-1] < config.target_loss  # noqa: E731
     for _ in range(config.n_iterations):
+        if reached():
+            break
         c1 = config.c_max * rand(n, 1, 1)
         c2 = config.c_max * rand(n, 1, 1)
         v = config.inertia * v + c1 * (p_best - x) + c2 * (p_best[g] - x)
@@ -125,5 +131,5 @@ def pso(task: DesignTask, config: PSOConfig = PSOConfig(), vectorised: bool = Tr
         p_best[better], p_loss[better] = x[better], loss[better]
         g = int(torch.argmin(p_loss))
         history.append(float(p_loss[g]))
-    return PSOResult(p_best[g].cpu().numpy(), float(p_loss[g]), np.array(history), n * (config.n_iterations + 1),
+    return PSOResult(p_best[g].cpu().numpy(), float(p_loss[g]), np.array(history), n * len(history),
                      calls, time.perf_counter() - t0, x.cpu().numpy())  # fmt: skip

@@ -37,3 +37,17 @@ def test_seeded_runs_repeat_and_per_particle_agrees_with_vectorised():
     assert abs(c.best_loss - a.best_loss) < 1e-6
     assert not np.array_equal(pso(task, PSOConfig(n_particles=20, n_iterations=6, seed=6)).positions, a.positions)
     torch.testing.assert_close(torch.as_tensor(a.best_position), torch.as_tensor(c.best_position), atol=1e-5, rtol=0)
+
+
+def test_swarm_stops_once_the_target_loss_is_reached():
+    task = toy_task(4.0)
+    full = pso(task, PSOConfig(n_particles=60, n_iterations=20, seed=1))
+    target = full.best_loss_history[5]  # reached after 5 of the 20 iterations (or earlier)
+    stop = int(np.argmax(full.best_loss_history < target))
+    assert 5 < stop < 20  # the toy run keeps improving, so the target is met part-way
+    early = pso(task, PSOConfig(n_particles=60, n_iterations=20, seed=1, target_loss=target))
+    assert len(early.best_loss_history) == stop + 1 and early.best_loss < target
+    assert early.n_evaluations == 60 * (stop + 1) and early.n_calls == stop + 1
+    np.testing.assert_array_equal(early.best_loss_history, full.best_loss_history[: stop + 1])  # the same swarm
+    per = pso(task, PSOConfig(n_particles=60, n_iterations=20, seed=1, target_loss=target), vectorised=False)
+    assert per.n_calls == 60 * (stop + 1)  # both modes stop at the same iteration
