@@ -10,7 +10,9 @@ model's spectrum against the target).
 Two evaluation modes give the same swarm for the same seed: ``vectorised``
 (the whole swarm is one batched forward-model call per iteration) and
 per particle (one call per particle, as the authors' loop), so the cost of
-the implementation can be told apart from the cost of the algorithm.
+the implementation can be told apart from the cost of the algorithm. With a
+``target_loss`` the search ends as soon as a design is below it: after the
+swarm evaluation that found it, or per particle at that particle.
 
 >>> result = pso(task, PSOConfig(seed=0))      # doctest: +SKIP
 >>> result.best_loss, result.best_position      # doctest: +SKIP
@@ -43,7 +45,8 @@ class PSOConfig:
     bounded: bool = False
     """Keep particles inside the task's cuboid (positions clipped, the velocity component zeroed there)."""
     target_loss: float | None = None
-    """Stop as soon as the best loss is below this (None: always run ``n_iterations``, as the authors)."""
+    """Stop as soon as a particle's loss is below this (None: always run ``n_iterations``, as the authors).
+    Vectorised, the check follows each swarm evaluation; per particle, each particle's."""
     seed: int = 0
 
 
@@ -59,9 +62,9 @@ class PSOResult:
         The task's loss there.
     best_loss_history : ndarray, shape (iterations run + 1,)
         Best loss after initialisation and after every iteration (fewer than
-        ``n_iterations`` when ``target_loss`` was reached early).
+        ``n_iterations + 1`` entries when ``target_loss`` was reached early).
     n_evaluations : int
-        Forward-model evaluations (geometries).
+        Forward-model evaluations (geometries) made.
     n_calls : int
         Forward-model calls (batches).
     wall_time_s : float
@@ -93,16 +96,23 @@ def pso(task: DesignTask, config: PSOConfig = PSOConfig(), vectorised: bool = Tr
     n, shape = config.n_particles, (config.n_particles, task.n_movable, 3)
     dev = task.device
     rand = lambda *s: torch.rand(s, generator=gen).to(dev)  # noqa: E731
-    calls = 0
+    target = -np.inf if config.target_loss is None else config.target_loss
+    calls = evaluations = 0
 
     def objective(x):
-        nonlocal calls
+        """Losses of the swarm; per particle, particles after one below the target are left at +inf."""
+        nonlocal calls, evaluations
         with torch.no_grad():
             if vectorised:
-                calls += 1
+                calls, evaluations = calls + 1, evaluations + len(x)
                 return task.loss(task.spectra(x))
-            calls += len(x)
-            return torch.cat([task.loss(task.spectra(x[i : i + 1])) for i in range(len(x))])
+            loss = torch.full((len(x),), torch.inf, device=dev)
+            for i in range(len(x)):
+                calls, evaluations = calls + 1, evaluations + 1
+                loss[i] = task.loss(task.spectra(x[i : i + 1]))[0]
+                if loss[i] < target:
+                    break
+            return loss
 
     half = 0.5 * task.config.edge_angstrom
     low, high = task.centre - half, task.centre + half
@@ -114,9 +124,8 @@ def pso(task: DesignTask, config: PSOConfig = PSOConfig(), vectorised: bool = Tr
     p_best, p_loss = x.clone(), loss.clone()
     g = int(torch.argmin(p_loss))
     history = [float(p_loss[g])]
-    reached = lambda: config.target_loss is not None and history[-1] < config.target_loss  # noqa: E731
     for _ in range(config.n_iterations):
-        if reached():
+        if history[-1] < target:
             break
         c1 = config.c_max * rand(n, 1, 1)
         c2 = config.c_max * rand(n, 1, 1)
@@ -131,5 +140,5 @@ def pso(task: DesignTask, config: PSOConfig = PSOConfig(), vectorised: bool = Tr
         p_best[better], p_loss[better] = x[better], loss[better]
         g = int(torch.argmin(p_loss))
         history.append(float(p_loss[g]))
-    return PSOResult(p_best[g].cpu().numpy(), float(p_loss[g]), np.array(history), n * len(history),
+    return PSOResult(p_best[g].cpu().numpy(), float(p_loss[g]), np.array(history), evaluations,
                      calls, time.perf_counter() - t0, x.cpu().numpy())  # fmt: skip

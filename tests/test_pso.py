@@ -1,5 +1,7 @@
 """Particle swarm: improves a toy design, respects bounds when asked, repeats with its seed, both modes agree."""
 
+import dataclasses
+
 import numpy as np
 import torch
 
@@ -41,13 +43,25 @@ def test_seeded_runs_repeat_and_per_particle_agrees_with_vectorised():
 
 def test_swarm_stops_once_the_target_loss_is_reached():
     task = toy_task(4.0)
-    full = pso(task, PSOConfig(n_particles=60, n_iterations=20, seed=1))
+    cfg = PSOConfig(n_particles=60, n_iterations=20, seed=1)
+    full = pso(task, cfg)
     target = full.best_loss_history[5]  # reached after 5 of the 20 iterations (or earlier)
     stop = int(np.argmax(full.best_loss_history < target))
     assert 5 < stop < 20  # the toy run keeps improving, so the target is met part-way
-    early = pso(task, PSOConfig(n_particles=60, n_iterations=20, seed=1, target_loss=target))
+    early = pso(task, dataclasses.replace(cfg, target_loss=target))
     assert len(early.best_loss_history) == stop + 1 and early.best_loss < target
     assert early.n_evaluations == 60 * (stop + 1) and early.n_calls == stop + 1
     np.testing.assert_array_equal(early.best_loss_history, full.best_loss_history[: stop + 1])  # the same swarm
-    per = pso(task, PSOConfig(n_particles=60, n_iterations=20, seed=1, target_loss=target), vectorised=False)
-    assert per.n_calls == 60 * (stop + 1)  # both modes stop at the same iteration
+    # per particle, the search ends at the first particle below the target, in the same iteration
+    per = pso(task, dataclasses.replace(cfg, target_loss=target), vectorised=False)
+    assert len(per.best_loss_history) == stop + 1 and per.best_loss < target
+    np.testing.assert_allclose(per.best_loss_history[:-1], early.best_loss_history[:-1], atol=1e-6)
+    assert 60 * stop < per.n_evaluations <= 60 * (stop + 1) and per.n_calls == per.n_evaluations
+
+
+def test_a_target_met_by_the_initial_swarm_costs_one_evaluation_of_it():
+    task = toy_task(4.0)
+    cfg = PSOConfig(n_particles=60, n_iterations=20, seed=1, target_loss=np.inf)
+    vec, per = pso(task, cfg), pso(task, cfg, vectorised=False)
+    assert len(vec.best_loss_history) == 1 and vec.n_evaluations == 60 and vec.n_calls == 1
+    assert len(per.best_loss_history) == 1 and per.n_evaluations == 1 and per.n_calls == 1
