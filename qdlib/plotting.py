@@ -201,13 +201,20 @@ def plot_structure(atoms: Atoms, ax=None, title: str | None = None, rotation: st
 
 
 def save_figure(fig, name: str, formats: Sequence[str] = ("png", "svg")) -> list:
-    """Write ``fig`` to ``figures/<name>.<fmt>`` and return the paths (relative to the repository)."""
+    """Write ``fig`` to ``figures/<name>.<fmt>`` and return the paths (relative to the repository).
+
+    The files are byte-reproducible: no date in the SVG and its element ids salted by ``name``
+    rather than at random, so re-running a notebook changes a figure's file only if its content changed.
+    """
+    import matplotlib
+
     from .paths import figures_dir, repo_root
 
     paths = []
     for fmt in formats:
         path = figures_dir() / f"{name}.{fmt}"
-        fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Date": None} if fmt == "svg" else None)
+        with matplotlib.rc_context({"svg.hashsalt": name}):
+            fig.savefig(path, dpi=150, bbox_inches="tight", metadata={"Date": None} if fmt == "svg" else None)
         try:
             paths.append(path.relative_to(repo_root()))
         except ValueError:
