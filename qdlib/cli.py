@@ -339,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--n-atoms", type=int, nargs=2, default=[8, 12], metavar=("MIN", "MAX"), help="size range (even counts)")
     r.add_argument("--se-fraction", type=float, default=None, help="fixed Se share of the anions (default: uniform)")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--emission", type=int, default=2, help="relax S1 and compute emission for this many")
+    r.add_argument("--emission", type=int, default=2, help="relax S1 and compute emission for this many, the smallest first")
     r.add_argument("--max-opt-steps", type=int, default=100, help="cap on DFT optimisation steps")
     r.add_argument("--stores", default="data/stores", help="directory of random_relaxed.db and random.db")
     _add_engine_args(r)

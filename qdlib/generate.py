@@ -346,8 +346,10 @@ def generate_random_dataset(
     n, n_atoms, se_fraction, seed
         As :func:`random_structures`.
     n_emission : int
-        For the first this many structures with a converged ground state, also
-        relax S1 and compute the emission there.
+        For this many structures with a converged ground state, the smallest
+        first (then by index), also relax S1 and compute the emission there:
+        an excited-state gradient costs several ground-state ones, and more
+        so the larger the cluster.
     max_opt_steps : int
         Cap on the DFT optimisation steps (geomeTRIC); runs that hit it are
         kept in the geometry store, flagged unconverged, and get no TD-DFT.
@@ -392,7 +394,7 @@ def generate_random_dataset(
     run.absorption = {done[k]: r for k, r in ab.results.items()}
     run.failures["absorption"] = {done[k]: e for k, e in ab.failures.items()}
 
-    chosen = done[:n_emission]
+    chosen = sorted(done, key=lambda i: (len(run.ground[i]), i))[:n_emission]
     s1 = relax_many([run.ground[i] for i in chosen], functools.partial(relax_s1, max_steps=max_opt_steps),
                     f"S1:{max_opt_steps}", store=geo_store, **common)  # fmt: skip
     run.excited = {chosen[k]: a for k, a in s1.results.items()}

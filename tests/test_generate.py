@@ -113,12 +113,14 @@ def test_relax_many_stores_and_resumes(tmp_path):
 def test_generate_random_dataset_pipeline_with_fakes(tmp_path, monkeypatch):
     monkeypatch.setattr(generate, "relax_ground_state", _fake_relax)
     monkeypatch.setattr(generate, "relax_s1", functools.partial(_fake_relax, stretch=1.05))
-    kw = dict(n=6, n_atoms=(8, 12), seed=2, n_emission=2, stores=tmp_path, compute=fake_excitations, progress=False)
+    kw = dict(n=6, n_atoms=(8, 12), seed=3, n_emission=2, stores=tmp_path, compute=fake_excitations, progress=False)
     run = generate.generate_random_dataset(**kw)
     sizes = [len(a) for a in run.starts]
     assert run.skipped == [i for i, n in enumerate(sizes) if n == 10]  # "not converged" in the fake
     assert sorted(run.absorption) == [i for i, n in enumerate(sizes) if n != 10]
-    assert sorted(run.emission) == sorted(run.absorption)[:2] == sorted(run.excited)
+    smallest_first = sorted(run.absorption, key=lambda i: (sizes[i], i))
+    assert sorted(smallest_first[:2]) != sorted(run.absorption)[:2]  # seed 3: choosing by size differs from by index
+    assert sorted(run.emission) == sorted(smallest_first[:2]) == sorted(run.excited)
     rows = list(ResultStore(tmp_path / "random.db").select())
     assert sorted(kv["geometry"] for _, _, kv in rows) == ["S0"] * len(run.absorption) + ["S1"] * 2
 
