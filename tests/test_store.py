@@ -83,6 +83,7 @@ def test_batch_survives_sigkill(tmp_path):
     script.write_text(BATCH)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "PYTHONPATH": root, "QDLIB_FAKE_DELAY_S": "0.25"}
+    assert len(ResultStore(db)) == 0  # the schema exists before the batch starts: polling cannot race its creation
     proc = subprocess.Popen([sys.executable, str(script), str(db)], env=env, cwd=root)
     deadline = time.time() + 60
     while time.time() < deadline:  # wait until some, not all, are stored
