@@ -25,7 +25,7 @@ def test_saving_the_same_figure_twice_writes_identical_files(tmp_path, monkeypat
         fig = _draw()
         paths = plotting.save_figure(fig, "twice")
         plt.close(fig)
-        written.append({p.suffix: p.read_bytes() for p in map(tmp_path.joinpath, [p.name for p in paths])})
+        written.append({p.suffix: (tmp_path / p.name).read_bytes() for p in paths})
     assert set(written[0]) == {".png", ".svg"}
     assert written[0] == written[1]
     assert b"<dc:date>" not in written[0][".svg"]
