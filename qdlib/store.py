@@ -14,18 +14,21 @@ again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 
 from .qchem import EngineOptions, Excitations, TDDFTSettings, excitations
 
-__all__ = ["result_key", "ResultStore", "GeometryStore"]
+__all__ = ["result_key", "connect", "ResultStore", "GeometryStore"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,43 @@ def result_key(atoms: Atoms, settings: TDDFTSettings) -> str:
     return hashlib.sha256(blob).hexdigest()[:24]
 
 
+def connect(url: str | os.PathLike):
+    """The ASE database at ``url``, its tables created before it is returned.
+
+    ASE creates an SQLite file's tables on first use, by looking for them
+    and then creating them; two processes opening a new store at once can
+    both look, and the second fails ("table systems already exists") or
+    reads a half-made schema. Here a new file's tables are created inside
+    an exclusive SQLite transaction, so a second process waits for the
+    first and then finds them. A file that already has its tables is
+    opened without a lock (read-only files included).
+
+    Parameters
+    ----------
+    url : str or path-like
+        SQLite file path or ``postgresql://`` URL.
+    """
+    import ase.db
+
+    url = os.fspath(url)
+    if url.startswith("postgresql"):
+        return ase.db.connect(url, type="postgresql")
+    db = ase.db.connect(url, type="db")
+    if not _has_tables(url):
+        with db:  # one connection, held: the lock below covers ASE's look-then-create
+            db.connection.execute("BEGIN EXCLUSIVE")
+            db.count()
+    return db
+
+
+def _has_tables(path: str) -> bool:
+    """Whether the SQLite file at ``path`` exists and holds ASE's tables."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return False
+    with contextlib.closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=20)) as con:
+        return con.execute("SELECT COUNT(*) FROM sqlite_master WHERE name='systems'").fetchone()[0] > 0
+
+
 class ResultStore:
     """TD-DFT results in an ASE database.
 
@@ -60,10 +100,8 @@ class ResultStore:
     """
 
     def __init__(self, url: str | os.PathLike = "qdlib-results.db"):
-        import ase.db
-
         self.url = os.fspath(url)
-        self._db = ase.db.connect(self.url, type="postgresql" if self.url.startswith("postgresql") else "db")
+        self._db = connect(self.url)
 
     def __len__(self) -> int:
         return self._db.count()
@@ -150,10 +188,8 @@ class GeometryStore:
     """
 
     def __init__(self, url: str | os.PathLike):
-        import ase.db
-
         self.url = os.fspath(url)
-        self._db = ase.db.connect(self.url, type="postgresql" if self.url.startswith("postgresql") else "db")
+        self._db = connect(self.url)
 
     def __len__(self) -> int:
         return self._db.count()

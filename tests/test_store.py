@@ -83,7 +83,6 @@ def test_batch_survives_sigkill(tmp_path):
     script.write_text(BATCH)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "PYTHONPATH": root, "QDLIB_FAKE_DELAY_S": "0.25"}
-    assert len(ResultStore(db)) == 0  # the schema exists before the batch starts: polling cannot race its creation
     proc = subprocess.Popen([sys.executable, str(script), str(db)], env=env, cwd=root)
     deadline = time.time() + 60
     while time.time() < deadline:  # wait until some, not all, are stored
@@ -116,3 +115,40 @@ def test_a_fallback_answer_is_found_under_the_request(tmp_path):
     assert key == result_key(atoms, asked) != result_key(atoms, answered.settings)
     found = store.get(atoms, asked)
     assert found is not None and found.settings.tda
+
+
+@pytest.mark.parametrize("store_class", ["ResultStore", "GeometryStore"])
+def test_two_openers_of_a_new_store_do_not_race(tmp_path, monkeypatch, store_class):
+    """Two connections opening one new file at once both get a working store.
+
+    ASE looks for its tables and then creates them; a slow first statement
+    widens the gap between the look and the creation to ~0.3 s, so that,
+    unlocked, both openers look before either creates and one fails.
+    """
+    import threading
+
+    import ase.db.sqlite
+
+    from qdlib import store as store_module
+
+    slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT COUNT(*) FROM c"
+    monkeypatch.setattr(ase.db.sqlite, "init_statements", [slow, *ase.db.sqlite.init_statements])
+    path = tmp_path / "new.db"
+    barrier, errors = threading.Barrier(2), []
+
+    def open_and_write(i):
+        barrier.wait()
+        try:
+            store = getattr(store_module, store_class)(path)
+            if store_class == "ResultStore":
+                store.put(_dot(0.1 * i), fake_excitations(_dot(0.1 * i), TDDFTSettings(), None))
+            else:
+                store.put(f"k{i}", _dot(0.1 * i))
+        except Exception as err:  # collected: an exception in a thread does not fail the test
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_and_write, args=(i,)) for i in range(2)]
+    [t.start() for t in threads]
+    [t.join(timeout=60) for t in threads]
+    assert errors == []
+    assert len(getattr(store_module, store_class)(path)) == 2
