@@ -183,6 +183,8 @@ def _random(args: argparse.Namespace) -> int:
         f"{len(run.starts)} random structures: {len(run.ground)} relaxed ({len(run.skipped)} not converged), "
         f"{len(run.absorption)} absorption, {len(run.excited)} S1 relaxed, {len(run.emission)} emission"
     )
+    for i, first in sorted(run.same_minimum.items()):
+        print(f"  {i} {run.starts[i].info['composition']}: relaxed to the minimum of {first}")
     failed = [(step, i, err) for step, errs in run.failures.items() for i, err in sorted(errs.items())]
     for step, i, err in failed:
         print(f"  {step} {i} {run.starts[i].info['composition']}: {err}")

@@ -38,7 +38,7 @@ from ase import Atoms
 
 from .datasets import fetch_benchmark_dot, fetch_paper_dataset
 from .qchem import EngineOptions, TDDFTSettings, excitations, optimize_excited_state, optimize_ground_state
-from .structures import composition, displace_by, displace_in_cuboid, random_cluster
+from .structures import composition, displace_by, displace_in_cuboid, distinct_structures, random_cluster
 
 __all__ = [
     "generate_random_dataset",
@@ -314,6 +314,10 @@ class RandomDatasetRun:
     skipped : list of int
         Structures whose ground-state optimisation did not converge within the step cap:
         no TD-DFT is run on them.
+    same_minimum : dict of int to int
+        Converged structures whose relaxed ground state is one found before from another
+        start (:func:`~qdlib.structures.same_structure`), mapped to the first such index.
+        They keep their absorption (a fact of the run) but are not chosen for the emission.
     """
 
     starts: list[Atoms]
@@ -323,6 +327,7 @@ class RandomDatasetRun:
     emission: dict = field(default_factory=dict)
     failures: dict = field(default_factory=dict)
     skipped: list = field(default_factory=list)
+    same_minimum: dict = field(default_factory=dict)
 
 
 def generate_random_dataset(
@@ -346,7 +351,8 @@ def generate_random_dataset(
     n, n_atoms, se_fraction, seed
         As :func:`random_structures`.
     n_emission : int
-        For this many structures with a converged ground state, the smallest
+        For this many structures with a converged ground state of their own
+        (not a minimum reached before from another start), the smallest
         first (then by index), also relax S1 and compute the emission there:
         an excited-state gradient costs several ground-state ones, and more
         so the larger the cluster.
@@ -394,7 +400,10 @@ def generate_random_dataset(
     run.absorption = {done[k]: r for k, r in ab.results.items()}
     run.failures["absorption"] = {done[k]: e for k, e in ab.failures.items()}
 
-    chosen = sorted(done, key=lambda i: (len(run.ground[i]), i))[:n_emission]
+    repeats = distinct_structures([run.ground[i] for i in done])
+    run.same_minimum = {done[k]: done[first] for k, first in repeats.items()}
+    distinct = [i for i in done if i not in run.same_minimum]
+    chosen = sorted(distinct, key=lambda i: (len(run.ground[i]), i))[:n_emission]
     s1 = relax_many([run.ground[i] for i in chosen], functools.partial(relax_s1, max_steps=max_opt_steps),
                     f"S1:{max_opt_steps}", store=geo_store, **common)  # fmt: skip
     run.excited = {chosen[k]: a for k, a in s1.results.items()}

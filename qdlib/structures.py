@@ -30,6 +30,8 @@ __all__ = [
     "distances",
     "composition",
     "is_connected",
+    "same_structure",
+    "distinct_structures",
     "random_cluster",
     "displace_in_cuboid",
     "displace_by",
@@ -179,6 +181,49 @@ def is_connected(atoms: Atoms, cutoff_angstrom: float = 3.4) -> bool:
     adj = distances(atoms) < cutoff_angstrom
     n_comp, _ = connected_components(adj, directed=False)
     return n_comp == 1
+
+
+def same_structure(a: Atoms, b: Atoms, tol_angstrom: float = 0.02) -> bool:
+    """Whether two clusters are one structure, up to rotation, translation and atom order.
+
+    Same composition, and for every element pair the sorted interatomic
+    distances agree within ``tol_angstrom`` (Å). Relaxations from different
+    starts that reach one minimum agree to a few thousandths of an ångström.
+    Equal distance lists are necessary, not sufficient (a homometric pair,
+    rare for relaxed clusters, would pass).
+    """
+    if len(a) != len(b) or composition(a) != composition(b):
+        return False
+    return all(np.max(np.abs(x - y), initial=0.0) <= tol_angstrom for x, y in zip(_pair_distances(a), _pair_distances(b)))
+
+
+def distinct_structures(structures: Sequence[Atoms], tol_angstrom: float = 0.02) -> dict[int, int]:
+    """For each structure that repeats an earlier one (:func:`same_structure`), the index of the first.
+
+    Returns ``{index: index of its first occurrence}`` for the repeats only;
+    an empty dict when all are distinct.
+    """
+    firsts: list[int] = []
+    repeats = {}
+    for i, atoms in enumerate(structures):
+        first = next((j for j in firsts if same_structure(structures[j], atoms, tol_angstrom)), None)
+        if first is None:
+            firsts.append(i)
+        else:
+            repeats[i] = first
+    return repeats
+
+
+def _pair_distances(atoms: Atoms) -> list[np.ndarray]:
+    """Sorted distances (Å) of each element pair, pairs in a fixed order."""
+    z, d = atoms.numbers, distances(atoms)
+    iu, ju = np.triu_indices(len(atoms), 1)
+    pairs = np.sort(np.stack([z[iu], z[ju]]), axis=0)
+    out = []
+    for p in sorted({tuple(c) for c in pairs.T}):
+        mask = (pairs[0] == p[0]) & (pairs[1] == p[1])
+        out.append(np.sort(d[iu[mask], ju[mask]]))
+    return out
 
 
 def _composition(n_atoms: int, n_se: int | None, rng: np.random.Generator) -> list[str]:

@@ -10,7 +10,9 @@
   stands for), the excitations (``energies_ev``, ``osc_strengths``,
   ``td_converged``, ``e_tot_hartree``), every setting that changes the answer,
   how it was run (``backend``, ``wall_time_s``, ``scf_strategy``) and the
-  versions of the code (``version_pyscf``, ``version_qdlib``, …);
+  versions of the code (``version_pyscf``, ``version_qdlib``, …); a
+  ``random`` frame whose relaxation reached the minimum of an earlier one
+  carries ``same_minimum_as`` (that frame's ``id``);
 * ``spectra_absorption.csv`` and ``spectra_emission.csv``: the broadened
   spectra on the paper grids (ε, L mol⁻¹ cm⁻¹), one row per frame of that
   role, first column the ``id``: the form the authors published, for
@@ -230,7 +232,26 @@ def collect_entries(stores_dir: str | Path | None = None) -> list[Atoms]:
     for name, labels in DATASET_STORES.items():
         if (stores_dir / name).is_file():
             out += entries_from_store(stores_dir / name, **labels)
-    return _one_per_authors_structure(out)
+    return _mark_repeated_minima(_one_per_authors_structure(out))
+
+
+def _mark_repeated_minima(entries: list[Atoms]) -> list[Atoms]:
+    """Give each ``random`` frame that repeats an earlier one's relaxed minimum ``same_minimum_as`` = its ``id``.
+
+    Earlier means lower ``index`` at the same ``seed`` and geometry (S0 or S1);
+    repeats are :func:`~qdlib.structures.same_structure` within 0.02 Å.
+    """
+    from .structures import distinct_structures
+
+    groups: dict[tuple, list[Atoms]] = {}
+    for e in entries:
+        if e.info.get("set") == "random":
+            groups.setdefault((e.info.get("seed"), e.info.get("geometry")), []).append(e)
+    for frames in groups.values():
+        frames.sort(key=lambda e: e.info.get("index", 0))
+        for k, first in distinct_structures(frames).items():
+            frames[k].info["same_minimum_as"] = frames[first].info["id"]
+    return entries
 
 
 def _one_per_authors_structure(entries: list[Atoms]) -> list[Atoms]:

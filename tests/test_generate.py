@@ -134,6 +134,30 @@ def test_generate_random_dataset_pipeline_with_fakes(tmp_path, monkeypatch):
     assert again.absorption.keys() == run.absorption.keys() and again.emission.keys() == run.emission.keys()
 
 
+def test_a_minimum_reached_twice_is_recorded_and_not_chosen_for_emission(tmp_path, monkeypatch):
+    """Starts of one composition that relax to one minimum (here: the first's, turned) count once for emission."""
+    from scipy.spatial.transform import Rotation
+
+    minima = {}
+
+    def collapse(atoms, settings, options, max_steps=100):
+        first = minima.setdefault(composition(atoms), atoms.positions.copy())
+        out = atoms.copy()
+        out.positions = Rotation.from_euler("xyz", [0.3, 1.1, -0.7]).apply(first) + [1.0, -2.0, 0.5]
+        out.info.update(optimization_converged=True, relaxed="S0")
+        return out
+
+    monkeypatch.setattr(generate, "relax_ground_state", collapse)
+    monkeypatch.setattr(generate, "relax_s1", _fake_relax)
+    run = generate.generate_random_dataset(n=6, n_atoms=(8, 12), seed=3, n_emission=3, stores=tmp_path,
+                                           compute=fake_excitations, progress=False)  # fmt: skip
+    comps = [a.info["composition"] for a in run.starts]
+    assert comps == ["Cd6Se0Te6", "Cd6Se1Te5", "Cd6Se0Te6", "Cd4Se0Te4", "Cd4Se4Te0", "Cd4Se0Te4"]
+    assert run.same_minimum == {2: 0, 5: 3}
+    assert sorted(run.absorption) == list(range(6))  # a repeat keeps its absorption
+    assert sorted(run.emission) == [0, 3, 4]  # not 3, 4, 5: the smallest distinct minima, then the next size
+
+
 def test_design_region_cli_skip_starts_each_dot_later(monkeypatch):
     from qdlib import cli
 

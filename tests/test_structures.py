@@ -154,3 +154,26 @@ def test_displace_impossible_constraint():
         structures.displace_in_cuboid(ref, [1], 0.1, 0, center_angstrom=[[0, 0, 0.2]], max_tries=5)
     with pytest.raises(RuntimeError, match="no displacement"):
         structures.displace_by(ref, [1], 5.0, 0, min_distance_angstrom=20.0, max_tries=5)
+
+
+def test_same_structure_ignores_rotation_translation_and_atom_order():
+    from scipy.spatial.transform import Rotation
+
+    from qdlib.structures import distinct_structures, same_structure
+
+    a = structures.random_cluster(10, np.random.default_rng(4), n_se=3)
+    order = np.random.default_rng(5).permutation(len(a))
+    b = Atoms(a.numbers[order], positions=Rotation.from_euler("zyx", [2.0, -0.4, 0.9]).apply(a.positions[order]) + 7.0)
+    assert same_structure(a, b)
+    b.positions[0] += [0.0, 0.0, 0.005]  # below the 0.02 Å tolerance
+    assert same_structure(a, b)
+    b.positions[0] += [0.0, 0.0, 0.1]
+    assert not same_structure(a, b)
+    assert same_structure(a, b, tol_angstrom=0.2)
+    swapped = a.copy()
+    se, te = np.flatnonzero(a.numbers == 34)[0], np.flatnonzero(a.numbers == 52)[0]
+    swapped.numbers[[se, te]] = swapped.numbers[[te, se]]  # same composition, other arrangement
+    assert not same_structure(a, swapped)
+    other = structures.random_cluster(10, np.random.default_rng(4), n_se=4)
+    assert not same_structure(a, other)  # other composition
+    assert distinct_structures([a, other, b, a.copy()]) == {3: 0}  # b moved beyond the tolerance
