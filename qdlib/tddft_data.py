@@ -238,17 +238,17 @@ def collect_entries(stores_dir: str | Path | None = None) -> list[Atoms]:
 def _mark_repeated_minima(entries: list[Atoms]) -> list[Atoms]:
     """Give each ``random`` frame that repeats an earlier one's relaxed minimum ``same_minimum_as`` = its ``id``.
 
-    Earlier means lower ``index`` at the same ``seed`` and geometry (S0 or S1);
-    repeats are :func:`~qdlib.structures.same_structure` within 0.02 Å.
+    Frames of one geometry (S0 or S1) are compared in order of ``seed``, then
+    ``index``; repeats are :func:`~qdlib.structures.same_structure` within 0.02 Å.
     """
     from .structures import distinct_structures
 
-    groups: dict[tuple, list[Atoms]] = {}
+    groups: dict[str, list[Atoms]] = {}
     for e in entries:
         if e.info.get("set") == "random":
-            groups.setdefault((e.info.get("seed"), e.info.get("geometry")), []).append(e)
+            groups.setdefault(e.info.get("geometry"), []).append(e)
     for frames in groups.values():
-        frames.sort(key=lambda e: e.info.get("index", 0))
+        frames.sort(key=lambda e: (e.info.get("seed", 0), e.info.get("index", 0)))
         for k, first in distinct_structures(frames).items():
             frames[k].info["same_minimum_as"] = frames[first].info["id"]
     return entries

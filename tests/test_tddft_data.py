@@ -125,11 +125,11 @@ def test_random_frames_that_reached_one_minimum_are_marked(tmp_path):
     """Two random starts relaxed to one minimum (turned and moved): the later frame points at the earlier."""
     rand = ResultStore(tmp_path / "random.db")
     same = Atoms("CdSe", positions=[[1.0, 1.0, 1.0], [1.0, 3.8, 1.0]])  # the 2.8 Å dimer, turned and moved
-    for index, atoms in ((3, _dimer(2.8)), (5, same), (7, _dimer(2.9))):
-        rand.put(atoms, fake_excitations(atoms), set="random", geometry="S0", seed=0, index=index)
+    for seed, index, atoms in ((0, 3, _dimer(2.8)), (1, 0, same), (0, 7, _dimer(2.9))):  # a later seed repeats too
+        rand.put(atoms, fake_excitations(atoms), set="random", geometry="S0", seed=seed, index=index)
     entries = {e.info["index"]: e for e in tddft_data.collect_entries(tmp_path)}
-    assert entries[5].info["same_minimum_as"] == entries[3].info["id"]
+    assert entries[0].info["same_minimum_as"] == entries[3].info["id"]
     assert "same_minimum_as" not in entries[3].info and "same_minimum_as" not in entries[7].info
     tddft_data.write_tddft_dataset(list(entries.values()), tmp_path / "out")
     back = {e.info["index"]: e for e in tddft_data.load_tddft_dataset(tmp_path / "out", verify=False).entries}
-    assert back[5].info["same_minimum_as"] == entries[3].info["id"]
+    assert back[0].info["same_minimum_as"] == entries[3].info["id"]
