@@ -58,6 +58,7 @@ __all__ = [
     "build_mol",
     "run_scf",
     "run_tddft",
+    "state_gradient",
     "ResponseCheckpoint",
     "OptimizationCheckpoint",
     "follow_internal_instability",
@@ -795,13 +796,11 @@ def _mo_space_response(mf, options: EngineOptions):
             del ni.nr_rks_fxc
 
 
-def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str, fixed_geometry: bool = True):
+def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str):
     """An RKS object on ``backend`` with the settings' functional, grid and fitting.
 
-    ``fixed_geometry=False`` (geometry optimisation, where the molecule moves
-    under the same object) turns off the caches that assume one geometry:
-    PySCF's scanners copy the SCF object, so a cache bound to the original
-    object would serve the integrals of the starting geometry.
+    Its caches (AO values on the grid, stored integrals) belong to ``mol``'s
+    geometry: a moved geometry gets a new object (:func:`state_gradient`).
     """
     if backend == "gpu":
         from gpu4pyscf.dft import rks as gpu_rks
@@ -814,12 +813,12 @@ def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str
         from pyscf.dft import numint
 
         mf = dft.RKS(mol, xc=settings.xc)
-        if options.ao_cache_mb > 0 and fixed_geometry:
+        if options.ao_cache_mb > 0:
             cls = type("CachedNumInt", (_CachedNumInt, numint.NumInt), {"ao_cache_mb": float(options.ao_cache_mb)})
             mf._numint = cls()
         if settings.density_fit:
             mf = mf.density_fit(auxbasis=settings.auxbasis)
-        elif options.incore_eri and fixed_geometry:
+        elif options.incore_eri:
             mol.incore_anyway = 2 * _eri_mb(mol.nao_nr()) < options.max_memory_mb
             _incore_long_range(mf, options.max_memory_mb)
     mf.grids.level = settings.grid_level
@@ -1249,10 +1248,66 @@ def _checkpoint_path(atoms: Atoms, settings: TDDFTSettings, directory: str | Non
     return os.path.join(directory, f"{result_key(atoms, settings)}{suffix}")
 
 
-def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: EngineOptions, max_steps: int) -> Atoms:
-    """Relax ``state`` (0 = ground, n = Sn) with geomeTRIC; a new Atoms, Å.
+def state_gradient(mol, state: int, settings: TDDFTSettings = TDDFTSettings(),
+                   options: EngineOptions = EngineOptions(), dm0=None):  # fmt: skip
+    """Energy and nuclear gradient of one state at ``mol``'s geometry, by the single-point engine.
 
-    With ``options.checkpoint_dir``, the latest geometry is written there after every
+    The ground state and the excitations are solved exactly as :func:`excitations`
+    solves them (:func:`run_scf`, :func:`run_tddft`: stored long-range integrals,
+    response in the occupied–virtual space on the response grid), on a fresh SCF
+    object, so nothing cached can belong to another geometry. The gradient is
+    PySCF's analytic one (TDDFT: Z-vector) at those orbitals and response vectors,
+    its exchange-correlation terms on the SCF grid. With a response grid coarser than the
+    SCF grid the excited-state energy and gradient therefore differ by the response
+    grid's error (about 0.01 meV in excitation energies, ``benchmarks/tddft_speed.py``;
+    ``benchmarks/relax_speed.py`` measures the gradient), far below a relaxation's thresholds.
+
+    Parameters
+    ----------
+    mol : pyscf.gto.Mole
+        The geometry (:func:`build_mol`).
+    state : int
+        0 for the ground state, n for the n-th singlet excited state.
+    settings, options
+        As for :func:`excitations`; at least ``state + 2`` states are solved for.
+    dm0 : ndarray, optional
+        Initial density matrix, e.g. the previous geometry's.
+
+    Returns
+    -------
+    energy : float
+        Total energy of the state, Eh.
+    gradient : ndarray, shape (n_atoms, 3)
+        dE/dR, Eh/bohr.
+    mf : pyscf SCF object
+        The converged ground state (``mf.make_rdm1()`` is the next geometry's guess).
+
+    Raises
+    ------
+    SCFConvergenceError
+        If the ground state does not converge.
+    RuntimeError
+        If the excited state ``state`` does not converge.
+    """
+    mf = run_scf(mol, settings, options, dm0=dm0)
+    if state == 0:
+        return float(mf.e_tot), np.asarray(_to_numpy(mf.nuc_grad_method().kernel())), mf
+    settings = dataclasses.replace(settings, n_states=max(settings.n_states, state + 2))
+    td = run_tddft(mf, settings, options)
+    converged = np.broadcast_to(np.asarray(_to_numpy(td.converged), dtype=bool), (settings.n_states,))
+    if not converged[state - 1]:
+        raise RuntimeError(f"TDDFT state S{state} of {_formula(mol)} did not converge")
+    grad = td.nuc_grad_method()
+    grad.verbose = options.verbose
+    de = grad.kernel(state=state)
+    return float(mf.e_tot + _to_numpy(td.e)[state - 1]), np.asarray(_to_numpy(de)), mf
+
+
+def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: EngineOptions, max_steps: int) -> Atoms:
+    """Relax ``state`` (0 = ground, n = Sn) with geomeTRIC on :func:`state_gradient`; a new Atoms, Å.
+
+    Every step starts its SCF from the previous step's density. With
+    ``options.checkpoint_dir``, the latest geometry is written there after every
     gradient (``<key>.S<state>.opt.xyz``, key of the starting geometry and settings) and a
     restarted relaxation continues from it; the steps already taken count against
     ``max_steps``. The file is removed when the relaxation ends.
@@ -1260,18 +1315,19 @@ def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: Engine
     import io
 
     from pyscf.geomopt import geometric_solver
+    from pyscf.geomopt.addons import as_pyscf_method
 
     restart = OptimizationCheckpoint.for_run(atoms, state, settings, options.checkpoint_dir)
     start, done = restart.load(atoms) if restart is not None else (atoms, 0)
     with _threads(options.threads):
         mol = build_mol(start, settings, verbose=0)
-        mf = _make_rks(mol, settings, options, select_backend(options.backend), fixed_geometry=False)
-        if state == 0:
-            scanner = mf.nuc_grad_method().as_scanner()
-        else:
-            td = mf.TDA() if settings.tda else mf.TDDFT()
-            td.nstates = max(settings.n_states, state + 2)
-            scanner = td.nuc_grad_method().as_scanner(state=state)
+        previous_dm = [None]
+
+        def energy_and_gradient(m):
+            energy, gradient, mf = state_gradient(m, state, settings, options, dm0=previous_dm[0])
+            previous_dm[0] = mf.make_rdm1()
+            return energy, gradient
+
         chatter = io.StringIO()  # geomeTRIC reports every step on stdout
         gradients = [done]  # energy-and-gradient evaluations, with those of earlier runs
 
@@ -1281,7 +1337,8 @@ def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: Engine
                 restart.save(start, env["mol"].atom_coords(unit="Angstrom"), gradients[0])
 
         with contextlib.redirect_stdout(chatter), _geometric_logging() as log_ini:
-            conv, mol_eq = geometric_solver.kernel(scanner, maxsteps=max(1, max_steps - done), logIni=log_ini,
+            conv, mol_eq = geometric_solver.kernel(as_pyscf_method(mol, energy_and_gradient),
+                                                   maxsteps=max(1, max_steps - done), logIni=log_ini,
                                                    callback=after_gradient)  # fmt: skip
     log.debug("geomeTRIC:\n%s", chatter.getvalue())
     if restart is not None:
@@ -1364,10 +1421,7 @@ def optimize_excited_state(
     options: EngineOptions = EngineOptions(),
     max_steps: int = 100,
 ) -> Atoms:
-    """Relax excited state ``state`` (1 = S1) with geomeTRIC on the TDDFT gradient; Å.
-
-    The caches that assume one geometry are off here; the response uses the SCF grid.
-    """
+    """Relax excited state ``state`` (1 = S1) with geomeTRIC on the TDDFT gradient (:func:`state_gradient`); Å."""
     if state < 1:
         raise ValueError(f"state must be >= 1 (use optimize_ground_state for S0), got {state}")
     return _optimize(atoms, state, settings, options, max_steps)

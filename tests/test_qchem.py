@@ -428,15 +428,33 @@ def test_other_tddft_errors_are_not_swallowed(monkeypatch, dimer_result):
         qchem.excitations(atoms, CHEAP, CPU)
 
 
-def test_optimiser_scanner_sees_the_new_geometry():
-    """PySCF's scanners copy the SCF object: nothing cached on the original may serve a moved geometry."""
-    start, moved = (Atoms("CdSe", positions=[[0, 0, 0], [0, 0, d]]) for d in (2.55, 2.75))
-    mf = qchem._make_rks(qchem.build_mol(start, CHEAP), CHEAP, CPU, "cpu", fixed_geometry=False)
-    scanner = mf.nuc_grad_method().as_scanner()
-    scanner(qchem.build_mol(start, CHEAP))
-    e_scanned, _ = scanner(qchem.build_mol(moved, CHEAP))
-    fresh = qchem.run_scf(qchem.build_mol(moved, CHEAP), CHEAP, CPU)
-    assert abs(e_scanned - fresh.e_tot) < 1e-6
+def test_relaxation_steps_see_the_moved_geometry():
+    """geomeTRIC moves one Mole in place: a step must not reuse integrals or grids of the last geometry."""
+    mol = qchem.build_mol(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]]), CHEAP)
+    _, _, mf = qchem.state_gradient(mol, 0, CHEAP, CPU)
+    mol.set_geom_(np.array([[0.0, 0, 0], [0, 0, 2.75]]), unit="Angstrom")
+    e_step, _, _ = qchem.state_gradient(mol, 0, CHEAP, CPU, dm0=mf.make_rdm1())
+    fresh = qchem.run_scf(qchem.build_mol(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.75]]), CHEAP), CHEAP, CPU)
+    assert abs(e_step - fresh.e_tot) < 1e-7
+
+
+@pytest.mark.parametrize("state", [0, 1], ids=["S0", "S1"])
+def test_state_gradient_is_the_derivative_of_the_state_energy(state):
+    """Analytic gradient (Eh/bohr) against a central difference of the state's energy along the bond."""
+    settings = dataclasses.replace(CHEAP, grid_level=3, scf_conv_tol=1e-11, td_conv_tol=1e-6)  # no grid response: a fine grid
+    bohr = 0.529177210903
+    h = 2e-3  # bohr
+
+    def energy(z_bohr):
+        mol = qchem.build_mol(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, z_bohr * bohr]]), settings)
+        return qchem.state_gradient(mol, state, settings, CPU)
+
+    z = 2.4 / bohr  # S1 (a degenerate pair, moving together along the bond) well above zero here
+    _, g, _ = energy(z)
+    numeric = (energy(z + h)[0] - energy(z - h)[0]) / (2 * h)
+    assert g.shape == (2, 3) and abs(g[1, 2]) > 1e-3  # a real force along the bond, not a minimum
+    assert abs(g[1, 2] - numeric) < 2e-5
+    np.testing.assert_allclose(g[0], -g[1], atol=1e-5)  # no net force on the pair (up to the grid, 1e-6 here)
 
 
 class _Interrupt(Exception):
