@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import importlib
 import logging
 import os
@@ -59,6 +60,7 @@ __all__ = [
     "run_scf",
     "run_tddft",
     "state_gradient",
+    "drop_caches",
     "ResponseCheckpoint",
     "OptimizationCheckpoint",
     "follow_internal_instability",
@@ -1280,7 +1282,8 @@ def state_gradient(mol, state: int, settings: TDDFTSettings = TDDFTSettings(),
     gradient : ndarray, shape (n_atoms, 3)
         dE/dR, Eh/bohr.
     mf : pyscf SCF object
-        The converged ground state (``mf.make_rdm1()`` is the next geometry's guess).
+        The converged ground state (``mf.make_rdm1()`` is the next geometry's guess),
+        its caches dropped (:func:`drop_caches`).
 
     Raises
     ------
@@ -1290,17 +1293,34 @@ def state_gradient(mol, state: int, settings: TDDFTSettings = TDDFTSettings(),
         If the excited state ``state`` does not converge.
     """
     mf = run_scf(mol, settings, options, dm0=dm0)
-    if state == 0:
-        return float(mf.e_tot), np.asarray(_to_numpy(mf.nuc_grad_method().kernel())), mf
-    settings = dataclasses.replace(settings, n_states=max(settings.n_states, state + 2))
-    td = run_tddft(mf, settings, options)
-    converged = np.broadcast_to(np.asarray(_to_numpy(td.converged), dtype=bool), (settings.n_states,))
-    if not converged[state - 1]:
-        raise RuntimeError(f"TDDFT state S{state} of {_formula(mol)} did not converge")
-    grad = td.nuc_grad_method()
-    grad.verbose = options.verbose
-    de = grad.kernel(state=state)
-    return float(mf.e_tot + _to_numpy(td.e)[state - 1]), np.asarray(_to_numpy(de)), mf
+    try:
+        if state == 0:
+            return float(mf.e_tot), np.asarray(_to_numpy(mf.nuc_grad_method().kernel())), mf
+        settings = dataclasses.replace(settings, n_states=max(settings.n_states, state + 2))
+        td = run_tddft(mf, settings, options)
+        converged = np.broadcast_to(np.asarray(_to_numpy(td.converged), dtype=bool), (settings.n_states,))
+        if not converged[state - 1]:
+            raise RuntimeError(f"TDDFT state S{state} of {_formula(mol)} did not converge")
+        grad = td.nuc_grad_method()
+        grad.verbose = options.verbose
+        de = grad.kernel(state=state)
+        return float(mf.e_tot + _to_numpy(td.e)[state - 1]), np.asarray(_to_numpy(de)), mf
+    finally:
+        drop_caches(mf)
+
+
+def drop_caches(mf) -> None:
+    """Free what an SCF object holds for speed: stored integrals, AO values on the grid.
+
+    The object stays usable (PySCF rebuilds what it needs). Called after every
+    relaxation step: the caches can take gigabytes, and the object holding them
+    is part of a reference cycle that Python frees only at its next full collection.
+    """
+    mf._eri = None
+    getattr(mf, "_qdlib_eri_lr", {}).clear()
+    numint = getattr(mf, "_numint", None)
+    if numint is not None:
+        numint.__dict__.pop("_ao_cache", None)
 
 
 def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: EngineOptions, max_steps: int) -> Atoms:
@@ -1326,6 +1346,8 @@ def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: Engine
         def energy_and_gradient(m):
             energy, gradient, mf = state_gradient(m, state, settings, options, dm0=previous_dm[0])
             previous_dm[0] = mf.make_rdm1()
+            del mf
+            gc.collect()  # the step's SCF object is in a reference cycle: free it now, not at some later collection
             return energy, gradient
 
         chatter = io.StringIO()  # geomeTRIC reports every step on stdout

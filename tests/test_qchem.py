@@ -457,6 +457,31 @@ def test_state_gradient_is_the_derivative_of_the_state_energy(state):
     np.testing.assert_allclose(g[0], -g[1], atol=1e-5)  # no net force on the pair (up to the grid, 1e-6 here)
 
 
+def test_relaxation_steps_free_the_previous_steps_scf_objects(monkeypatch):
+    """Each step's SCF object holds integrals and grid values (gigabytes at 8+ atoms): none may outlive its step."""
+    import weakref
+
+    real_run_scf, made, alive_at_step = qchem.run_scf, [], []
+
+    def recording_run_scf(*args, **kwargs):
+        alive_at_step.append(sum(ref() is not None for ref in made))
+        mf = real_run_scf(*args, **kwargs)
+        made.append(weakref.ref(mf))
+        return mf
+
+    monkeypatch.setattr(qchem, "run_scf", recording_run_scf)
+    out = qchem.optimize_ground_state(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.9]]), CHEAP, CPU, max_steps=4)
+    assert out.info["optimization_gradients"] >= 3
+    assert alive_at_step[0] == 0 and max(alive_at_step) == 0
+
+
+def test_state_gradient_leaves_no_caches_behind():
+    mol = qchem.build_mol(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.4]]), CHEAP)
+    _, _, mf = qchem.state_gradient(mol, 1, CHEAP, CPU)
+    assert mf._eri is None and not mf._qdlib_eri_lr and "_ao_cache" not in mf._numint.__dict__
+    assert mf.converged and mf.make_rdm1().shape == (mol.nao_nr(), mol.nao_nr())
+
+
 class _Interrupt(Exception):
     pass
 
