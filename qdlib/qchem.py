@@ -16,7 +16,10 @@ Speed on a CPU without changing the answer (see ``benchmarks/tddft_speed.py``):
   exchange of CAM-B3LYP from scratch every time);
 * atomic-orbital values on the DFT grid are cached in memory (within a
   budget) so the exchange-correlation potential and kernel are not
-  re-evaluated from scratch in every iteration.
+  re-evaluated from scratch in every iteration;
+* relaxations solve every step with this engine (:func:`state_gradient`)
+  instead of PySCF's gradient scanners, which leave all of the above out
+  (an S1 step of Cd4Se4 10× faster, ``benchmarks/relax_speed.py``).
 
 Approximations that do change the answer are options whose error is
 measured: the Tamm–Dancoff approximation (``tda``), density fitting
