@@ -63,7 +63,6 @@ __all__ = [
     "run_scf",
     "run_tddft",
     "state_gradient",
-    "drop_caches",
     "ResponseCheckpoint",
     "OptimizationCheckpoint",
     "follow_internal_instability",
@@ -1286,7 +1285,7 @@ def state_gradient(mol, state: int, settings: TDDFTSettings = TDDFTSettings(),
         dE/dR, Eh/bohr.
     mf : pyscf SCF object
         The converged ground state (``mf.make_rdm1()`` is the next geometry's guess),
-        its caches dropped (:func:`drop_caches`).
+        its caches dropped (stored integrals, AO values on the grid).
 
     Raises
     ------
@@ -1309,10 +1308,10 @@ def state_gradient(mol, state: int, settings: TDDFTSettings = TDDFTSettings(),
         de = grad.kernel(state=state)
         return float(mf.e_tot + _to_numpy(td.e)[state - 1]), np.asarray(_to_numpy(de)), mf
     finally:
-        drop_caches(mf)
+        _drop_caches(mf)
 
 
-def drop_caches(mf) -> None:
+def _drop_caches(mf) -> None:
     """Free what an SCF object holds for speed: stored integrals, AO values on the grid.
 
     The object stays usable (PySCF rebuilds what it needs). Called after every
