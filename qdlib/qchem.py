@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import importlib
 import logging
 import os
@@ -433,33 +432,39 @@ def _eri_mb(nao: int) -> float:
     return nao**4 / 8 * 8 / 1e6
 
 
-def _incore_long_range(mf, max_memory_mb: float) -> None:
-    """Make ``mf`` contract stored long-range integrals for ``get_jk(omega=...)`` when they fit.
+class _LongRangeIncore:
+    """Mixin for PySCF SCF classes: contract stored long-range integrals for ``get_jk(omega=...)``.
 
     PySCF keeps the full-range integrals in memory when they fit but
     recomputes the erf-attenuated ones of a range-separated functional from
-    scratch at every call.
+    scratch at every call. A method, not an instance attribute: a closure
+    stored on the object would tie it into a reference cycle, keeping its
+    integrals alive until Python's next full collection.
     """
-    from pyscf.scf import hf
+
+    def get_jk(self, mol=None, dm=None, hermi=1, with_j=True, with_k=True, omega=None):
+        if not omega:
+            return super().get_jk(mol, dm, hermi, with_j, with_k, omega)
+        from pyscf.scf import hf
+
+        store = self._qdlib_eri_lr
+        if omega not in store:
+            with self.mol.with_range_coulomb(omega):
+                store[omega] = self.mol.intor("int2e", aosym="s8")
+        if dm is None:
+            dm = self.make_rdm1()
+        return hf.dot_eri_dm(store[omega], dm, hermi, with_j, with_k)
+
+
+def _incore_long_range(mf, max_memory_mb: float) -> None:
+    """Make ``mf`` keep its long-range integrals in memory when they fit (:class:`_LongRangeIncore`)."""
+    from pyscf import lib
 
     if 2 * _eri_mb(mf.mol.nao_nr()) > max_memory_mb:
         log.info("long-range ERIs do not fit in %s MB: direct algorithm", max_memory_mb)
         return
-    plain_get_jk = mf.get_jk
-    store: dict[float, np.ndarray] = {}
-
-    def get_jk(mol=None, dm=None, hermi=1, with_j=True, with_k=True, omega=None):
-        if not omega:
-            return plain_get_jk(mol, dm, hermi, with_j, with_k, omega)
-        if omega not in store:
-            with mf.mol.with_range_coulomb(omega):
-                store[omega] = mf.mol.intor("int2e", aosym="s8")
-        if dm is None:
-            dm = mf.make_rdm1()
-        return hf.dot_eri_dm(store[omega], dm, hermi, with_j, with_k)
-
-    mf.get_jk = get_jk
-    mf._qdlib_eri_lr = store
+    mf._qdlib_eri_lr = {}
+    lib.set_class(mf, (_LongRangeIncore, type(mf)))
 
 
 class _OVBasis:
@@ -736,6 +741,7 @@ def _mo_space_response(mf, options: EngineOptions):
     no, nv = basis.nocc, basis.nvir
     budget = 0.5 * options.max_memory_mb
     original_jk = mf.get_jk
+    own_jk = "get_jk" in mf.__dict__  # restore exactly: a bound method left on the instance would be a reference cycle
     ni = getattr(mf, "_numint", None)
     patched_fxc = False
 
@@ -793,7 +799,10 @@ def _mo_space_response(mf, options: EngineOptions):
     try:
         yield
     finally:
-        mf.get_jk = original_jk
+        if own_jk:
+            mf.get_jk = original_jk
+        else:
+            mf.__dict__.pop("get_jk", None)
         if mo is not None:
             mo.close()
         if patched_fxc:
@@ -1058,6 +1067,7 @@ def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOpti
             td.kernel(x0=x0)
     finally:
         mf.grids = scf_grids
+        td.__dict__.pop("gen_vind", None)  # the recording wrapper holds td's own method: a reference cycle
     return td
 
 
@@ -1094,6 +1104,11 @@ def follow_internal_instability(mf, max_rounds: int = 3):
             raise SCFConvergenceError(f"SCF did not re-converge after following the instability of {_formula(mf.mol)}")
         log.warning("%s: followed an internal SCF instability, E %.6f -> %.6f Eh", _formula(mf.mol), e_before, mf.e_tot)
     raise SCFConvergenceError(f"{_formula(mf.mol)}: SCF still unstable after {max_rounds} stability rounds")
+
+
+def _states_converged(td) -> NDArray[np.bool_]:
+    """Whether each state of a solved TDDFT/TDA object converged (PySCF may give one flag for all)."""
+    return np.broadcast_to(np.asarray(_to_numpy(td.converged), dtype=bool), np.shape(_to_numpy(td.e))).copy()
 
 
 def excitations(
@@ -1151,7 +1166,7 @@ def excitations(
             os.remove(done)
     e_ev = np.asarray(_to_numpy(td.e), dtype=float) * HARTREE_EV
     f = np.asarray(_to_numpy(td.oscillator_strength()), dtype=float)
-    conv = np.broadcast_to(np.asarray(_to_numpy(td.converged), dtype=bool), e_ev.shape).copy()
+    conv = _states_converged(td)
     if not conv.all():
         log.warning("TDDFT: states %s did not converge", np.nonzero(~conv)[0].tolist())
     return Excitations(
@@ -1300,8 +1315,7 @@ def state_gradient(mol, state: int, settings: TDDFTSettings = TDDFTSettings(),
             return float(mf.e_tot), np.asarray(_to_numpy(mf.nuc_grad_method().kernel())), mf
         settings = dataclasses.replace(settings, n_states=max(settings.n_states, state + 2))
         td = run_tddft(mf, settings, options)
-        converged = np.broadcast_to(np.asarray(_to_numpy(td.converged), dtype=bool), (settings.n_states,))
-        if not converged[state - 1]:
+        if not _states_converged(td)[state - 1]:
             raise RuntimeError(f"TDDFT state S{state} of {_formula(mol)} did not converge")
         grad = td.nuc_grad_method()
         grad.verbose = options.verbose
@@ -1314,9 +1328,9 @@ def state_gradient(mol, state: int, settings: TDDFTSettings = TDDFTSettings(),
 def _drop_caches(mf) -> None:
     """Free what an SCF object holds for speed: stored integrals, AO values on the grid.
 
-    The object stays usable (PySCF rebuilds what it needs). Called after every
-    relaxation step: the caches can take gigabytes, and the object holding them
-    is part of a reference cycle that Python frees only at its next full collection.
+    The object stays usable (PySCF rebuilds what it needs). Called at the end of
+    every relaxation step, so a caller that keeps the returned SCF object (for its
+    density) does not keep gigabytes of integrals and grid values with it.
     """
     mf._eri = None
     getattr(mf, "_qdlib_eri_lr", {}).clear()
@@ -1348,8 +1362,6 @@ def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: Engine
         def energy_and_gradient(m):
             energy, gradient, mf = state_gradient(m, state, settings, options, dm0=previous_dm[0])
             previous_dm[0] = mf.make_rdm1()
-            del mf
-            gc.collect()  # the step's SCF object is in a reference cycle: free it now, not at some later collection
             return energy, gradient
 
         chatter = io.StringIO()  # geomeTRIC reports every step on stdout

@@ -475,6 +475,28 @@ def test_relaxation_steps_free_the_previous_steps_scf_objects(monkeypatch):
     assert alive_at_step[0] == 0 and max(alive_at_step) == 0
 
 
+def test_a_single_point_leaves_no_reference_cycle_holding_its_scf_object(tmp_path, monkeypatch):
+    """With the cyclic collector off, the SCF object (and its integrals) must go when excitations() returns."""
+    import gc
+    import weakref
+
+    real_run_scf, made = qchem.run_scf, []
+
+    def recording_run_scf(*args, **kwargs):
+        mf = real_run_scf(*args, **kwargs)
+        made.append(weakref.ref(mf))
+        return mf
+
+    monkeypatch.setattr(qchem, "run_scf", recording_run_scf)
+    options = dataclasses.replace(CPU, checkpoint_dir=str(tmp_path))  # the solver's recording wrapper too
+    gc.disable()
+    try:
+        qchem.excitations(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]]), CHEAP, options)
+        assert len(made) == 1 and made[0]() is None
+    finally:
+        gc.enable()
+
+
 def test_state_gradient_leaves_no_caches_behind():
     mol = qchem.build_mol(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.4]]), CHEAP)
     _, _, mf = qchem.state_gradient(mol, 1, CHEAP, CPU)
