@@ -267,6 +267,30 @@ def _validate(args: argparse.Namespace) -> int:
     return _compute_set(geoms, args, args.store, lambda atoms: dict(atoms.info))
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from .agents import all_cases
+    from .compute import local_executor
+    from .stats import format_rate
+    from .validation import compute_rechecks, validate_case
+
+    cases = [c for c in all_cases(args.kinds, args.dots, args.edges, args.atoms)]
+    validations = []
+    for case in cases:
+        try:
+            validations.append(validate_case(case, args.n_starts, args.seed))
+        except FileNotFoundError as exc:
+            print(f"{case.name}: skipped ({exc})")
+    executor = local_executor(args.workers) if args.workers > 1 else None
+    rechecks = compute_rechecks(validations, args.n_valid, args.store, options=_engine_options(args), executor=executor,
+                                max_states=args.max_states)  # fmt: skip
+    print(f"{'case':28s} {'valid':>5s} {'unconv.':>7s} {'uncov.':>6s}  {'TD-DFT success [95 % CI]':26s} {'|Δpeak| nm':>10s} {'ΔE eV':>6s}")
+    for name, r in rechecks.items():
+        s = r.summary()
+        print(f"{name:28s} {s['n']:5d} {s['unconverged']:7d} {s['uncovered']:6d}  {format_rate(s['tddft_success'], s['n']):26s} "
+              f"{s['median_abs_peak_error_nm']:10.1f} {s['median_energy_above_reference_ev']:6.2f}")  # fmt: skip
+    return 0
+
+
 def _add_case_args(p: argparse.ArgumentParser) -> None:
     """The benchmark cases to work on (``qdlib.agents.all_cases`` arguments)."""
     p.add_argument("--kinds", nargs="*", default=["absorption"], choices=["absorption", "emission"])
@@ -369,6 +393,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--store", default="data/stores/validation.db", help="results store (SQLite path or PostgreSQL URL)")
     _add_engine_args(v)
     v.set_defaults(func=_validate)
+    v = sub.add_parser("verify", help="TD-DFT verdicts on designs, states solved for until the target's window is covered, "
+                                      "until each case has --n-valid of them")
+    _add_case_args(v)
+    v.add_argument("--n-valid", type=int, default=3, help="valid verdicts wanted per case (converged, window covered)")
+    v.add_argument("--n-starts", type=int, default=100, help="random starts per case (paper: 100)")
+    v.add_argument("--seed", type=int, default=0, help="seeds the starts")
+    v.add_argument("--max-states", type=int, default=40, help="most states solved for per design")
+    v.add_argument("--store", default="data/stores/verdicts.json", help="results store (a .json path is text git stores well)")
+    _add_engine_args(v)
+    v.set_defaults(func=_verify)
     x = sub.add_parser("export-dataset", help="write the released TD-DFT dataset (extxyz + spectra CSV) from the stores")
     x.add_argument("--stores", default="data/stores", help="directory of the results stores")
     x.add_argument("--out", default="data/tddft", help="output directory")

@@ -92,6 +92,7 @@ def compute_many(
     compute: ComputeFn = excitations,
     labels: Callable[[int, Atoms], dict] | None = None,
     progress: bool = True,
+    key: Callable[[Atoms, TDDFTSettings], str] = result_key,
 ) -> BatchReport:
     """Compute excitations of many structures, skipping those already stored.
 
@@ -111,6 +112,10 @@ def compute_many(
         ``labels(index, atoms) -> dict`` of extra key-value pairs to store.
     progress : bool
         Show a tqdm progress bar.
+    key : callable
+        ``key(atoms, settings) -> str``, the store key of a request (default
+        :func:`~qdlib.store.result_key`; :func:`~qdlib.store.covered_key` for
+        requests whose state count is decided while computing).
 
     Returns
     -------
@@ -120,7 +125,7 @@ def compute_many(
     report = BatchReport()
     todo: list[int] = []
     for i, atoms in enumerate(structures):
-        found = store.get_by_key(result_key(atoms, settings)) if store is not None else None
+        found = store.get_by_key(key(atoms, settings)) if store is not None else None
         if found is not None:
             report.results[i] = found
             report.n_cached += 1
@@ -137,7 +142,7 @@ def compute_many(
         report.results[i] = result
         report.n_computed += 1
         if store is not None:
-            store.put(structures[i], result, key=result_key(structures[i], settings), **(labels(i, structures[i]) if labels else {}))
+            store.put(structures[i], result, key=key(structures[i], settings), **(labels(i, structures[i]) if labels else {}))
     return report
 
 

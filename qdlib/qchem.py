@@ -45,7 +45,7 @@ from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from . import spectra
 from .structures import validate
@@ -68,6 +68,7 @@ __all__ = [
     "dominant_transitions",
     "format_transition",
     "excitations",
+    "next_state_count",
     "absorption",
     "vertical_emission",
     "optimize_ground_state",
@@ -213,6 +214,11 @@ class Excitations:
     def wavelengths_nm(self) -> NDArray[np.float64]:
         """Excitation wavelengths, nm."""
         return spectra.ev_to_nm(self.energies_ev)
+
+    def covers(self, wavelength_nm: float) -> bool:
+        """Whether the highest state solved for lies at or below ``wavelength_nm``: the broadened
+        spectrum is then complete from a few broadening widths to the red of it onwards."""
+        return bool(self.energies_ev.size) and float(np.max(self.energies_ev)) >= float(spectra.nm_to_ev(wavelength_nm))
 
     @property
     def converged(self) -> bool:
@@ -1116,6 +1122,8 @@ def excitations(
     settings: TDDFTSettings = TDDFTSettings(),
     options: EngineOptions = EngineOptions(),
     dm0=None,
+    cover_nm: float | None = None,
+    max_states: int = 40,
 ) -> Excitations:
     """Ground state and singlet excitations of one geometry (the heart of every TD-DFT call).
 
@@ -1129,10 +1137,29 @@ def excitations(
         How to compute it (backend, threads, memory).
     dm0 : ndarray, optional
         Initial density matrix (e.g. from a nearby geometry).
+    cover_nm : float, optional
+        Solve for more states than ``settings.n_states`` until the highest one lies at or below
+        this wavelength (nm), so that a spectrum is complete down to it (a distorted geometry's
+        lowest states can all lie far to the red). The ground state is solved once; the state
+        count grows from the spacing of the states found (:func:`next_state_count`). The
+        result's ``settings.n_states`` says how many were solved; :meth:`Excitations.covers`
+        whether the wavelength was reached.
+    max_states : int
+        The most states solved for with ``cover_nm``; a result that stops here may not cover it.
 
     Returns
     -------
     Excitations
+
+    Examples
+    --------
+    A CdSe dimer's two lowest states lie in the infrared; a spectrum complete down to 300 nm
+    needs more (a few seconds):
+
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]])
+    >>> exc = excitations(dimer, TDDFTSettings(n_states=2, grid_level=0), cover_nm=300.0, max_states=12)
+    >>> exc.settings.n_states, exc.covers(300.0)
+    (8, True)
     """
     backend = select_backend(options.backend)
     with _threads(options.threads):
@@ -1160,6 +1187,8 @@ def excitations(
                 settings = dataclasses.replace(settings, tda=True)
                 td = run_tddft(mf, settings, options, restart_file=restart)
                 mf.qdlib_strategy = f"{mf.qdlib_strategy}+tda-fallback"
+        if cover_nm is not None:
+            td, settings, restart = _grow_until_covered(mf, td, settings, options, atoms, cover_nm, max_states, restart)
         wall = time.perf_counter() - t0
     for done in (chkfile, restart):  # the result goes to the store, the restart points are not needed
         if done is not None and os.path.isfile(done):
@@ -1181,6 +1210,43 @@ def excitations(
         versions=versions(backend),
         transitions=dominant_transitions(td.xy, int(np.count_nonzero(_to_numpy(mf.mo_occ) > 0))),
     )
+
+
+def next_state_count(energies_ev: ArrayLike, cover_ev: float, max_states: int) -> int:
+    """How many states to solve for next so that the highest reaches ``cover_ev`` (eV).
+
+    Extrapolates the mean spacing of the states found so far to ``cover_ev``, with a quarter
+    more for the states crowding at higher energy; at least six more than now, at most three
+    times as many (a few near-degenerate states make the spacing, and the extrapolation,
+    unreliable) and at most ``max_states``.
+
+    >>> next_state_count([2.0, 2.1, 2.2, 2.3, 2.4, 2.5], cover_ev=3.2, max_states=40)
+    15
+    >>> next_state_count([2.0, 2.0, 2.0, 2.1, 2.1, 2.1], cover_ev=3.5, max_states=40)
+    18
+    """
+    e = np.sort(np.asarray(energies_ev, dtype=float))
+    n = e.size
+    spacing = max((e[-1] - e[0]) / max(n - 1, 1), 1e-3)
+    wanted = n + int(np.ceil(1.25 * (cover_ev - e[-1]) / spacing))
+    return int(min(max_states, max(n + 6, min(3 * n, wanted))))
+
+
+def _grow_until_covered(mf, td, settings, options, atoms, cover_nm, max_states, restart):
+    """Solve again with more states until the highest lies at or below ``cover_nm``; the ground state is kept."""
+    cover_ev = float(spectra.nm_to_ev(cover_nm))
+    while True:
+        e_ev = np.asarray(_to_numpy(td.e), dtype=float) * HARTREE_EV
+        if e_ev.size == 0 or e_ev.max() >= cover_ev or settings.n_states >= max_states:
+            return td, settings, restart
+        n = next_state_count(e_ev, cover_ev, max_states)
+        log.info("%s: %d states reach %.1f nm, short of %.1f nm; solving for %d",
+                 _formula(mf.mol), e_ev.size, spectra.ev_to_nm(e_ev.max()), cover_nm, n)  # fmt: skip
+        if restart is not None and os.path.isfile(restart):
+            os.remove(restart)
+        settings = dataclasses.replace(settings, n_states=n)
+        restart = _checkpoint_path(atoms, settings, options.checkpoint_dir, ".td.npz")
+        td = run_tddft(mf, settings, options, restart_file=restart)
 
 
 def absorption(atoms: Atoms, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptions = EngineOptions()):

@@ -28,7 +28,7 @@ from ase import Atoms
 
 from .qchem import EngineOptions, Excitations, TDDFTSettings, excitations
 
-__all__ = ["result_key", "connect", "ResultStore", "GeometryStore"]
+__all__ = ["result_key", "covered_key", "connect", "ResultStore", "GeometryStore"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,15 @@ def result_key(atoms: Atoms, settings: TDDFTSettings) -> str:
     return hashlib.sha256(blob).hexdigest()[:24]
 
 
+def covered_key(atoms: Atoms, settings: TDDFTSettings, cover_nm: float, max_states: int) -> str:
+    """Key of a calculation asked to solve for states until they reach ``cover_nm`` (at most ``max_states``).
+
+    Its own key, not :func:`result_key` of the states it ended with: a store finds the request done
+    without knowing beforehand how many states it took.
+    """
+    return f"{result_key(atoms, settings)}:cover{cover_nm:.2f}nm:max{int(max_states)}"
+
+
 def connect(url: str | os.PathLike):
     """The ASE database at ``url``, its tables created before it is returned.
 
@@ -67,13 +76,17 @@ def connect(url: str | os.PathLike):
     Parameters
     ----------
     url : str or path-like
-        SQLite file path or ``postgresql://`` URL.
+        SQLite file path, ``postgresql://`` URL, or a path ending in ``.json``: ASE's JSON
+        database, text that a version-control system stores as small deltas (every write
+        rewrites the file: for stores of hundreds of rows, not a cluster's).
     """
     import ase.db
 
     url = os.fspath(url)
     if url.startswith("postgresql"):
         return ase.db.connect(url, type="postgresql")
+    if url.endswith(".json"):
+        return ase.db.connect(url, type="json")
     db = ase.db.connect(url, type="db")
     if not _has_tables(url):
         with db:  # one connection, held: the lock below covers ASE's look-then-create
@@ -137,6 +150,7 @@ class ResultStore:
             "scf_strategy": result.scf_strategy,
             "converged": bool(result.converged),
             "n_states": int(result.settings.n_states),
+            "reach_nm": float(result.wavelengths_nm.min()) if result.energies_ev.size else 0.0,
             "xc": result.settings.xc,
             "basis": result.settings.basis,
             "tda": bool(result.settings.tda),
@@ -144,6 +158,8 @@ class ResultStore:
             "qdlib_version": result.versions.get("qdlib", ""),
         }
         pairs.update(labels)
+        if "cover_nm" in pairs:  # asked to reach a wavelength: say whether it did
+            pairs["covered"] = bool(result.covers(float(pairs["cover_nm"])))
         clean = Atoms(atoms.numbers, positions=atoms.positions)
         self._db.write(clean, key_value_pairs=pairs, data={"excitations": result.to_dict()})
         return key

@@ -23,6 +23,7 @@ when Cd6Se6's atoms are pushed a known distance from their places.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from .agents import Case
 from .structures import MIN_DISTANCE_ANGSTROM
+from .verdict import COVER_MAX_STATES, Target, Window, judge, target_window
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CaseValidation",
@@ -41,6 +45,9 @@ __all__ = [
     "find_stored",
     "Recheck",
     "recheck",
+    "reference_frame",
+    "case_target",
+    "compute_rechecks",
     "spectrum_peak",
     "tddft_peaks",
     "tddft_spectra",
@@ -194,13 +201,16 @@ def designed_structure(case: Case, positions: ArrayLike, **labels) -> Atoms:
     return atoms
 
 
-def design_frames(validation: CaseValidation, indices: Sequence[int] | None = None) -> list[Atoms]:
+def design_frames(validation: CaseValidation, indices: Sequence[int] | None = None, window: Window | None = None) -> list[Atoms]:
     """The designed structures (of starts ``indices``, default all) as labelled :class:`ase.Atoms` for TD-DFT.
 
-    ``info``: ``set="validation"``, ``start_index`` and the case (:func:`designed_structure`).
+    ``info``: ``set="validation"``, ``start_index`` and the case (:func:`designed_structure`); with
+    ``window``, the ``cover_nm`` its TD-DFT must reach (:mod:`qdlib.verdict`).
     """
     indices = range(len(validation.designs)) if indices is None else indices
-    return [designed_structure(validation.case, validation.designs[i], set="validation", start_index=int(i)) for i in indices]
+    extra = {} if window is None else _cover_label(window)
+    return [designed_structure(validation.case, validation.designs[i], set="validation", start_index=int(i), **extra)
+            for i in indices]  # fmt: skip
 
 
 def find_stored(frames: Sequence[Atoms], source, tolerance_angstrom: float = 1e-3) -> list:
@@ -233,92 +243,255 @@ def find_stored(frames: Sequence[Atoms], source, tolerance_angstrom: float = 1e-
             candidates = [(atoms, exc) for atoms, exc, _ in _source(source).select(**frame.info)]
         match = [(a, e) for a, e in candidates
                  if len(a) == len(frame) and np.abs(a.positions - frame.positions).max() <= tolerance_angstrom]  # fmt: skip
+        match.sort(key=lambda hit: -hit[1].energies_ev.size)  # the one with most states
         out.append(match[0] if match else None)
     return out
 
 
 @dataclass
 class Recheck:
-    """TD-DFT's verdict on the first designs of a :class:`CaseValidation`.
+    """TD-DFT's verdicts (:mod:`qdlib.verdict`) on the first designs of a :class:`CaseValidation`.
 
     Attributes
     ----------
     validation : CaseValidation
-    done : ndarray of bool, shape (n,)
-        Designs ``0 … n−1`` whose TD-DFT result was found.
-    peaks_nm : ndarray, shape (n,)
-        Central peaks of their TD-DFT spectra (NaN: not computed, or dark).
-    loss : ndarray, shape (n,)
-        The authors' loss of the TD-DFT spectrum against the target (NaN: not computed).
-    threshold : float
-        The termination loss that defines success.
+    target : qdlib.verdict.Target
+        The case's target, complete on its window.
+    verdicts : list of qdlib.verdict.Verdict or None
+        Per design ``0 … n−1``: its verdict, or None where no TD-DFT result was found.
     frames : list of ase.Atoms or None
-        The stored geometries that were matched (None where not done).
+        The stored geometries that were matched (None where not found).
+    threshold : float
+        The authors' loss below which a design is a success.
     """
 
     validation: CaseValidation
-    done: NDArray[np.bool_]
-    peaks_nm: NDArray[np.float64]
-    loss: NDArray[np.float64]
-    threshold: float
+    target: Target
+    verdicts: list
     frames: list
+    threshold: float
+
+    def _field(self, name: str, missing=np.nan) -> NDArray:
+        return np.array([missing if v is None else getattr(v, name) for v in self.verdicts])
+
+    @property
+    def status(self) -> NDArray[np.str_]:
+        """Per design: ``"valid"``, ``"unconverged"``, ``"uncovered"`` or ``"missing"`` (not computed)."""
+        return self._field("status", "missing").astype(str)
+
+    @property
+    def done(self) -> NDArray[np.bool_]:
+        """Designs with a valid verdict (converged, window covered)."""
+        return self.status == "valid"
+
+    @property
+    def peaks_nm(self) -> NDArray[np.float64]:
+        """Central peaks on the window (NaN: no verdict, or no peak inside the window)."""
+        return np.where(self.done, self._field("peak_nm").astype(float), np.nan)
+
+    @property
+    def loss(self) -> NDArray[np.float64]:
+        """The authors' loss on the window (NaN: no verdict)."""
+        return np.where(self.done, self._field("loss").astype(float), np.nan)
 
     @property
     def success(self) -> NDArray[np.bool_]:
-        """TD-DFT puts the design below the termination loss."""
+        """TD-DFT puts the design below the threshold (valid verdicts only)."""
         return self.done & (np.nan_to_num(self.loss, nan=np.inf) < self.threshold)
 
+    @property
+    def energy_above_reference_ev(self) -> NDArray[np.float64]:
+        """DFT energy above the undisplaced dot, eV (NaN: not computed)."""
+        return self._field("energy_above_reference_ev").astype(float)
+
     def summary(self) -> dict:
-        """Over the rechecked designs: peak errors against the target and the surrogate, success by both judges;
-        ``overlapping``: of the first ``n`` designs, those TD-DFT cannot check (atoms closer than the minimum)."""
+        """Valid verdicts and what they say, beside the results that are no verdict.
+
+        ``n``: valid verdicts; ``unconverged``, ``uncovered``: computed but not judged;
+        ``tddft_success`` of ``n`` with its 95 % Wilson interval (``ci_low``, ``ci_high``);
+        the surrogate's success on the same designs; peak errors on the window; median energy
+        above the reference and shortest distance of the judged designs; ``overlapping``: of the
+        first designs, those with atoms closer than the minimum (not computed).
+        """
+        from .stats import binomial_interval
+
         v, k = self.validation, self.done
-        n = len(self.done)
-        surrogate_ok = v.success[:n][k]
+        n = len(self.verdicts)
+        status = self.status
         td_ok = self.success[k]
+        surrogate_ok = v.success[:n][k]
+        lo, hi = binomial_interval(int(td_ok.sum()), int(k.sum()))
         nan = float("nan")
         return dict(
-            case=v.case.name, n=int(k.sum()),
-            median_abs_peak_error_nm=_nanmedian(np.abs(self.peaks_nm[k] - v.target_peak_nm)),
-            median_abs_surrogate_gap_nm=_nanmedian(np.abs(self.peaks_nm[k] - v.peaks_nm[:n][k])),
-            tddft_success_rate=float(td_ok.mean()) if k.any() else nan,
+            case=v.case.name, n=int(k.sum()), unconverged=int((status == "unconverged").sum()),
+            uncovered=int((status == "uncovered").sum()),
+            tddft_success=int(td_ok.sum()), tddft_success_rate=float(td_ok.mean()) if k.any() else nan,
+            ci_low=lo, ci_high=hi,
             surrogate_success_rate=float(surrogate_ok.mean()) if k.any() else nan,
             false_success=int((surrogate_ok & ~td_ok).sum()), missed_success=int((td_ok & ~surrogate_ok).sum()),
+            median_abs_peak_error_nm=_nanmedian(np.abs(self.peaks_nm[k] - self.target.peak_nm)),
+            median_abs_surrogate_gap_nm=_nanmedian(np.abs(self.peaks_nm[k] - v.peaks_nm[:n][k])),
+            median_loss=_nanmedian(self.loss[k]),
+            median_energy_above_reference_ev=_nanmedian(self.energy_above_reference_ev[k]),
+            median_min_distance_angstrom=_nanmedian(self._field("min_distance_angstrom").astype(float)[k]),
             median_position_error_angstrom=float(np.median(v.position_error_angstrom[:n][k])) if k.any() else nan,
             overlapping=int((v.min_distance_angstrom[:n] < MIN_DISTANCE_ANGSTROM).sum()),
         )  # fmt: skip
 
 
-def recheck(validation: CaseValidation, source, n: int | None = None, threshold: float | None = None,
-            tolerance_angstrom: float = 1e-3) -> Recheck:  # fmt: skip
-    """TD-DFT's verdict on the first ``n`` designs (default all) of ``validation``, from stored results.
+def _cover_label(window: Window) -> dict:
+    """The label that marks results asked to cover ``window`` (none for emission, complete with S1)."""
+    return {} if window.cover_nm is None else {"cover_nm": round(float(window.cover_nm), 2)}
 
-    Results are found by :func:`find_stored` (labels ``set="validation"``, the case and
-    ``start_index``, and the geometry within ``tolerance_angstrom``).
+
+def reference_frame(dot: str, kind: str, window: Window | None = None) -> Atoms:
+    """The undisplaced benchmark dot labelled ``set="reference"`` (and its window's ``cover_nm``)."""
+    from .design import benchmark_target
+
+    atoms, target = benchmark_target(dot, kind, 1)
+    window = window or target_window(target, kind)
+    atoms.info = dict(set="reference", dot=dot, kind=kind, **_cover_label(window))
+    return atoms
+
+
+def case_target(dot: str, kind: str, source, shift_nm: float = 0.0) -> Target:
+    """The target of ``dot``'s ``kind``, from its reference TD-DFT (covering the window) in ``source``.
+
+    Raises
+    ------
+    LookupError
+        If the reference has not been computed (``qdlib verify`` computes it first).
+    """
+    from .design import benchmark_target
+
+    paper = benchmark_target(dot, kind, 1)[1]
+    hit = find_stored([reference_frame(dot, kind)], source)[0]
+    if hit is None:
+        raise LookupError(f"no reference TD-DFT of {dot} ({kind}) covering its window in {source!r}; run `qdlib verify` first")
+    return Target.from_reference(hit[1], paper, kind, name=f"{dot} {kind}", shift_nm=shift_nm)
+
+
+def recheck(validation: CaseValidation, source, target: Target | None = None, n: int | None = None,
+            threshold: float | None = None, tolerance_angstrom: float = 1e-3) -> Recheck:  # fmt: skip
+    """TD-DFT's verdicts on the first ``n`` designs (default all) of ``validation``, from stored results.
+
+    Results are found by :func:`find_stored` (labels ``set="validation"``, the case, ``start_index``
+    and the window's ``cover_nm``, the geometry within ``tolerance_angstrom``) and judged by
+    :func:`qdlib.verdict.judge`.
 
     Parameters
     ----------
     validation : CaseValidation
     source : qdlib.tddft_data.TDDFTDataset, qdlib.store.ResultStore or path of a store
+    target : qdlib.verdict.Target, optional
+        Default: the case's reference target from ``source`` (:func:`case_target`).
     n : int, optional
     threshold : float, optional
         Success threshold on the authors' loss (default: the design tasks' termination loss).
     tolerance_angstrom : float
     """
-    from .design import LOSS_SCALE, DesignConfig
-    from .spectra import authors_loss, wavelength_grid
+    from .design import DesignConfig
 
-    kind = validation.case.kind
+    case = validation.case
+    target = target or case_target(case.dot, case.kind, source)
+    threshold = DesignConfig().termination_loss if threshold is None else threshold
     n = len(validation.designs) if n is None else min(n, len(validation.designs))
-    found = find_stored(design_frames(validation, range(n)), source, tolerance_angstrom)
-    spec = np.full((n, wavelength_grid(kind).size), np.nan)
-    for i, hit in enumerate(found):
-        if hit is not None:
-            spec[i] = hit[1].spectrum(kind)
-    done = np.isfinite(spec).all(axis=1)
-    return Recheck(validation, done, np.asarray(spectrum_peak(spec, kind), dtype=float).reshape(n),
-                   np.asarray(authors_loss(spec, validation.target, LOSS_SCALE[kind]), dtype=float).reshape(n),
-                   DesignConfig().termination_loss if threshold is None else threshold,
-                   [None if hit is None else hit[0] for hit in found])  # fmt: skip
+    frames = design_frames(validation, range(n), target.window)
+    found = find_stored(frames, source, tolerance_angstrom)
+    verdicts = [None if hit is None else judge(hit[0], hit[1], target, threshold) for hit in found]
+    return Recheck(validation, target, verdicts, [None if hit is None else hit[0] for hit in found], threshold)
+
+
+def compute_rechecks(
+    validations: Sequence[CaseValidation],
+    n_valid: int | Sequence[int],
+    store,
+    settings=None,
+    options=None,
+    executor=None,
+    max_states: int = COVER_MAX_STATES,
+) -> dict[str, Recheck]:
+    """Compute TD-DFT of designs until each case has ``n_valid`` valid verdicts (or runs out of designs).
+
+    First the reference of every dot (states covering its window: the target), then, in rounds,
+    the next design of each case that still needs verdicts — in start order, skipping designs with
+    atoms closer than :data:`~qdlib.structures.MIN_DISTANCE_ANGSTROM` (no molecule). A result that
+    did not converge or did not cover the window at ``max_states`` states is stored, counts as no
+    verdict, and the next design is taken. Every result is written to ``store`` as it finishes, so
+    a killed run resumes without recomputing.
+
+    Parameters
+    ----------
+    validations : sequence of CaseValidation
+    n_valid : int or sequence of int
+        Valid verdicts wanted per case.
+    store : qdlib.store.ResultStore or path
+    settings, options : TDDFTSettings, EngineOptions, optional
+    executor : optional
+        As :func:`qdlib.compute.compute_many`.
+    max_states : int
+
+    Returns
+    -------
+    dict of str to Recheck
+        By case name, the verdicts on each case's designs up to the last one looked at.
+    """
+    import functools
+
+    from .compute import compute_many
+    from .qchem import EngineOptions, TDDFTSettings, excitations
+    from .store import covered_key, result_key
+
+    settings, options, store = settings or TDDFTSettings(), options or EngineOptions(), _source(store)
+    wanted = dict(zip([v.case.name for v in validations], [n_valid] * len(validations) if np.ndim(n_valid) == 0 else n_valid))
+
+    def compute(frames: list[Atoms], window: Window) -> None:
+        if window.cover_nm is None:
+            fn, key = excitations, result_key
+        else:
+            cover = round(float(window.cover_nm), 2)
+            fn = functools.partial(excitations, cover_nm=cover, max_states=max_states)
+            key = functools.partial(covered_key, cover_nm=cover, max_states=max_states)
+        report = compute_many(frames, settings, options, store=store, executor=executor, compute=fn, key=key,
+                              labels=lambda i, atoms: dict(atoms.info), progress=False)  # fmt: skip
+        for i, err in report.failures.items():
+            log.warning("%s: %s", frames[i].info, err)
+
+    targets = {}
+    for kind, dot in sorted({(v.case.kind, v.case.dot) for v in validations}):
+        compute([reference_frame(dot, kind)], _window_of(dot, kind))
+        targets[kind, dot] = case_target(dot, kind, store)
+        log.info("target %s %s: window %.1f–%.1f nm, reference %d states, peak %.1f nm", dot, kind,
+                 targets[kind, dot].window.blue_nm, targets[kind, dot].window.red_nm,
+                 find_stored([reference_frame(dot, kind)], store)[0][1].energies_ev.size, targets[kind, dot].peak_nm)  # fmt: skip
+
+    queue = {v.case.name: [i for i in range(len(v.designs)) if v.min_distance_angstrom[i] >= MIN_DISTANCE_ANGSTROM]
+             for v in validations}  # fmt: skip
+    looked = {v.case.name: 0 for v in validations}
+    while True:
+        todo: dict[tuple, list[Atoms]] = {}
+        for v in validations:
+            name, target = v.case.name, targets[v.case.kind, v.case.dot]
+            while queue[name] and recheck(v, store, target, looked[name]).summary()["n"] < wanted[name]:
+                i = queue[name].pop(0)
+                looked[name] = i + 1
+                if find_stored(design_frames(v, [i], target.window), store)[0] is None:
+                    todo.setdefault((v.case.kind, v.case.dot), []).extend(design_frames(v, [i], target.window))
+                    break
+        if not todo:
+            break
+        log.info("computing %d design(s): %s", sum(map(len, todo.values())),
+                 ", ".join(f"{f.info['dot']} {f.info['edge_angstrom']:g} Å {f.info['n_movable']} at. #{f.info['start_index']}"
+                           for fs in todo.values() for f in fs))  # fmt: skip
+        for (kind, dot), frames in todo.items():
+            compute(frames, targets[kind, dot].window)
+    return {v.case.name: recheck(v, store, targets[v.case.kind, v.case.dot], looked[v.case.name]) for v in validations}
+
+
+def _window_of(dot: str, kind: str) -> Window:
+    from .design import benchmark_target
+
+    return target_window(benchmark_target(dot, kind, 1)[1], kind)
 
 
 def tddft_peaks(frames: Sequence[Atoms], store, kind: str, settings=None, line: int | None = None) -> NDArray[np.float64]:
