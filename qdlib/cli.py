@@ -52,38 +52,76 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Oscillator strength below which a transition is called dark.
+DARK_F = 1e-3
+
+
 def _tddft(args: argparse.Namespace) -> int:
     import numpy as np
 
     from . import plotting, qchem, spectra
-    from .structures import read
     from .store import ResultStore
+    from .structures import read, write
 
     atoms = read(args.file)
     settings = qchem.TDDFTSettings(n_states=args.n_states, tda=args.tda, grid_level=args.grid_level)
     options = qchem.EngineOptions(backend=args.backend, threads=args.threads)
     kind = "emission" if args.emission else "absorption"
+    out_dir = Path(args.output) if args.output else args.file.parent
+    stem = out_dir / f"{args.file.stem}_{kind}"
+    outputs = [Path(f"{stem}.csv"), Path(f"{stem}.png")]
+    if args.emission and not args.vertical:
+        outputs.append(out_dir / f"{args.file.stem}_S1.xyz")
+    existing = [str(p) for p in outputs if p.exists()]
+    if existing and not args.force:  # checked before any work is done
+        raise FileExistsError(f"would overwrite {', '.join(existing)}; pass --force, or --output another folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
     if args.emission and not args.vertical:
         exc, relaxed = qchem.emission(atoms, settings, options)
-        out_xyz = args.file.with_name(args.file.stem + "_S1.xyz")
-        relaxed.write(out_xyz)
-        print(f"relaxed S1 geometry written to {out_xyz}")
+        write(outputs[2], relaxed)
+        print(f"relaxed S1 geometry written to {outputs[2]}")
+        how = f"computed in {exc.wall_time_s:.1f} s"
     elif args.store:
-        exc = ResultStore(args.store).get_or_compute(atoms, settings, options)
+        store = ResultStore(args.store)
+        exc = store.get(atoms, settings)
+        if exc is not None:
+            how = f"from the store {args.store} (computed there in {exc.wall_time_s:.1f} s, {exc.backend}, PySCF {exc.versions.get('pyscf', '?')})"
+        else:
+            exc = store.get_or_compute(atoms, settings, options, compute=qchem.excitations)
+            how = f"computed in {exc.wall_time_s:.1f} s, stored in {args.store}"
     else:
         exc = qchem.excitations(atoms, settings, options)
-    print(f"{atoms.get_chemical_formula()}: {settings.xc}/{settings.basis}, {exc.backend}, {exc.wall_time_s:.1f} s")
+        how = f"computed in {exc.wall_time_s:.1f} s"
+    print(f"{atoms.get_chemical_formula()}: {settings.xc}/{settings.basis}, {exc.backend}; {how}")
     print(exc.table())
+    lam, f = exc.wavelengths_nm, exc.osc_strengths
+    if kind == "emission":
+        lam, f = lam[:1], f[:1]
+        if f[0] < DARK_F:
+            print(f"warning: S1 is dark (f = {f[0]:.4f}): by Kasha's rule this geometry emits (almost) nothing; "
+                  "the band drawn is that small transition")  # fmt: skip
+    elif np.all(f < DARK_F):
+        print(f"warning: every state is dark (f < {DARK_F:g}): no absorption band")
     grid = spectra.wavelength_grid(kind)
+    outside = (lam < grid[0]) | (lam > grid[-1])
+    plot_grid = grid
+    if outside.any():
+        step = grid[1] - grid[0]
+        lo = min(grid[0], step * np.floor(0.9 * lam.min() / step))
+        hi = max(grid[-1], step * np.ceil(1.15 * lam.max() / step))
+        plot_grid = np.arange(lo, hi + step / 2, step)
+        print(f"warning: {int(outside.sum())} of {lam.size} transition(s) lie outside the paper's {kind} grid "
+              f"({grid[0]:g}–{grid[-1]:g} nm): {', '.join(f'{x:.1f}' for x in np.sort(lam[outside]))} nm; "
+              f"the plot covers {plot_grid[0]:g}–{plot_grid[-1]:g} nm, the CSV the paper grid")  # fmt: skip
     eps = exc.spectrum(kind, grid)
-    stem = args.file.with_name(f"{args.file.stem}_{kind}")
-    np.savetxt(f"{stem}.csv", np.column_stack([grid, eps]), delimiter=",", header="wavelength_nm,epsilon_L_per_mol_cm", comments="")
-    ax = plotting.plot_spectrum(grid, eps, label=kind)
-    sticks = slice(0, 1) if kind == "emission" else slice(None)
-    plotting.plot_sticks(exc.wavelengths_nm[sticks], exc.osc_strengths[sticks], ax=ax)
-    ax.set_title(f"{atoms.get_chemical_formula()} {kind} (peak {spectra.peak_wavelength(eps, grid):.1f} nm)")
-    ax.figure.savefig(f"{stem}.png", dpi=150, bbox_inches="tight")
-    print(f"spectrum written to {stem}.csv and {stem}.png")
+    np.savetxt(outputs[0], np.column_stack([grid, eps]), delimiter=",", header="wavelength_nm,epsilon_L_per_mol_cm", comments="")
+    shown = exc.spectrum(kind, plot_grid)
+    ax = plotting.plot_spectrum(plot_grid, shown, label=kind)
+    plotting.plot_sticks(lam, f, ax=ax)
+    peak = f"peak {spectra.peak_wavelength(shown, plot_grid):.1f} nm" if shown.max() > 1.0 else "no band"
+    ax.set_title(f"{atoms.get_chemical_formula()} {kind} ({peak})")
+    ax.figure.savefig(outputs[1], dpi=150, bbox_inches="tight")
+    print(f"spectrum written to {outputs[0]} and {outputs[1]}")
     return 0
 
 
@@ -125,7 +163,19 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
     geoms = sensitivity_set(args.dot, args.distances or SENSITIVITY_DISTANCES_ANGSTROM, args.atoms, args.n_directions, seed=args.seed)
     keys = ("set", "dot", "n_movable", "distance_angstrom", "direction_index")
-    return _compute_set(geoms, args, args.store, lambda atoms: {k: atoms.info[k] for k in keys})
+    if args.cover:  # as a verdict sees them: states up to the target's window (qdlib.verdict)
+        from .compute import local_executor
+        from .validation import _window_of, compute_covering
+
+        window = case_window(args.dot, "absorption")
+        for g in geoms:
+            g.info = {k: g.info[k] for k in keys} | {"cover_nm": round(float(window.cover_nm), 2)}
+        executor = local_executor(args.workers) if args.workers > 1 else None
+        report = compute_covering(geoms, window, args.store or "data/stores/verdicts.json", options=_engine_options(args),
+                                  executor=executor, max_states=args.max_states)  # fmt: skip
+        print(f"{len(geoms)} geometries: {report.n_cached} stored before, {report.n_computed} computed, {len(report.failures)} failed")
+        return 1 if report.failures else 0
+    return _compute_set(geoms, args, args.store or "data/stores/sensitivity.db", lambda atoms: {k: atoms.info[k] for k in keys})
 
 
 def _authors(args: argparse.Namespace) -> int:
@@ -236,13 +286,16 @@ def _agents(args: argparse.Namespace) -> int:
 
     _torch_threads(args.threads)
     cases = all_cases(args.kinds, args.dots, args.edges, args.atoms)
-    cfg = dataclasses.replace(AGENT_CONFIG, max_wall_time_s=args.max_time_s, seed=args.seed)
-    for row in run_cases(cases, cfg, retrain=args.retrain):
+    cfg = dataclasses.replace(AGENT_CONFIG, max_env_steps=args.max_env_steps, seed=args.seed)
+    if args.episodes:  # the paper's budget: a number of episodes, trained to the end
+        cfg = dataclasses.replace(cfg, total_episodes=args.episodes, target_success=None, max_env_steps=None)
+    for row in run_cases(cases, cfg, retrain=args.retrain, root=args.root):
         state = "trained" if row["trained"] else "saved before"
         print(f"{row['case'].name:32s} {state:12s} success {row['success_rate']:.2f}  {row['wall_time_s']:6.1f} s  "
               f"{row['env_steps']} transitions, {row['episodes']} episodes")  # fmt: skip
-    update_registry()
-    print("data/registry.txt updated")
+    if args.root is None:
+        update_registry()
+        print("data/registry.txt updated")
     return 0
 
 
@@ -271,13 +324,19 @@ def _verify(args: argparse.Namespace) -> int:
     from .agents import all_cases
     from .compute import local_executor
     from .stats import format_rate
-    from .validation import compute_rechecks, validate_case
+    from .validation import compute_rechecks, compute_references, validate_case
 
     cases = [c for c in all_cases(args.kinds, args.dots, args.edges, args.atoms)]
+    if args.references_only:
+        targets = compute_references(sorted({(c.dot, c.kind) for c in cases}), args.store, options=_engine_options(args),
+                                     max_states=args.max_states)  # fmt: skip
+        for t in targets.values():
+            print(f"{t.name}: window {t.window.blue_nm:.1f}–{t.window.red_nm:.1f} nm, peak {t.peak_nm:.1f} nm")
+        return 0
     validations = []
     for case in cases:
         try:
-            validations.append(validate_case(case, args.n_starts, args.seed))
+            validations.append(validate_case(case, args.n_starts, args.seed, root=args.agents_root))
         except FileNotFoundError as exc:
             print(f"{case.name}: skipped ({exc})")
     executor = local_executor(args.workers) if args.workers > 1 else None
@@ -317,14 +376,19 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qdlib", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    common = argparse.ArgumentParser(add_help=False)  # global flags, accepted before or after the subcommand
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log progress")
+    parser = argparse.ArgumentParser(prog="qdlib", description=__doc__.splitlines()[0], parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("reproduce", help="execute the notebooks in order with papermill")
+
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    p = command("reproduce", help="execute the notebooks in order with papermill")
     p.add_argument("--profile", default="default", help="parameter profile under params/ (default, paper)")
     p.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 01 02")
     p.set_defaults(func=_reproduce)
-    t = sub.add_parser("tddft", help="TD-DFT excitations and spectrum of one structure file")
+    t = command("tddft", help="TD-DFT excitations and spectrum of one structure file")
     t.add_argument("file", type=Path, help="xyz/extxyz structure, Å")
     t.add_argument("--emission", action="store_true", help="emission (relax S1, Kasha) instead of absorption")
     t.add_argument("--vertical", action="store_true", help="with --emission: S1→S0 at the given geometry")
@@ -334,8 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--tda", action="store_true", help="Tamm-Dancoff approximation (faster, approximate)")
     t.add_argument("--grid-level", type=int, default=3, help="DFT grid level (paper settings: 3)")
     t.add_argument("--store", help="results store (SQLite path or PostgreSQL URL) to reuse and record results")
+    t.add_argument("--output", help="folder for the CSV, PNG (and S1 geometry); default: beside the input")
+    t.add_argument("--force", action="store_true", help="overwrite earlier outputs")
     t.set_defaults(func=_tddft)
-    d = sub.add_parser("design-region", help="TD-DFT of benchmark dots with displaced atoms, into a results store")
+    d = command("design-region", help="TD-DFT of benchmark dots with displaced atoms, into a results store")
     d.add_argument("--dots", nargs="*", help="dots, in order (default: the four benchmark dots, Cd6Se6 first)")
     d.add_argument("--n-per-dot", type=int, default=60, help="geometries per dot (paper cases round-robin)")
     d.add_argument("--seed", type=int, default=0)
@@ -343,16 +409,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--store", default="data/stores/design_region.db", help="results store (SQLite path or PostgreSQL URL)")
     _add_engine_args(d)
     d.set_defaults(func=_design_region)
-    s = sub.add_parser("sensitivity", help="TD-DFT of a benchmark dot with atoms moved by set distances (Fig. 6c), into a results store")
+    s = command("sensitivity", help="TD-DFT of a benchmark dot with atoms moved by set distances (Fig. 6c), into a results store")
     s.add_argument("--dot", default="Cd6Se6")
     s.add_argument("--distances", nargs="*", type=float, help="move of each atom, Å (default: qdlib.generate.SENSITIVITY_DISTANCES_ANGSTROM)")
     s.add_argument("--atoms", nargs="*", type=int, default=[1, 2, 3], help="numbers of moved atoms")
     s.add_argument("--n-directions", type=int, default=3, help="random directions per distance and number of atoms")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--store", default="data/stores/sensitivity.db", help="results store (SQLite path or PostgreSQL URL)")
+    s.add_argument("--store", default=None,
+                   help="results store (default data/stores/sensitivity.db; with --cover data/stores/verdicts.json)")
+    s.add_argument("--cover", action="store_true",
+                   help="solve for states until the target's window is covered (as a verdict does; qdlib.verdict)")
+    s.add_argument("--max-states", type=int, default=40, help="with --cover: most states solved for")
     _add_engine_args(s)
     s.set_defaults(func=_sensitivity)
-    a = sub.add_parser("authors", help="TD-DFT of the authors' structures (their geometries), into a results store")
+    a = command("authors", help="TD-DFT of the authors' structures (their geometries), into a results store")
     a.add_argument("--kind", default="absorption", choices=["absorption", "emission"],
                    help="absorption: ground-state geometries; emission: relaxed S1 geometries (vertical S1→S0)")
     a.add_argument("--max-atoms", type=int, default=18)
@@ -360,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--store", help="results store (default data/stores/authors_<kind>.db)")
     _add_engine_args(a)
     a.set_defaults(func=_authors)
-    r = sub.add_parser("random", help="random clusters → GFN2-xTB → DFT optimisation → absorption (and S1 → emission)")
+    r = command("random", help="random clusters → GFN2-xTB → DFT optimisation → absorption (and S1 → emission)")
     r.add_argument("--n", type=int, default=10, help="number of structures")
     r.add_argument("--n-atoms", type=int, nargs=2, default=[8, 12], metavar=("MIN", "MAX"), help="size range (even counts)")
     r.add_argument("--se-fraction", type=float, default=None, help="fixed Se share of the anions (default: uniform)")
@@ -370,21 +440,24 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stores", default="data/stores", help="directory of random_relaxed.db and random.db")
     _add_engine_args(r)
     r.set_defaults(func=_random)
-    m = sub.add_parser("design-surrogate", help="train the design-region surrogates (authors' data + design-region set), release them")
+    m = command("design-surrogate", help="train the design-region surrogates (authors' data + design-region set), release them")
     m.add_argument("--kinds", nargs="*", default=["absorption", "emission"], choices=["absorption", "emission"])
     m.add_argument("--test-fraction", type=float, default=0.25, help="share of each design-region case held out")
     m.add_argument("--design-repeat", type=int, default=10, help="weight of design-region frames and benchmark dots")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--threads", type=int, default=None, help="torch threads")
     m.set_defaults(func=_design_surrogate)
-    g = sub.add_parser("agents", help="train the DDPG designers of the benchmark cases into data/agents (skips saved ones)")
+    g = command("agents", help="train the DDPG designers of the benchmark cases into data/agents (skips saved ones)")
     _add_case_args(g)
-    g.add_argument("--max-time-s", type=float, default=300.0, help="training time cap per case, s")
+    g.add_argument("--max-env-steps", type=int, default=200_000, help="training budget per case, transitions")
+    g.add_argument("--episodes", type=int, default=0,
+                   help="instead: train exactly this many episodes, no early stop (the paper: 5000)")
+    g.add_argument("--root", default=None, help="agents directory (default: the released data/agents)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--retrain", action="store_true", help="train again even when saved")
     g.add_argument("--threads", type=int, default=None, help="torch threads")
     g.set_defaults(func=_agents)
-    v = sub.add_parser("validate", help="deploy saved agents from random starts; TD-DFT of their first designs, into a results store")
+    v = command("validate", help="deploy saved agents from random starts; TD-DFT of their first designs, into a results store")
     _add_case_args(v)
     v.add_argument("--n-starts", type=int, default=100, help="random starts per case (paper: 100)")
     v.add_argument("--n-recheck", type=int, default=100, help="designs per case recomputed by TD-DFT (the first ones)")
@@ -393,17 +466,19 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--store", default="data/stores/validation.db", help="results store (SQLite path or PostgreSQL URL)")
     _add_engine_args(v)
     v.set_defaults(func=_validate)
-    v = sub.add_parser("verify", help="TD-DFT verdicts on designs, states solved for until the target's window is covered, "
+    v = command("verify", help="TD-DFT verdicts on designs, states solved for until the target's window is covered, "
                                       "until each case has --n-valid of them")
     _add_case_args(v)
     v.add_argument("--n-valid", type=int, default=3, help="valid verdicts wanted per case (converged, window covered)")
     v.add_argument("--n-starts", type=int, default=100, help="random starts per case (paper: 100)")
     v.add_argument("--seed", type=int, default=0, help="seeds the starts")
     v.add_argument("--max-states", type=int, default=40, help="most states solved for per design")
+    v.add_argument("--references-only", action="store_true", help="only the undisplaced dots (the targets)")
+    v.add_argument("--agents-root", default=None, help="agents directory (default: the released data/agents)")
     v.add_argument("--store", default="data/stores/verdicts.json", help="results store (a .json path is text git stores well)")
     _add_engine_args(v)
     v.set_defaults(func=_verify)
-    x = sub.add_parser("export-dataset", help="write the released TD-DFT dataset (extxyz + spectra CSV) from the stores")
+    x = command("export-dataset", help="write the released TD-DFT dataset (extxyz + spectra CSV) from the stores")
     x.add_argument("--stores", default="data/stores", help="directory of the results stores")
     x.add_argument("--out", default="data/tddft", help="output directory")
     x.add_argument("--update-registry", action="store_true", help="rehash data/ into data/registry.txt")
@@ -414,10 +489,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``qdlib`` command."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
         print(f"qdlib: error: {exc}", file=sys.stderr)
         return 2
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,8 @@ import torch
 from torch import nn
 
 from .design import BatchedDesignEnv, DesignTask
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DDPGConfig", "Agent", "DesignResult", "TrainResult", "train", "rollout", "load_history"]
 
@@ -67,10 +70,9 @@ class DDPGConfig:
     """Environment transitions between greedy evaluations (0: never)."""
     eval_starts: int = 100
     """Fixed random starts of the greedy evaluation."""
-    max_wall_time_s: float | None = None
-    """Stop after this much training time."""
     max_env_steps: int | None = None
-    """Stop after this many transitions."""
+    """Stop after this many transitions (budgets are counted in work, never in seconds: the same
+    seed gives the same agent on any machine; the wall time is measured and reported)."""
     seed: int = 0
     device: str = "cpu"
 
@@ -256,7 +258,7 @@ class Agent:
 
 
 def load_history(path: str | Path) -> dict:
-    """The training history saved with an agent (``episode_returns``, ``evaluations``, …; empty if none)."""
+    """The training history saved with an agent (:meth:`TrainResult.history`; empty if none)."""
     return json.loads(Path(path).with_suffix(".json").read_text()).get("history", {})
 
 
@@ -286,19 +288,47 @@ class TrainResult:
     updates: int = 0
     wall_time_s: float = 0.0
 
-    def history(self) -> dict:
-        """Everything but the agent, as plain data (what :meth:`Agent.save` writes and :func:`load_history` reads)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "agent"}
+    def history(self, n_bins: int = 256) -> dict:
+        """The run as compact plain data (what :meth:`Agent.save` writes and :func:`load_history` reads).
+
+        Totals (``env_steps``, ``updates``, ``episodes``, ``wall_time_s``), the greedy
+        ``evaluations``, and the learning ``curve``: per block of consecutive finished episodes
+        (at most ``n_bins`` blocks), the last episode's number and the block's mean return,
+        mean length and success rate.
+        """
+        n = len(self.episode_returns)
+        edges = np.unique(np.linspace(0, n, min(n, n_bins) + 1).round().astype(int))
+        blocks = list(zip(edges[:-1], edges[1:]))
+
+        def mean(values, digits):
+            return [round(float(np.mean(values[a:b])), digits) for a, b in blocks]
+
+        curve = dict(episode=[int(b) for _, b in blocks], mean_return=mean(self.episode_returns, 4),
+                     mean_length=mean(self.episode_lengths, 2), success_rate=mean(self.episode_success, 4))  # fmt: skip
+        return dict(env_steps=self.env_steps, updates=self.updates, episodes=n, wall_time_s=self.wall_time_s,
+                    evaluations=self.evaluations, curve=curve)  # fmt: skip
 
 
 def train(task: DesignTask, cfg: DDPGConfig = DDPGConfig(), progress: bool = False) -> TrainResult:
-    """Train a DDPG agent on ``task``; see :class:`DDPGConfig` for the schedule and stopping rules."""
+    """Train a DDPG agent on ``task``; see :class:`DDPGConfig` for the schedule and stopping rules.
+
+    Every random draw comes from ``cfg.seed``; the budget is counted in episodes and transitions.
+    On the CPU the result is bitwise the same at any number of PyTorch threads when MKL's strict
+    reproducible mode is on (``MKL_CBWR=AUTO,STRICT``, which importing :mod:`qdlib` before
+    PyTorch sets); otherwise threaded matrix products round differently and runs drift apart.
+    """
+    from . import mkl_reproducible
+
+    if not mkl_reproducible() and torch.get_num_threads() > 1:
+        log.warning("PyTorch was imported before qdlib without MKL_CBWR: training at %d threads is not bitwise "
+                    "reproducible at another thread count", torch.get_num_threads())  # fmt: skip
     from tqdm.auto import tqdm
 
-    torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     t0 = time.perf_counter()
-    agent = Agent(task, cfg)
+    with torch.random.fork_rng(devices=[]):  # the networks' initial weights from the seed; global state untouched
+        torch.manual_seed(cfg.seed)
+        agent = Agent(task, cfg)
     actor, critic = agent.actor, agent.critic
     actor_target, critic_target = copy.deepcopy(actor), copy.deepcopy(critic)
     actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.actor_lr)
@@ -368,8 +398,6 @@ def train(task: DesignTask, cfg: DDPGConfig = DDPGConfig(), progress: bool = Fal
             bar.set_postfix(success=f"{greedy.success_rate:.2f}")
             if cfg.target_success is not None and greedy.success_rate >= cfg.target_success:
                 break
-        if cfg.max_wall_time_s is not None and time.perf_counter() - t0 > cfg.max_wall_time_s:
-            break
         if cfg.max_env_steps is not None and result.env_steps >= cfg.max_env_steps:
             break
     bar.close()

@@ -21,6 +21,8 @@ __all__ = [
     "plot_rf_trees",
     "plot_peak_parity",
     "plot_design_peaks",
+    "plot_cv_errors",
+    "plot_fig6",
     "plot_sensitivity",
     "view3d",
     "save_figure",
@@ -137,6 +139,93 @@ def plot_design_peaks(labels: Sequence[str], target_nm: ArrayLike, surrogate_nm:
     return ax
 
 
+def plot_cv_errors(folds: dict, metric: str = "rmse", ax=None, protocols: Sequence[str] = ("row", "group")):
+    """Cross-validated error of each model under each split protocol, with its spread over folds.
+
+    Parameters
+    ----------
+    folds : dict
+        ``folds[model][protocol]``: the per-fold results of
+        :func:`qdlib.surrogates.cross_validate` (dicts with ``metric``).
+    metric : str
+        ``"rmse"`` or ``"mae"`` (label units), or ``"peak_mae_nm"``.
+    protocols : sequence of str
+        Bars side by side per model (mean over folds; whiskers: fold minimum to maximum; dots: the folds).
+    """
+    ax = _axes(ax)
+    models = list(folds)
+    width = 0.8 / len(protocols)
+    for j, protocol in enumerate(protocols):
+        x = np.arange(len(models)) + (j - (len(protocols) - 1) / 2) * width
+        values = [np.array([f[metric] for f in folds[m][protocol]]) for m in models]
+        means = np.array([v.mean() for v in values])
+        lo = means - np.array([v.min() for v in values])
+        hi = np.array([v.max() for v in values]) - means
+        ax.bar(x, means, width * 0.9, color=f"C{j}", alpha=0.75, label=f"{protocol} split", yerr=[lo, hi], capsize=3,
+               error_kw=dict(lw=1))  # fmt: skip
+        for xi, v in zip(x, values):
+            ax.scatter(np.full(v.size, xi), v, s=8, color="k", zorder=3)
+    ax.set_xticks(np.arange(len(models)), models, rotation=20, ha="right")
+    ax.set_ylabel({"rmse": "RMSE (L mol⁻¹ cm⁻¹)", "mae": "MAE (L mol⁻¹ cm⁻¹)"}.get(metric, metric))
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_fig6(cases: Sequence, target_nm: ArrayLike, surrogate_nm: Sequence[ArrayLike], tddft_nm: Sequence[ArrayLike],
+              ax=None, jitter_nm: float = 5.0):  # fmt: skip
+    """Designed against target central peak, case by case, in the paper's form (Fig. 6a,b).
+
+    Per case (a benchmark dot, colour; its number of movable atoms, marker): at the target's
+    central peak (x, shifted by ``jitter_nm`` per atom count so the cases of one dot stand apart),
+    the surrogate's designed peaks (open marker at the median, bar from the 5th to the 95th
+    percentile over the designs) and the TD-DFT peaks of the rechecked designs (filled markers,
+    each design; bar over their range). A case with no TD-DFT verdict says so in the plot.
+    The diagonal is a perfect design.
+
+    Parameters
+    ----------
+    cases : sequence
+        Objects with ``dot`` and ``n_movable`` (e.g. :class:`qdlib.agents.Case`).
+    target_nm : array_like, shape (n_cases,)
+    surrogate_nm, tddft_nm : sequence of array_like
+        Per case, the designs' central peaks (NaN entries ignored).
+    """
+    ax = _axes(ax)
+    dots = list(dict.fromkeys(c.dot for c in cases))
+    markers = {1: "o", 2: "s", 3: "^"}
+    t_all = np.asarray(target_nm, dtype=float)
+    for c, t, sur, td in zip(cases, t_all, surrogate_nm, tddft_nm):
+        colour = f"C{dots.index(c.dot)}"
+        x = t + jitter_nm * (c.n_movable - 2)
+        sur = np.asarray(sur, dtype=float)
+        sur = sur[np.isfinite(sur)]
+        if sur.size:
+            lo, med, hi = np.percentile(sur, [5, 50, 95])
+            ax.errorbar(x - 1.2, med, yerr=[[med - lo], [hi - med]], fmt=markers[c.n_movable], mfc="white", mec=colour,
+                        ecolor=colour, elinewidth=0.8, capsize=2, ms=5)  # fmt: skip
+        td = np.asarray(td, dtype=float)
+        td = td[np.isfinite(td)]
+        if td.size:
+            ax.errorbar(x + 1.2, np.median(td), yerr=[[np.median(td) - td.min()], [td.max() - np.median(td)]],
+                        fmt="none", ecolor=colour, elinewidth=1.5, capsize=3)  # fmt: skip
+            ax.scatter(np.full(td.size, x + 1.2), td, marker=markers[c.n_movable], color=colour, s=22, zorder=4,
+                       edgecolors="k", linewidths=0.4)  # fmt: skip
+        else:
+            ax.annotate("no TD-DFT\nverdict", (x + 1.2, t), fontsize=6, color=colour, ha="left", va="center",
+                        xytext=(2, 8 * (c.n_movable - 2)), textcoords="offset points")  # fmt: skip
+    lim = [np.nanmin(t_all) - 40, np.nanmax(t_all) + 40]
+    ax.plot(lim, lim, color="0.3", lw=1, zorder=0)
+    for k, d in enumerate(dots):
+        ax.plot([], [], "s", color=f"C{k}", label=d)
+    for n, m in markers.items():
+        if any(c.n_movable == n for c in cases):
+            ax.plot([], [], m, mfc="white", mec="0.3", label=f"{n} atom(s): surrogate (median, 5–95 %)")
+            ax.plot([], [], m, color="0.3", label=f"{n} atom(s): TD-DFT (each design)")
+    ax.set_xlabel("target central peak (nm)")
+    ax.set_ylabel("designed central peak (nm)")
+    return ax
+
+
 def plot_sensitivity(distance_angstrom: ArrayLike, deviation_nm: ArrayLike, curve, ax=None, groups: ArrayLike | None = None,
                      claim: Sequence[tuple[float, float, float]] = ()):  # fmt: skip
     """|Central-peak deviation| of displaced geometries against the displacement (paper Fig. 6c).
@@ -200,11 +289,14 @@ def plot_structure(atoms: Atoms, ax=None, title: str | None = None, rotation: st
     return ax
 
 
-def save_figure(fig, name: str, formats: Sequence[str] = ("png", "svg")) -> list:
+def save_figure(fig, name: str, formats: Sequence[str] = ("png", "svg"), show: bool = True) -> list:
     """Write ``fig`` to ``figures/<name>.<fmt>`` and return the paths (relative to the repository).
 
     The files are byte-reproducible: no date in the SVG and its element ids salted by ``name``
     rather than at random, so re-running a notebook changes a figure's file only if its content changed.
+    With ``show``, inside a Jupyter kernel, the PNG just written is displayed as the cell's output
+    (whatever the matplotlib backend, so a notebook executed headless still shows its figures) and
+    the figure is closed.
     """
     import matplotlib
 
@@ -219,4 +311,20 @@ def save_figure(fig, name: str, formats: Sequence[str] = ("png", "svg")) -> list
             paths.append(path.relative_to(repo_root()))
         except ValueError:
             paths.append(path)
+    if show and "png" in formats and _in_kernel():
+        import matplotlib.pyplot as plt
+        from IPython.display import Image, display
+
+        display(Image(filename=str(figures_dir() / f"{name}.png")))
+        plt.close(fig)
     return paths
+
+
+def _in_kernel() -> bool:
+    """Whether this runs inside a Jupyter kernel (where a displayed image becomes a cell output)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")

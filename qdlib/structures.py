@@ -151,7 +151,15 @@ def read(path: str | os.PathLike, index: int | str | None = None, **validate_kwa
     if not os.path.exists(path):
         raise StructureError(f"no such structure file: {path}")
     try:
-        result = ase.io.read(path, index=index)
+        comments = _plain_xyz_comments(path)
+        result = ase.io.read(path, index=index, format="xyz" if comments is not None else None)
+        if comments is not None:  # a plain xyz comment is text, not extxyz key=value pairs
+            from ase.io.formats import string2index
+
+            chosen = comments[string2index(index) if isinstance(index, str) else -1 if index is None else index]
+            frames = result if isinstance(result, list) else [result]
+            for atoms, text in zip(frames, chosen if isinstance(chosen, list) else [chosen]):
+                atoms.info = {"comment": text} if text else {}
     except KeyError as exc:  # ASE's lookup of an element symbol
         raise StructureError(f"cannot parse {path}: unknown element symbol {exc}") from exc
     except Exception as exc:  # ASE raises many types for malformed input
@@ -165,6 +173,28 @@ def read(path: str | os.PathLike, index: int | str | None = None, **validate_kwa
         except StructureError as exc:
             raise StructureError(f"{path} frame {k}: {exc}") from None
     return result
+
+
+def _plain_xyz_comments(path: str) -> list[str] | None:
+    """The comment line of every frame of a plain xyz file; ``None`` if the file is extended xyz (or not xyz).
+
+    A comment is extended xyz when it holds ``Properties=`` or ``Lattice=``, or consists of
+    ``key=value`` pairs only; anything else (free text, as plain xyz files carry) is plain.
+    """
+    if not path.lower().endswith(".xyz"):
+        return None
+    with open(path) as fh:
+        lines = fh.read().splitlines()
+    comments, i = [], 0
+    while i < len(lines) and lines[i].strip():
+        try:
+            n = int(lines[i].split()[0])
+        except ValueError:
+            return None  # not xyz as we know it: let ASE say what is wrong
+        comments.append(lines[i + 1].strip() if i + 1 < len(lines) else "")
+        i += n + 2
+    extended = [("Properties=" in c or "Lattice=" in c or (c and all("=" in tok for tok in c.split()))) for c in comments]
+    return None if any(extended) else comments
 
 
 def write(path: str | os.PathLike, atoms: Atoms | Sequence[Atoms], **kwargs) -> None:

@@ -48,6 +48,9 @@ __all__ = [
     "reference_frame",
     "case_target",
     "compute_rechecks",
+    "compute_covering",
+    "compute_references",
+    "case_window",
     "spectrum_peak",
     "tddft_peaks",
     "tddft_spectra",
@@ -436,34 +439,14 @@ def compute_rechecks(
     dict of str to Recheck
         By case name, the verdicts on each case's designs up to the last one looked at.
     """
-    import functools
-
-    from .compute import compute_many
-    from .qchem import EngineOptions, TDDFTSettings, excitations
-    from .store import covered_key, result_key
-
-    settings, options, store = settings or TDDFTSettings(), options or EngineOptions(), _source(store)
+    store = _source(store)
     wanted = dict(zip([v.case.name for v in validations], [n_valid] * len(validations) if np.ndim(n_valid) == 0 else n_valid))
 
     def compute(frames: list[Atoms], window: Window) -> None:
-        if window.cover_nm is None:
-            fn, key = excitations, result_key
-        else:
-            cover = round(float(window.cover_nm), 2)
-            fn = functools.partial(excitations, cover_nm=cover, max_states=max_states)
-            key = functools.partial(covered_key, cover_nm=cover, max_states=max_states)
-        report = compute_many(frames, settings, options, store=store, executor=executor, compute=fn, key=key,
-                              labels=lambda i, atoms: dict(atoms.info), progress=False)  # fmt: skip
-        for i, err in report.failures.items():
-            log.warning("%s: %s", frames[i].info, err)
+        compute_covering(frames, window, store, settings, options, executor, max_states)
 
-    targets = {}
-    for kind, dot in sorted({(v.case.kind, v.case.dot) for v in validations}):
-        compute([reference_frame(dot, kind)], _window_of(dot, kind))
-        targets[kind, dot] = case_target(dot, kind, store)
-        log.info("target %s %s: window %.1f–%.1f nm, reference %d states, peak %.1f nm", dot, kind,
-                 targets[kind, dot].window.blue_nm, targets[kind, dot].window.red_nm,
-                 find_stored([reference_frame(dot, kind)], store)[0][1].energies_ev.size, targets[kind, dot].peak_nm)  # fmt: skip
+    targets = compute_references(sorted({(v.case.dot, v.case.kind) for v in validations}), store, settings, options,
+                                 executor, max_states)  # fmt: skip
 
     queue = {v.case.name: [i for i in range(len(v.designs)) if v.min_distance_angstrom[i] >= MIN_DISTANCE_ANGSTROM]
              for v in validations}  # fmt: skip
@@ -471,7 +454,7 @@ def compute_rechecks(
     while True:
         todo: dict[tuple, list[Atoms]] = {}
         for v in validations:
-            name, target = v.case.name, targets[v.case.kind, v.case.dot]
+            name, target = v.case.name, targets[v.case.dot, v.case.kind]
             while queue[name] and recheck(v, store, target, looked[name]).summary()["n"] < wanted[name]:
                 i = queue[name].pop(0)
                 looked[name] = i + 1
@@ -484,11 +467,58 @@ def compute_rechecks(
                  ", ".join(f"{f.info['dot']} {f.info['edge_angstrom']:g} Å {f.info['n_movable']} at. #{f.info['start_index']}"
                            for fs in todo.values() for f in fs))  # fmt: skip
         for (kind, dot), frames in todo.items():
-            compute(frames, targets[kind, dot].window)
-    return {v.case.name: recheck(v, store, targets[v.case.kind, v.case.dot], looked[v.case.name]) for v in validations}
+            compute(frames, targets[dot, kind].window)
+    return {v.case.name: recheck(v, store, targets[v.case.dot, v.case.kind], looked[v.case.name]) for v in validations}
 
 
-def _window_of(dot: str, kind: str) -> Window:
+def compute_covering(frames: Sequence[Atoms], window: Window, store, settings=None, options=None, executor=None,
+                     max_states: int = COVER_MAX_STATES):  # fmt: skip
+    """TD-DFT of ``frames`` with states solved for until they cover ``window``, into ``store`` (labels: the scalars of ``info``).
+
+    Stored under :func:`~qdlib.store.covered_key` (found done on a rerun); emission windows need S1
+    alone and are computed at ``settings`` as they are. Returns the :class:`~qdlib.compute.BatchReport`.
+    """
+    import functools
+
+    from .compute import compute_many
+    from .qchem import EngineOptions, TDDFTSettings, excitations
+    from .store import covered_key, result_key
+
+    settings, options = settings or TDDFTSettings(), options or EngineOptions()
+    if window.cover_nm is None:
+        fn, key = excitations, result_key
+    else:
+        cover = round(float(window.cover_nm), 2)
+        fn = functools.partial(excitations, cover_nm=cover, max_states=max_states)
+        key = functools.partial(covered_key, cover_nm=cover, max_states=max_states)
+    report = compute_many(frames, settings, options, store=_source(store), executor=executor, compute=fn, key=key,
+                          labels=lambda i, atoms: _scalar_labels(atoms), progress=False)  # fmt: skip
+    for i, err in report.failures.items():
+        log.warning("%s: %s", frames[i].info, err)
+    return report
+
+
+def _scalar_labels(atoms: Atoms) -> dict:
+    """The scalar entries of ``atoms.info``: what a results store keeps as searchable labels."""
+    return {k: v for k, v in atoms.info.items() if isinstance(v, (str, bool, int, float, np.integer, np.floating))}
+
+
+def compute_references(dots_kinds: Sequence[tuple[str, str]], store, settings=None, options=None, executor=None,
+                       max_states: int = COVER_MAX_STATES) -> dict[tuple[str, str], Target]:  # fmt: skip
+    """The targets of ``(dot, kind)`` pairs: each undisplaced dot's TD-DFT covering its window, computed
+    into ``store`` where missing (:func:`compute_covering`), as :class:`~qdlib.verdict.Target` objects."""
+    targets = {}
+    for dot, kind in dots_kinds:
+        compute_covering([reference_frame(dot, kind)], case_window(dot, kind), store, settings, options, executor, max_states)
+        targets[dot, kind] = t = case_target(dot, kind, store)
+        n = find_stored([reference_frame(dot, kind)], store)[0][1].energies_ev.size
+        log.info("target %s: window %.1f–%.1f nm, reference %d states, peak %.1f nm", t.name, t.window.blue_nm,
+                 t.window.red_nm, n, t.peak_nm)  # fmt: skip
+    return targets
+
+
+def case_window(dot: str, kind: str) -> Window:
+    """The comparison window of ``dot``'s target of ``kind`` (:func:`qdlib.verdict.target_window` of the paper's target)."""
     from .design import benchmark_target
 
     return target_window(benchmark_target(dot, kind, 1)[1], kind)

@@ -150,7 +150,10 @@ def test_ddpg_learns_the_toy_task_repeatably_and_round_trips(tmp_path):
     result.agent.save(tmp_path / "agent", history=result, forward="toy")
     loaded = Agent.load(tmp_path / "agent", task)
     history = load_history(tmp_path / "agent")
-    assert history["episode_returns"] == result.episode_returns and history["env_steps"] == result.env_steps
+    assert history["episodes"] == len(result.episode_returns) and history["env_steps"] == result.env_steps
+    curve = history["curve"]
+    assert curve["episode"][-1] == len(result.episode_returns) and len(curve["episode"]) <= 256
+    assert np.average(curve["success_rate"], weights=np.diff([0, *curve["episode"]])) == pytest.approx(np.mean(result.episode_success), abs=1e-3)
     np.testing.assert_array_equal(loaded.design(starts).positions, trained.positions)
     with pytest.raises(ValueError, match="not this task"):
         Agent.load(tmp_path / "agent", DesignTask(task.atoms, [2], task.target, task.forward))

@@ -29,3 +29,38 @@ def test_saving_the_same_figure_twice_writes_identical_files(tmp_path, monkeypat
     assert set(written[0]) == {".png", ".svg"}
     assert written[0] == written[1]
     assert b"<dc:date>" not in written[0][".svg"]
+
+
+def test_inside_a_kernel_the_written_png_is_displayed_and_the_figure_closed(tmp_path, monkeypatch):
+    monkeypatch.setenv("QDLIB_FIGURES_DIR", str(tmp_path))
+    shown = []
+    monkeypatch.setattr(plotting, "_in_kernel", lambda: True)
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    fig = _draw()
+    plotting.save_figure(fig, "inline")
+    assert len(shown) == 1 and shown[0].data == (tmp_path / "inline.png").read_bytes()
+    assert not plt.fignum_exists(fig.number)
+    fig = _draw()
+    monkeypatch.setattr(plotting, "_in_kernel", lambda: False)  # a script: nothing displayed, the figure is the caller's
+    plotting.save_figure(fig, "script")
+    assert len(shown) == 1 and plt.fignum_exists(fig.number)
+    plt.close(fig)
+
+
+def test_every_figure_a_notebook_writes_is_shown_in_it():
+    """The committed notebooks display each figure they write (a PNG output in the cell that wrote it)."""
+    import json
+    import re
+
+    from qdlib.paths import notebooks_dir
+
+    for path in sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] != "code" or "save_figure(" not in "".join(cell["source"]):
+                continue
+            outputs = cell.get("outputs", [])
+            text = "".join("".join(o.get("text", "")) for o in outputs)
+            written = re.findall(r"figures/(\S+)\.png", text)
+            images = sum("image/png" in o.get("data", {}) for o in outputs)
+            assert written, f"{path.name}: a cell that saves a figure printed no 'wrote figures/….png'"
+            assert images >= len(written), f"{path.name}: {written} written, {images} shown"

@@ -289,8 +289,9 @@ def test_cli_tddft_writes_spectrum(tmp_path, capsys):
     from qdlib.store import ResultStore
 
     assert len(ResultStore(store)) == 1
-    assert cli.main(args) == 0  # the second run is served by the store
+    assert cli.main(args + ["--force"]) == 0  # the second run is served by the store
     assert len(ResultStore(store)) == 1
+    assert "from the store" in capsys.readouterr().out
 
 
 def test_cli_tddft_bad_file(tmp_path, capsys):
