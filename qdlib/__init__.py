@@ -4,6 +4,7 @@ A reproduction of Yoshida et al., AIP Advances 12, 115316 (2022),
 doi:10.1063/5.0127546.
 """
 
+import contextlib
 import os
 import sys
 
@@ -19,3 +20,27 @@ os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 def mkl_reproducible() -> bool:
     """Whether MKL's strict reproducible mode was set before PyTorch loaded MKL in this process."""
     return not _TORCH_BEFORE_QDLIB and "STRICT" in os.environ.get("MKL_CBWR", "").upper()
+
+
+
+@contextlib.contextmanager
+def progress_lines(stream=None):
+    """Within the block, print qdlib's progress messages (its INFO log lines) as plain lines on ``stream``.
+
+    For long notebook cells and scripts: one line per relaxation gradient, per TD-DFT result, ….
+    In a notebook run by papermill with ``log_output`` (``qdlib --verbose reproduce``) they appear as
+    they come. Default stream: stdout.
+    """
+    import logging
+
+    logger = logging.getLogger("qdlib")
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -230,11 +230,13 @@ def map_tasks(
                 except Exception as exc:  # recorded, the batch goes on
                     yield i, None, exc
                 bar.update()
+                log.info("%s: %d of %d done", desc, bar.n, len(todo))
         else:
             futures = {pool.submit(_run, fn, structures[i], settings, options): i for i in todo}
             for fut in cf.as_completed(futures):
                 error = fut.exception()
                 yield futures[fut], None if error else fut.result(), error
                 bar.update()
+                log.info("%s: %d of %d done", desc, bar.n, len(todo))
     finally:
         bar.close()

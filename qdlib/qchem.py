@@ -1425,9 +1425,12 @@ def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: Engine
         mol = build_mol(start, settings, verbose=0)
         previous_dm = [None]
 
+        last_energy = [float("nan")]
+
         def energy_and_gradient(m):
             energy, gradient, mf = state_gradient(m, state, settings, options, dm0=previous_dm[0])
             previous_dm[0] = mf.make_rdm1()
+            last_energy[0] = float(energy)
             return energy, gradient
 
         chatter = io.StringIO()  # geomeTRIC reports every step on stdout
@@ -1435,6 +1438,7 @@ def _optimize(atoms: Atoms, state: int, settings: TDDFTSettings, options: Engine
 
         def after_gradient(env):
             gradients[0] += 1
+            log.info("%s: S%d relaxation, gradient %d, E = %.6f Eh", _formula(mol), state, gradients[0], last_energy[0])
             if restart is not None:
                 restart.save(start, env["mol"].atom_coords(unit="Angstrom"), gradients[0])
 

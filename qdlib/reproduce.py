@@ -94,6 +94,7 @@ def reproduce(profile: str = "default", only: list[str] | None = None, kernel_na
                 kernel_name=kernel_name,
                 cwd=str(nb.parent.relative_to(root)),
                 progress_bar=True,
+                log_output=log.isEnabledFor(logging.INFO),  # cell output (progress lines) as it comes, with --verbose
             )
         runs.append(NotebookRun(nb, out, params, time.perf_counter() - t0))
     return runs

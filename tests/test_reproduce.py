@@ -49,3 +49,29 @@ def test_cli_reports_errors(capsys):
     assert "unknown profile" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["--help"])
+
+
+def _notebook(path, lines):
+    import json
+
+    cell = {"cell_type": "code", "source": [], "metadata": {}, "execution_count": 1,
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": "".join(f"{x}\n" for x in lines)}]}  # fmt: skip
+    path.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+
+
+def test_two_executions_are_compared_outside_timing_lines(tmp_path):
+    import importlib.util
+
+    from qdlib.paths import repo_root
+
+    spec = importlib.util.spec_from_file_location("reproduce_twice", repo_root() / "benchmarks" / "reproduce_twice.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    _notebook(a / "01_x.ipynb", ["success 0.91", "timing: trained in 12 s", "<object at 0x7f00aa>"])
+    _notebook(b / "01_x.ipynb", ["success 0.91", "timing: trained in 31 s", "<object at 0x7f00bb>"])
+    assert module.compare(a, b) == ([], [])
+    _notebook(b / "01_x.ipynb", ["success 0.83", "timing: trained in 31 s", "<object at 0x7f00bb>"])
+    text, _ = module.compare(a, b)
+    assert len(text) == 1 and "success 0.91" in text[0]
