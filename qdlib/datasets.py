@@ -266,6 +266,12 @@ class PaperDataset:
     row_group: NDArray[np.int64]
     rejected: dict[int, str] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        sizes = [len(a) for a in self.structures]
+        return (f"PaperDataset({self.kind!r}: {len(self.Y)} rows, {len(self.structures)} distinct structures of "
+                f"{min(sizes)}-{max(sizes)} atoms, {len(self.rejected)} rows rejected; "
+                f"{self.wavelength_nm[0]:g}-{self.wavelength_nm[-1]:g} nm in {self.wavelength_nm.size} bins)")  # fmt: skip
+
     def structure(self, composition: str) -> Atoms:
         """The structure of a composition such as ``"Cd6Se6"`` or ``"Cd5Se1Te4"``."""
         want = _normalise_formula(composition)

@@ -97,6 +97,9 @@ class CaseValidation:
         Below the termination loss inside the cuboid.
     wall_time_s : float
         Time of the batched rollout.
+    start_success : ndarray of bool, shape (n,)
+        The random starts themselves below the termination loss (forward model): what a designer
+        that never moved would score.
     """
 
     case: Case
@@ -109,6 +112,7 @@ class CaseValidation:
     loss: NDArray[np.float64]
     success: NDArray[np.bool_]
     wall_time_s: float
+    start_success: NDArray[np.bool_] | None = None
 
     @property
     def position_error_angstrom(self) -> NDArray[np.float64]:
@@ -148,6 +152,7 @@ class CaseValidation:
             median_start_error_angstrom=float(np.median(self.start_error_angstrom)),
             overlapping=float((self.min_distance_angstrom < MIN_DISTANCE_ANGSTROM).mean()),
             median_loss=float(np.median(self.loss)), wall_time_s=self.wall_time_s,
+            start_success_rate=float(np.mean(self.start_success)) if self.start_success is not None else float("nan"),
         )  # fmt: skip
 
 
@@ -181,12 +186,13 @@ def validate_case(case: Case, n_starts: int = 100, seed: int = 0, root=None) -> 
     result = agent.design(starts)
     with torch.no_grad():
         spectra = task.spectra(torch.as_tensor(result.positions, device=task.device)).cpu().numpy()
+        start_loss = task.loss(task.spectra(starts.to(task.device))).cpu().numpy()
     return CaseValidation(
         case=case, true_positions=task.centre.cpu().numpy().astype(float), starts=starts.cpu().numpy().astype(float),
         designs=result.positions.astype(float), target=np.asarray(task.target, dtype=float),
         target_peak_nm=spectrum_peak(task.target, case.kind),
         peaks_nm=spectrum_peak(spectra, case.kind), loss=result.loss.astype(float), success=result.success.astype(bool),
-        wall_time_s=result.wall_time_s,
+        wall_time_s=result.wall_time_s, start_success=start_loss < task.config.termination_loss,
     )  # fmt: skip
 
 
