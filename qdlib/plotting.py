@@ -26,6 +26,7 @@ __all__ = [
     "plot_sensitivity",
     "view3d",
     "save_figure",
+    "show_inline",
 ]
 
 #: Colours of the elements (CPK-like, as in the paper's structure views).
@@ -318,6 +319,25 @@ def save_figure(fig, name: str, formats: Sequence[str] = ("png", "svg"), show: b
         display(Image(filename=str(figures_dir() / f"{name}.png")))
         plt.close(fig)
     return paths
+
+
+def show_inline(fig) -> None:
+    """Show ``fig`` as the cell's PNG output inside a Jupyter kernel (whatever the backend), then close it.
+
+    For figures a notebook shows without writing them to ``figures/`` (:func:`save_figure` does both).
+    Outside a kernel the figure is left to the caller.
+    """
+    if not _in_kernel():
+        return
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    display(Image(data=buffer.getvalue()))
+    plt.close(fig)
 
 
 def _in_kernel() -> bool:

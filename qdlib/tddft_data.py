@@ -175,7 +175,7 @@ DISPLACED_SETS: tuple[str, ...] = ("design-region", "sensitivity", "validation",
 #: Store labels carried into the dataset.
 _LABEL_KEYS = (
     "set", "geometry", "group", "dot", "edge_angstrom", "n_movable", "case_index", "seed", "index",
-    "distance_angstrom", "direction_index", "kind", "start_index",
+    "distance_angstrom", "direction_index", "kind", "start_index", "cover_nm", "covered",
 )  # fmt: skip
 
 #: The results stores (under ``data/stores``) the dataset is made from, with labels that
@@ -187,6 +187,7 @@ DATASET_STORES: dict[str, dict] = {
     "sensitivity.db": {"set": "sensitivity"},
     "validation.db": {"set": "validation"},
     "random.db": {"set": "random"},
+    "verdicts.json": {},  # states solved for until a target's window is covered (qdlib.verdict): labels in the rows
 }
 
 
