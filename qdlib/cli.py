@@ -16,9 +16,10 @@
 ``qdlib random [--n 10] [--n-atoms 8 12] [--emission 2]``
     the generation pipeline: random clusters, GFN2-xTB and DFT relaxation,
     absorption, S1 relaxation and emission, resumable;
-``qdlib validate [--kinds absorption] [--dots ...] [--n-recheck 100]``
-    saved agents deployed from 100 random starts, the first designs of each
-    case recomputed by TD-DFT (notebook 04), resumable;
+``qdlib verify [--kinds absorption] [--dots ...] [--n-valid 3] [--pso-designs K]``
+    saved agents deployed from 100 random starts, their first designs judged by
+    TD-DFT with states solved for until the target's window is covered
+    (:mod:`qdlib.verdict`; notebook 04), until each case has ``--n-valid`` verdicts, resumable;
 ``qdlib export-dataset [--update-registry]``
     the released dataset ``data/tddft`` from the results stores;
 ``qdlib design-surrogate [--kinds absorption emission]``
@@ -33,7 +34,6 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import logging
 import sys
 from pathlib import Path
@@ -299,27 +299,6 @@ def _agents(args: argparse.Namespace) -> int:
     return 0
 
 
-def _validate(args: argparse.Namespace) -> int:
-    from .agents import all_cases, case_task
-    from .pso import PSOConfig, pso
-    from .validation import design_frames, designed_structure, validate_case
-
-    per_case = []
-    for case in all_cases(args.kinds, args.dots, args.edges, args.atoms):
-        v = validate_case(case, args.n_starts, args.seed)
-        s = v.summary()
-        print(f"{case.name:32s} success {s['success_rate']:.2f}  |Δpeak| median {s['median_abs_peak_error_nm']:6.1f} nm  "
-              f"position error median {s['median_position_error_angstrom']:.2f} Å")  # fmt: skip
-        frames = design_frames(v, range(min(args.n_recheck, args.n_starts)))
-        if args.pso_designs:
-            task = case_task(case)
-            swarms = [pso(task, PSOConfig(seed=k)) for k in range(args.pso_designs)]
-            frames += [designed_structure(case, r.best_position, set="pso", seed=k) for k, r in enumerate(swarms)]
-        per_case.append(frames)
-    geoms = [f for batch in itertools.zip_longest(*per_case) for f in batch if f is not None]  # round-robin over cases
-    return _compute_set(geoms, args, args.store, lambda atoms: dict(atoms.info))
-
-
 def _verify(args: argparse.Namespace) -> int:
     from .agents import all_cases
     from .compute import local_executor
@@ -342,6 +321,18 @@ def _verify(args: argparse.Namespace) -> int:
     executor = local_executor(args.workers) if args.workers > 1 else None
     rechecks = compute_rechecks(validations, args.n_valid, args.store, options=_engine_options(args), executor=executor,
                                 max_states=args.max_states)  # fmt: skip
+    if args.pso_designs:  # the particle swarm's best designs of the same cases, judged the same way
+        from .agents import case_task
+        from .pso import PSOConfig, pso
+        from .validation import case_window, compute_covering, designed_structure
+
+        for v in validations:
+            window = case_window(v.case.dot, v.case.kind)
+            task = case_task(v.case)
+            frames = [designed_structure(v.case, pso(task, PSOConfig(seed=k)).best_position, set="pso", seed=k,
+                                         **({"cover_nm": round(float(window.cover_nm), 2)} if window.cover_nm else {}))
+                      for k in range(args.pso_designs)]  # fmt: skip
+            compute_covering(frames, window, args.store, options=_engine_options(args), executor=executor, max_states=args.max_states)
     print(f"{'case':28s} {'valid':>5s} {'unconv.':>7s} {'uncov.':>6s}  {'TD-DFT success [95 % CI]':26s} {'|Δpeak| nm':>10s} {'ΔE eV':>6s}")
     for name, r in rechecks.items():
         s = r.summary()
@@ -457,17 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--retrain", action="store_true", help="train again even when saved")
     g.add_argument("--threads", type=int, default=None, help="torch threads")
     g.set_defaults(func=_agents)
-    v = command("validate", help="deploy saved agents from random starts; TD-DFT of their first designs, into a results store")
-    _add_case_args(v)
-    v.add_argument("--n-starts", type=int, default=100, help="random starts per case (paper: 100)")
-    v.add_argument("--n-recheck", type=int, default=100, help="designs per case recomputed by TD-DFT (the first ones)")
-    v.add_argument("--pso-designs", type=int, default=0, help="also PSO designs per case (seeds 0, 1, …; authors' settings)")
-    v.add_argument("--seed", type=int, default=0, help="seeds the starts")
-    v.add_argument("--store", default="data/stores/validation.db", help="results store (SQLite path or PostgreSQL URL)")
-    _add_engine_args(v)
-    v.set_defaults(func=_validate)
     v = command("verify", help="TD-DFT verdicts on designs, states solved for until the target's window is covered, "
-                                      "until each case has --n-valid of them")
+                               "until each case has --n-valid of them")
     _add_case_args(v)
     v.add_argument("--n-valid", type=int, default=3, help="valid verdicts wanted per case (converged, window covered)")
     v.add_argument("--n-starts", type=int, default=100, help="random starts per case (paper: 100)")
@@ -475,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--max-states", type=int, default=40, help="most states solved for per design")
     v.add_argument("--references-only", action="store_true", help="only the undisplaced dots (the targets)")
     v.add_argument("--agents-root", default=None, help="agents directory (default: the released data/agents)")
+    v.add_argument("--pso-designs", type=int, default=0, help="also the best designs of this many PSO runs per case (seeds 0, 1, …)")
     v.add_argument("--store", default="data/stores/verdicts.json", help="results store (a .json path is text git stores well)")
     _add_engine_args(v)
     v.set_defaults(func=_verify)

@@ -195,6 +195,7 @@ def plot_fig6(cases: Sequence, target_nm: ArrayLike, surrogate_nm: Sequence[Arra
     dots = list(dict.fromkeys(c.dot for c in cases))
     markers = {1: "o", 2: "s", 3: "^"}
     t_all = np.asarray(target_nm, dtype=float)
+    missing: dict[str, list] = {}
     for c, t, sur, td in zip(cases, t_all, surrogate_nm, tddft_nm):
         colour = f"C{dots.index(c.dot)}"
         x = t + jitter_nm * (c.n_movable - 2)
@@ -212,8 +213,10 @@ def plot_fig6(cases: Sequence, target_nm: ArrayLike, surrogate_nm: Sequence[Arra
             ax.scatter(np.full(td.size, x + 1.2), td, marker=markers[c.n_movable], color=colour, s=22, zorder=4,
                        edgecolors="k", linewidths=0.4)  # fmt: skip
         else:
-            ax.annotate("no TD-DFT\nverdict", (x + 1.2, t), fontsize=6, color=colour, ha="left", va="center",
-                        xytext=(2, 8 * (c.n_movable - 2)), textcoords="offset points")  # fmt: skip
+            missing.setdefault(c.dot, [t, []])[1].append(c.n_movable)
+    for dot, (t, atoms) in missing.items():  # one note per dot, below its cases
+        ax.annotate(f"no TD-DFT verdict:\n{', '.join(map(str, atoms))} atom(s)", (t, t), fontsize=7,
+                    color=f"C{dots.index(dot)}", ha="left", va="top", xytext=(8, -14), textcoords="offset points")  # fmt: skip
     lim = [np.nanmin(t_all) - 40, np.nanmax(t_all) + 40]
     ax.plot(lim, lim, color="0.3", lw=1, zorder=0)
     for k, d in enumerate(dots):

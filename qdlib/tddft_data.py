@@ -318,6 +318,10 @@ class TDDFTDataset:
     spectra: dict[str, tuple[list[str], NDArray[np.float64]]]
     wavelength_nm: dict[str, NDArray[np.float64]]
 
+    def __repr__(self) -> str:
+        counts = {k: len(v[0]) for k, v in self.spectra.items()}
+        return f"TDDFTDataset({len(self.entries)} geometries; spectra: {counts})"
+
     def select(self, **labels) -> list[Atoms]:
         """Frames whose ``info`` matches every ``labels`` item."""
         return [e for e in self.entries if all(e.info.get(k) == v for k, v in labels.items())]

@@ -376,7 +376,9 @@ def case_target(dot: str, kind: str, source, shift_nm: float = 0.0) -> Target:
     paper = benchmark_target(dot, kind, 1)[1]
     hit = find_stored([reference_frame(dot, kind)], source)[0]
     if hit is None:
-        raise LookupError(f"no reference TD-DFT of {dot} ({kind}) covering its window in {source!r}; run `qdlib verify` first")
+        where = getattr(source, "url", None) or type(source).__name__
+        raise LookupError(f"no reference TD-DFT of {dot} ({kind}) covering its window in {where}; "
+                          f"`qdlib verify --dots {dot} --references-only` computes it")  # fmt: skip
     return Target.from_reference(hit[1], paper, kind, name=f"{dot} {kind}", shift_nm=shift_nm)
 
 

@@ -147,31 +147,38 @@ def test_recompute_stored_compares_a_rerun_with_the_store(tmp_path, monkeypatch)
 
 
 def test_recheck_judges_designs_by_their_stored_tddft_spectra(tiny_agent, tmp_path):
+    from qdlib.qchem import TDDFTSettings
     from qdlib.validation import recheck
+    from qdlib.verdict import Target, Window
 
     case, root = tiny_agent
     v = validate_case(case, n_starts=6, seed=1, root=root)
-    frames = design_frames(v, range(4))
+    window = Window("absorption", 400.0, 798.4)
+    reference = fake_excitations(benchmark_target(case.dot, case.kind, case.n_movable)[0], TDDFTSettings(n_states=10))
+    target = Target("absorption", reference.spectrum("absorption"), window, reference.e_tot_hartree)
+    frames = design_frames(v, range(4), window)
+    assert all(f.info["cover_nm"] == round(window.cover_nm, 2) for f in frames)
     store = ResultStore(tmp_path / "v.db")
     for f in frames[:2]:
-        store.put(f, fake_excitations(f), **f.info)
+        store.put(f, fake_excitations(f, TDDFTSettings(n_states=10)), **f.info)
     elsewhere = frames[3].copy()  # start 2 labelled, but designed somewhere else (another seed or agent)
     elsewhere.info = {**frames[2].info}
     elsewhere.positions[benchmark_target(case.dot, case.kind, case.n_movable)[0].info["movable"]] += 0.01
-    store.put(elsewhere, fake_excitations(elsewhere), **elsewhere.info)
-    r = recheck(v, store, n=3)
-    np.testing.assert_array_equal(r.done, [True, True, False])
+    store.put(elsewhere, fake_excitations(elsewhere, TDDFTSettings(n_states=10)), **elsewhere.info)
+    six_states = design_frames(v, [3])[0]  # a six-state result without the window's label is not looked at
+    store.put(six_states, fake_excitations(six_states), **six_states.info)
+    r = recheck(v, store, target, n=4)
+    assert list(r.status) == ["valid", "valid", "missing", "missing"]
     assert r.frames[2] is None and np.allclose(r.frames[1].positions, frames[1].positions, atol=1e-5)
-    frames = frames[:3]
-    peaks = tddft_peaks(frames, store, "absorption")
-    np.testing.assert_allclose(r.peaks_nm, peaks, equal_nan=True)
     assert np.isnan(r.loss[2]) and not r.success[2]
-    tight, loose = recheck(v, store, n=3, threshold=0.0), recheck(v, store, n=3, threshold=1e9)
+    tight, loose = recheck(v, store, target, n=3, threshold=0.0), recheck(v, store, target, n=3, threshold=1e9)
     assert not tight.success.any() and loose.success.tolist() == [True, True, False]
     s = loose.summary()
-    assert s["n"] == 2 and s["tddft_success_rate"] == 1.0
-    assert s["median_abs_peak_error_nm"] == pytest.approx(np.median(np.abs(peaks[:2] - v.target_peak_nm)))
+    assert s["n"] == 2 and s["tddft_success"] == 2 and s["ci_high"] == 1.0 and 0.15 < s["ci_low"] < 0.5
     assert s["false_success"] == 0 and s["missed_success"] == int((~v.success[:2]).sum())
+    # energies above the reference (fake: minus the first-to-last atom distance, in hartree)
+    np.testing.assert_allclose(r.energy_above_reference_ev[:2], [(fake_excitations(f).e_tot_hartree - reference.e_tot_hartree)
+                                                                 * 27.211386245988 for f in frames[:2]])  # fmt: skip
 
 
 def _captured_compute_set(monkeypatch):
@@ -195,20 +202,30 @@ def test_sensitivity_cli_labels_the_sweep(monkeypatch):
     assert [lab["direction_index"] for lab in seen["labels"]] == [0, 0, 1]
 
 
-def test_validate_cli_interleaves_cases_and_adds_pso_designs(monkeypatch):
+def test_verify_cli_judges_designs_and_pso_designs_into_a_store(monkeypatch, tmp_path, capsys):
     import qdlib.pso
+    from qdlib import cli, qchem, spectra
     from qdlib.pso import PSOResult
+    from qdlib.qchem import Excitations, TDDFTSettings
+    from qdlib.store import ResultStore
 
-    cli, seen = _captured_compute_set(monkeypatch)
-    fake_pso = lambda task, cfg: PSOResult(task.centre.numpy() + cfg.seed, 0.0, np.zeros(1), 0, 0, 0.0)  # noqa: E731
-    monkeypatch.setattr(qdlib.pso, "pso", fake_pso)
-    args = ["validate", "--dots", "Cd5Te5", "--edges", "4", "--atoms", "1", "2", "--n-starts", "5", "--n-recheck", "2", "--pso-designs", "1"]
+    def fake(atoms, settings=TDDFTSettings(), options=None, cover_nm=None, max_states=40):
+        lam = np.array([560.0, 532.4, 450.0, 400.0, 360.0])  # covers Cd5Te5's window (to 364.8 nm)
+        n = lam.size
+        return Excitations(spectra.nm_to_ev(lam), np.array([0.0, 0.1, 0.0, 0.01, 0.01]), -10.0, np.ones(n, bool), "diis",
+                           TDDFTSettings(n_states=n), "cpu", 1.0)  # fmt: skip
+
+    monkeypatch.setattr(qchem, "excitations", fake)
+    monkeypatch.setattr(qdlib.pso, "pso", lambda task, cfg: PSOResult(task.centre.numpy() + 0.1 * (cfg.seed + 1), 0.0, np.zeros(1), 0, 0, 0.0))
+    store = tmp_path / "verdicts.json"
+    args = ["verify", "--dots", "Cd5Te5", "--edges", "4", "--atoms", "1", "2", "--n-starts", "5", "--n-valid", "1",
+            "--pso-designs", "1", "--store", str(store)]  # fmt: skip
     assert cli.main(args) == 0
-    labels = seen["labels"]
-    assert [(lab["n_movable"], lab["set"], lab.get("start_index", lab.get("seed"))) for lab in labels] == [
-        (1, "validation", 0), (2, "validation", 0), (1, "validation", 1), (2, "validation", 1), (1, "pso", 0), (2, "pso", 0)]
-    v = validate_case(Case("absorption", "Cd5Te5", 4.0, 2), 5, 0)
-    np.testing.assert_allclose(seen["geoms"][1].positions[_movable_of(v)], v.designs[0], atol=1e-6)
+    out = capsys.readouterr().out
+    assert "absorption/Cd5Te5_4A_1" in out and "1/1 = 1.00" in out  # the fake is the target itself: a success
+    rows = [kv for _, _, kv in ResultStore(store).select()]
+    assert {kv["set"] for kv in rows} == {"reference", "validation", "pso"} and all(kv["covered"] for kv in rows)
+    assert sum(kv["set"] == "validation" for kv in rows) == 2 and sum(kv["set"] == "pso" for kv in rows) == 2
 
 
 def _movable_of(v):
