@@ -289,6 +289,8 @@ def _agents(args: argparse.Namespace) -> int:
     cfg = dataclasses.replace(AGENT_CONFIG, max_env_steps=args.max_env_steps, seed=args.seed)
     if args.episodes:  # the paper's budget: a number of episodes, trained to the end
         cfg = dataclasses.replace(cfg, total_episodes=args.episodes, target_success=None, max_env_steps=None)
+    if args.n_envs:
+        cfg = dataclasses.replace(cfg, n_envs=args.n_envs)
     for row in run_cases(cases, cfg, retrain=args.retrain, root=args.root):
         state = "trained" if row["trained"] else "saved before"
         print(f"{row['case'].name:32s} {state:12s} success {row['success_rate']:.2f}  {row['wall_time_s']:6.1f} s  "
@@ -444,6 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--episodes", type=int, default=0,
                    help="instead: train exactly this many episodes, no early stop (the paper: 5000)")
     g.add_argument("--root", default=None, help="agents directory (default: the released data/agents)")
+    g.add_argument("--n-envs", type=int, default=0,
+                   help="environment copies stepped together (default: the released agents' 64; 1: the paper's sequential loop)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--retrain", action="store_true", help="train again even when saved")
     g.add_argument("--threads", type=int, default=None, help="torch threads")

@@ -221,6 +221,7 @@ def map_tasks(
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(todo), desc=desc, unit="structure", disable=not progress or not todo)
+    done = 0
     pool = _as_executor(executor)
     try:
         if pool is None:
@@ -230,13 +231,15 @@ def map_tasks(
                 except Exception as exc:  # recorded, the batch goes on
                     yield i, None, exc
                 bar.update()
-                log.info("%s: %d of %d done", desc, bar.n, len(todo))
+                done += 1
+                log.info("%s: %d of %d done", desc, done, len(todo))
         else:
             futures = {pool.submit(_run, fn, structures[i], settings, options): i for i in todo}
             for fut in cf.as_completed(futures):
                 error = fut.exception()
                 yield futures[fut], None if error else fut.result(), error
                 bar.update()
-                log.info("%s: %d of %d done", desc, bar.n, len(todo))
+                done += 1
+                log.info("%s: %d of %d done", desc, done, len(todo))
     finally:
         bar.close()
