@@ -1215,20 +1215,21 @@ def excitations(
 def next_state_count(energies_ev: ArrayLike, cover_ev: float, max_states: int) -> int:
     """How many states to solve for next so that the highest reaches ``cover_ev`` (eV).
 
-    Extrapolates the mean spacing of the states found so far to ``cover_ev``, with a quarter
-    more for the states crowding at higher energy; at least six more than now, at most three
+    Extrapolates the mean spacing of the states found so far to ``cover_ev``, with half as many
+    again for the states crowding at higher energy (falling short costs a whole new solve, a few
+    states too many little); at least six more than now, at most three
     times as many (a few near-degenerate states make the spacing, and the extrapolation,
     unreliable) and at most ``max_states``.
 
     >>> next_state_count([2.0, 2.1, 2.2, 2.3, 2.4, 2.5], cover_ev=3.2, max_states=40)
-    15
+    17
     >>> next_state_count([2.0, 2.0, 2.0, 2.1, 2.1, 2.1], cover_ev=3.5, max_states=40)
     18
     """
     e = np.sort(np.asarray(energies_ev, dtype=float))
     n = e.size
     spacing = max((e[-1] - e[0]) / max(n - 1, 1), 1e-3)
-    wanted = n + int(np.ceil(1.25 * (cover_ev - e[-1]) / spacing))
+    wanted = n + int(np.ceil(1.5 * (cover_ev - e[-1]) / spacing))
     return int(min(max_states, max(n + 6, min(3 * n, wanted))))
 
 

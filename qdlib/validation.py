@@ -316,7 +316,8 @@ class Recheck:
     def summary(self) -> dict:
         """Valid verdicts and what they say, beside the results that are no verdict.
 
-        ``n``: valid verdicts; ``unconverged``, ``uncovered``: computed but not judged;
+        ``n``: valid verdicts; ``unconverged``, ``uncovered``: computed but not judged; ``tda_fallback``:
+        valid verdicts whose excitations are Tamm–Dancoff's (full TDDFT had no real solution there);
         ``tddft_success`` of ``n`` with its 95 % Wilson interval (``ci_low``, ``ci_high``);
         the surrogate's success on the same designs; peak errors on the window; median energy
         above the reference and shortest distance of the judged designs; ``overlapping``: of the
@@ -333,7 +334,7 @@ class Recheck:
         nan = float("nan")
         return dict(
             case=v.case.name, n=int(k.sum()), unconverged=int((status == "unconverged").sum()),
-            uncovered=int((status == "uncovered").sum()),
+            uncovered=int((status == "uncovered").sum()), tda_fallback=int((self._field("tda", False).astype(bool) & k).sum()),
             tddft_success=int(td_ok.sum()), tddft_success_rate=float(td_ok.mean()) if k.any() else nan,
             ci_low=lo, ci_high=hi,
             surrogate_success_rate=float(surrogate_ok.mean()) if k.any() else nan,

@@ -242,6 +242,10 @@ class Verdict:
         DFT total energy minus the reference structure's, eV.
     min_distance_angstrom : float
         Shortest interatomic distance, Å.
+    tda : bool
+        The excitations are Tamm–Dancoff's: full TDDFT had no real solution at this geometry (its
+        ground state was a saddle point; :func:`qdlib.qchem.excitations`). Judged all the same,
+        and counted apart.
     """
 
     status: Status
@@ -253,6 +257,7 @@ class Verdict:
     success: bool
     energy_above_reference_ev: float
     min_distance_angstrom: float
+    tda: bool = False
 
     @property
     def valid(self) -> bool:
@@ -286,10 +291,10 @@ def judge(atoms: Atoms, result: Excitations, target: Target, threshold: float = 
     status: Status = "unconverged" if not result.converged else ("valid" if target.window.covered_by(result) else "uncovered")
     if status != "valid":
         nan = float("nan")
-        return Verdict(status, n, nan, nan, nan, nan, False, energy, shortest)
+        return Verdict(status, n, nan, nan, nan, nan, False, energy, shortest, result.settings.tda)
     y = result.spectrum(target.kind)
     m = target.window.mask()
     loss = spectra.authors_loss(y[m], target.spectrum[m], LOSS_SCALE[target.kind])
     peak = window_peak(y, target.window)
     return Verdict(status, n, peak, peak - target.peak_nm, float(loss), cosine_similarity(y, target.spectrum, target.window),
-                   bool(loss < threshold), energy, shortest)  # fmt: skip
+                   bool(loss < threshold), energy, shortest, result.settings.tda)  # fmt: skip
