@@ -96,3 +96,22 @@ def test_verbose_before_or_after_the_subcommand(argv, ring, fake_tddft, monkeypa
     args = argv[:1] + [str(ring)] + argv[1:] if argv[0] == "tddft" else argv + [str(ring)]
     assert cli.main(args) == 0
     assert seen["level"] == logging.INFO
+
+
+def test_progress_lines_go_to_the_stream_only_inside_the_block(capsys):
+    import io
+
+    import qdlib
+
+    stream, root_stream = io.StringIO(), io.StringIO()
+    root = logging.StreamHandler(root_stream)  # what a notebook's logging.basicConfig puts on stderr
+    logging.getLogger().addHandler(root)
+    log = logging.getLogger("qdlib.compute")
+    try:
+        with qdlib.progress_lines(stream):
+            log.info("TD-DFT: %d of %d done", 1, 2)
+        log.info("not shown")
+    finally:
+        logging.getLogger().removeHandler(root)
+    assert stream.getvalue() == "TD-DFT: 1 of 2 done\n"
+    assert root_stream.getvalue() == ""  # not also on stderr
