@@ -66,7 +66,11 @@ def test_released_tddft_dataset_is_complete_and_consistent():
             assert key in e.info, (e.info["id"], key)
         assert e.info["xc"] == "camb3lyp" and e.info["basis"] == "lanl2dz"
         fallback = "tda-fallback" in e.info["scf_strategy"]  # full TDDFT asked, Tamm-Dancoff computed
-        assert bool(e.info["tda"]) == fallback and ("store_key" in e.info) == fallback, e.info["id"]
+        covering = "cover_nm" in e.info  # states solved for until a window was covered: asked under a key of its own
+        assert bool(e.info["tda"]) == fallback and ("store_key" in e.info) == (fallback or covering), e.info["id"]
+        if covering:
+            assert ":cover" in e.info["store_key"]
+            assert bool(e.info["covered"]) == (np.min(1239.841984 / np.atleast_1d(e.info["energies_ev"])) <= e.info["cover_nm"])
         assert np.atleast_1d(e.info["energies_ev"]).shape == (e.info["n_states"],)
     authors = ds.select(set="authors")
     known = {(a.info["geometry"], a.info["group"]) for k in ("absorption", "emission") for a in generate.authors_structures(k)}
