@@ -63,6 +63,12 @@ def cell_outputs(cell: dict) -> tuple[list[str], list[str]]:
     return lines, images
 
 
+def _code_cells(path: Path) -> list[dict]:
+    """The code cells of a notebook, less the cell papermill injects for its ``-p`` parameters."""
+    cells = json.loads(path.read_text())["cells"]
+    return [c for c in cells if c["cell_type"] == "code" and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+
+
 def compare(first: Path, second: Path) -> tuple[list[str], list[str]]:
     """Differing cells (text) and differing images, as readable lines."""
     text_diffs, image_diffs = [], []
@@ -71,8 +77,7 @@ def compare(first: Path, second: Path) -> tuple[list[str], list[str]]:
         if not other.is_file():
             text_diffs.append(f"{nb.name}: missing in {second}")
             continue
-        a = [c for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
-        b = [c for c in json.loads(other.read_text())["cells"] if c["cell_type"] == "code"]
+        a, b = _code_cells(nb), _code_cells(other)
         if len(a) != len(b):
             text_diffs.append(f"{nb.name}: {len(a)} vs {len(b)} code cells")
             continue
