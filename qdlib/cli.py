@@ -169,7 +169,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
         window = case_window(args.dot, "absorption")
         for g in geoms:
-            g.info = {k: g.info[k] for k in keys} | {"cover_nm": round(float(window.cover_nm), 2)}
+            g.info = {k: g.info[k] for k in keys} | cover_label(window)
         executor = local_executor(args.workers) if args.workers > 1 else None
         report = compute_covering(geoms, window, args.store or "data/stores/verdicts.json", options=_engine_options(args),
                                   executor=executor, max_states=args.max_states)  # fmt: skip
@@ -326,13 +326,13 @@ def _verify(args: argparse.Namespace) -> int:
     if args.pso_designs:  # the particle swarm's best designs of the same cases, judged the same way
         from .agents import case_task
         from .pso import PSOConfig, pso
-        from .validation import case_window, compute_covering, designed_structure
+        from .validation import case_window, compute_covering, cover_label, designed_structure
 
         for v in validations:
             window = case_window(v.case.dot, v.case.kind)
             task = case_task(v.case)
             frames = [designed_structure(v.case, pso(task, PSOConfig(seed=k)).best_position, set="pso", seed=k,
-                                         **({"cover_nm": round(float(window.cover_nm), 2)} if window.cover_nm else {}))
+                                         **cover_label(window))
                       for k in range(args.pso_designs)]  # fmt: skip
             compute_covering(frames, window, args.store, options=_engine_options(args), executor=executor, max_states=args.max_states)
     print(f"{'case':28s} {'valid':>5s} {'unconv.':>7s} {'uncov.':>6s}  {'TD-DFT success [95 % CI]':26s} {'|Δpeak| nm':>10s} {'ΔE eV':>6s}")

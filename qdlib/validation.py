@@ -51,6 +51,7 @@ __all__ = [
     "compute_covering",
     "compute_references",
     "case_window",
+    "cover_label",
     "spectrum_peak",
     "tddft_peaks",
     "tddft_spectra",
@@ -217,7 +218,7 @@ def design_frames(validation: CaseValidation, indices: Sequence[int] | None = No
     ``window``, the ``cover_nm`` its TD-DFT must reach (:mod:`qdlib.verdict`).
     """
     indices = range(len(validation.designs)) if indices is None else indices
-    extra = {} if window is None else _cover_label(window)
+    extra = {} if window is None else cover_label(window)
     return [designed_structure(validation.case, validation.designs[i], set="validation", start_index=int(i), **extra)
             for i in indices]  # fmt: skip
 
@@ -349,7 +350,7 @@ class Recheck:
         )  # fmt: skip
 
 
-def _cover_label(window: Window) -> dict:
+def cover_label(window: Window) -> dict:
     """The label that marks results asked to cover ``window`` (none for emission, complete with S1)."""
     return {} if window.cover_nm is None else {"cover_nm": round(float(window.cover_nm), 2)}
 
@@ -360,7 +361,7 @@ def reference_frame(dot: str, kind: str, window: Window | None = None) -> Atoms:
 
     atoms, target = benchmark_target(dot, kind, 1)
     window = window or target_window(target, kind)
-    atoms.info = dict(set="reference", dot=dot, kind=kind, **_cover_label(window))
+    atoms.info = dict(set="reference", dot=dot, kind=kind, **cover_label(window))
     return atoms
 
 
