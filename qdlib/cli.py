@@ -165,7 +165,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
     keys = ("set", "dot", "n_movable", "distance_angstrom", "direction_index")
     if args.cover:  # as a verdict sees them: states up to the target's window (qdlib.verdict)
         from .compute import local_executor
-        from .validation import _window_of, compute_covering
+        from .validation import case_window, compute_covering, cover_label
 
         window = case_window(args.dot, "absorption")
         for g in geoms:
