@@ -29,7 +29,7 @@ import torch
 
 from qdlib.ddpg import DDPGConfig, rollout, train
 from qdlib.design import DesignEnv, DesignTask
-from qdlib.forward import DESIGN_MODEL
+from qdlib.surrogates import DESIGN_MODEL
 from qdlib.surrogates import load_released
 
 

@@ -19,12 +19,12 @@ import numpy as np
 
 from qdlib import datasets, spectra
 from qdlib.compute import compute_many
-from qdlib.paths import data_dir, figures_dir
+from qdlib.paths import data_dir, figures_dir, store_path
 from qdlib.qchem import EngineOptions, TDDFTSettings
 from qdlib.release import update_registry
 from qdlib.store import ResultStore
 
-DEFAULT_STORE = data_dir() / "stores" / "authors_absorption.db"
+DEFAULT_STORE = store_path("authors_absorption")
 DEFAULT_TABLE = data_dir() / "gaussian_agreement.csv"
 
 

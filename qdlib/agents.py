@@ -1,12 +1,20 @@
-"""Trained designers for the paper's benchmark cases: train, save, load (``data/agents``).
+"""Trained designers for the paper's benchmark cases: train, save, load (``data/agents``), deploy.
 
 A case is (spectrum kind, dot, cuboid edge, number of movable atoms); its agent is
 a :class:`qdlib.ddpg.Agent` trained on :meth:`qdlib.design.DesignTask.benchmark`
 with a named forward model (a released surrogate). The validation and PSO
-notebooks load these instead of retraining.
+notebooks load these instead of retraining, and deploy them from seeded random
+starts as the paper's Fig. 6 does (:func:`validate_case`, a :class:`CaseValidation`);
+TD-DFT's verdicts on the designs are :mod:`qdlib.verification`'s.
 
->>> run_cases([Case("absorption", "Cd6Se6", 4.0, 1)], DDPGConfig(n_envs=64, target_success=0.9))  # doctest: +SKIP
->>> agent, history = load_case(Case("absorption", "Cd6Se6", 4.0, 1))                            # doctest: +SKIP
+>>> case = Case("absorption", "Cd6Se6", 4.0, 1)
+>>> case.name, len(released_cases())
+('absorption/Cd6Se6_4A_1', 30)
+>>> agent_path(case, root="agents").as_posix()
+'agents/absorption/Cd6Se6_4A_1'
+
+Training one (:func:`run_cases`) and deploying it (:func:`validate_case`) take seconds
+to minutes: notebooks 03 and 04 show both.
 """
 
 from __future__ import annotations
@@ -16,11 +24,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .ddpg import Agent, DDPGConfig, load_history, train
-from .design import DesignTask
-from .forward import DESIGN_MODEL
+import numpy as np
+from numpy.typing import NDArray
 
-__all__ = ["Case", "DESIGN_MODEL", "AGENT_CONFIG", "all_cases", "released_cases", "case_task", "agent_path", "run_cases", "load_case"]
+from .ddpg import Agent, DDPGConfig, load_history, train
+from .design import DesignTask, benchmark_target
+from .paths import data_dir
+from .spectra import spectrum_peak
+from .stats import finite_median
+from .structures import MIN_DISTANCE_ANGSTROM
+from .surrogates import DESIGN_MODEL, load_released
+
+__all__ = ["Case", "DESIGN_MODEL", "AGENT_CONFIG", "all_cases", "released_cases", "case_task", "agent_path", "run_cases",
+           "load_case", "CaseValidation", "validate_case"]  # fmt: skip
 
 #: How the released agents are trained: batched, until 90 of 100 greedy starts succeed or 200 000
 #: transitions (3125 batched steps of 64 copies) are spent.
@@ -58,16 +74,12 @@ def released_cases() -> list[Case]:
 
 def case_task(case: Case, model: str = DESIGN_MODEL) -> DesignTask:
     """The design task of ``case`` with the released surrogate ``model`` as forward model."""
-    from .surrogates import load_released
-
     return DesignTask.benchmark(case.dot, case.n_movable, case.edge_angstrom, case.kind,
                                 surrogate=load_released(case.kind, model))  # fmt: skip
 
 
 def agent_path(case: Case, root: str | Path | None = None) -> Path:
     """Where the agent of ``case`` lives: ``<root>/<kind>/<dot>_<edge>A_<n>`` (``.json`` + ``.pt``)."""
-    from .paths import data_dir
-
     return Path(root if root is not None else data_dir() / "agents") / case.name
 
 
@@ -124,3 +136,115 @@ def load_case(case: Case, root: str | Path | None = None, model: str | None = No
     meta = json.loads(path.with_suffix(".json").read_text())
     task = case_task(case, model or meta.get("forward", DESIGN_MODEL))
     return Agent.load(path, task), meta.get("history", {})
+
+
+@dataclass
+class CaseValidation:
+    """A saved designer deployed from random starts.
+
+    Attributes
+    ----------
+    case : Case
+    true_positions : ndarray, shape (n_movable, 3)
+        The designed atoms' positions in the target dot, Å.
+    starts, designs : ndarray, shape (n, n_movable, 3)
+        Start and final positions of the designed atoms, Å.
+    target : ndarray, shape (n_bins,)
+        The target spectrum, L mol⁻¹ cm⁻¹.
+    target_peak_nm : float
+        Central peak of the target spectrum.
+    peaks_nm : ndarray, shape (n,)
+        Central peaks of the designs' surrogate spectra (the forward model the agent used).
+    loss : ndarray, shape (n,)
+        The authors' loss of each design (forward model).
+    success : ndarray of bool, shape (n,)
+        Below the termination loss inside the cuboid.
+    wall_time_s : float
+        Time of the batched rollout.
+    start_success : ndarray of bool, shape (n,)
+        The random starts themselves below the termination loss (forward model): what a designer
+        that never moved would score.
+    """
+
+    case: Case
+    true_positions: NDArray[np.float64]
+    starts: NDArray[np.float64]
+    designs: NDArray[np.float64]
+    target: NDArray[np.float64]
+    target_peak_nm: float
+    peaks_nm: NDArray[np.float64]
+    loss: NDArray[np.float64]
+    success: NDArray[np.bool_]
+    wall_time_s: float
+    start_success: NDArray[np.bool_] | None = None
+
+    @property
+    def position_error_angstrom(self) -> NDArray[np.float64]:
+        """Per design, the mean over designed atoms of their distance from the true positions, Å."""
+        return np.linalg.norm(self.designs - self.true_positions, axis=-1).mean(axis=-1)
+
+    @property
+    def min_distance_angstrom(self) -> NDArray[np.float64]:
+        """Per design, the shortest distance from a designed atom to any other atom, Å."""
+        c = self.case
+        base = benchmark_target(c.dot, c.kind, c.n_movable)[0]
+        others = np.delete(base.positions, base.info["movable"], axis=0)
+        to_others = np.linalg.norm(self.designs[:, :, None] - others[None, None], axis=-1).min(axis=(1, 2))
+        if c.n_movable < 2:
+            return to_others
+        pair = np.linalg.norm(self.designs[:, :, None] - self.designs[:, None], axis=-1)
+        pair[:, np.arange(c.n_movable), np.arange(c.n_movable)] = np.inf
+        return np.minimum(to_others, pair.min(axis=(1, 2)))
+
+    @property
+    def start_error_angstrom(self) -> NDArray[np.float64]:
+        """The same for the starts: what a design that did not move would score, Å."""
+        return np.linalg.norm(self.starts - self.true_positions, axis=-1).mean(axis=-1)
+
+    def summary(self) -> dict:
+        """Success rate, peak and position errors (medians and means over all starts; the starts' own error beside),
+        and the share of designs with atoms closer than :data:`~qdlib.structures.MIN_DISTANCE_ANGSTROM` (``overlapping``)."""
+        dpeak = np.abs(self.peaks_nm - self.target_peak_nm)
+        err = self.position_error_angstrom
+        return dict(
+            case=self.case.name, n=len(self.designs), success_rate=float(self.success.mean()),
+            target_peak_nm=float(self.target_peak_nm), median_abs_peak_error_nm=finite_median(dpeak),
+            mean_abs_peak_error_nm=float(np.mean(dpeak[np.isfinite(dpeak)])) if np.isfinite(dpeak).any() else float("nan"), median_position_error_angstrom=float(np.median(err)),
+            mean_position_error_angstrom=float(err.mean()), within_1A=float((err < 1.0).mean()),
+            median_start_error_angstrom=float(np.median(self.start_error_angstrom)),
+            overlapping=float((self.min_distance_angstrom < MIN_DISTANCE_ANGSTROM).mean()),
+            median_loss=float(np.median(self.loss)), wall_time_s=self.wall_time_s,
+            start_success_rate=float(np.mean(self.start_success)) if self.start_success is not None else float("nan"),
+        )  # fmt: skip
+
+
+
+def validate_case(case: Case, n_starts: int = 100, seed: int = 0, root=None) -> CaseValidation:
+    """Deploy the saved agent of ``case`` from ``n_starts`` random starts in its cuboids.
+
+    Parameters
+    ----------
+    case : Case
+    n_starts : int
+        The paper: 100.
+    seed : int
+        Seeds the starts (the same starts for every case with the same number of atoms and edge).
+    root : path, optional
+        Agents directory (default: the released ``data/agents``, hash-checked).
+    """
+    import torch
+
+    agent, _ = load_case(case, root)
+    task = agent.task
+    starts = task.sample_starts(n_starts, torch.Generator().manual_seed(seed))
+    result = agent.design(starts)
+    with torch.no_grad():
+        spectra = task.spectra(torch.as_tensor(result.positions, device=task.device)).cpu().numpy()
+        start_loss = task.loss(task.spectra(starts.to(task.device))).cpu().numpy()
+    return CaseValidation(
+        case=case, true_positions=task.centre.cpu().numpy().astype(float), starts=starts.cpu().numpy().astype(float),
+        designs=result.positions.astype(float), target=np.asarray(task.target, dtype=float),
+        target_peak_nm=spectrum_peak(task.target, case.kind),
+        peaks_nm=spectrum_peak(spectra, case.kind), loss=result.loss.astype(float), success=result.success.astype(bool),
+        wall_time_s=result.wall_time_s, start_success=start_loss < task.config.termination_loss,
+    )  # fmt: skip

@@ -38,6 +38,8 @@ import logging
 import sys
 from pathlib import Path
 
+from .paths import checkpoints_dir, store_path, stores_dir
+
 __all__ = ["main"]
 
 
@@ -165,21 +167,22 @@ def _sensitivity(args: argparse.Namespace) -> int:
     keys = ("set", "dot", "n_movable", "distance_angstrom", "direction_index")
     if args.cover:  # as a verdict sees them: states up to the target's window (qdlib.verdict)
         from .compute import local_executor
-        from .validation import case_window, compute_covering, cover_label
+        from .verification import case_window, compute_covering, cover_label
 
         window = case_window(args.dot, "absorption")
         for g in geoms:
             g.info = {k: g.info[k] for k in keys} | cover_label(window)
         executor = local_executor(args.workers) if args.workers > 1 else None
-        report = compute_covering(geoms, window, args.store or "data/stores/verdicts.json", options=_engine_options(args),
+        report = compute_covering(geoms, window, args.store or store_path("verdicts"), options=_engine_options(args),
                                   executor=executor, max_states=args.max_states)  # fmt: skip
         print(f"{len(geoms)} geometries: {report.n_cached} stored before, {report.n_computed} computed, {len(report.failures)} failed")
         return 1 if report.failures else 0
-    return _compute_set(geoms, args, args.store or "data/stores/sensitivity.db", lambda atoms: {k: atoms.info[k] for k in keys})
+    return _compute_set(geoms, args, args.store or store_path("sensitivity"), lambda atoms: {k: atoms.info[k] for k in keys})
 
 
 def _authors(args: argparse.Namespace) -> int:
     from .generate import authors_structures
+    from .tddft_data import stored_authors_groups
 
     geoms = authors_structures(args.kind, args.max_atoms)
     if args.compositions:
@@ -187,35 +190,12 @@ def _authors(args: argparse.Namespace) -> int:
         missing = set(args.compositions) - {a.info["composition"] for a in geoms}
         if missing:
             raise ValueError(f"not among the authors' {args.kind} structures: {sorted(missing)}")
-    store = args.store or f"data/stores/authors_{args.kind}.db"
-    done = _stored_authors_groups(store, args.kind)
+    store = args.store or store_path(f"authors_{args.kind}")
+    done = stored_authors_groups(store, args.kind)
     todo = [a for a in geoms if a.info["group"] not in done]
     if len(todo) < len(geoms):
         print(f"{len(geoms) - len(todo)} structure(s) already stored at the paper settings (any response grid): not recomputed")
     return _compute_set(todo, args, store, lambda atoms: dict(atoms.info))
-
-
-def _stored_authors_groups(store: str, kind: str) -> set[int]:
-    """Groups of the authors' structures in ``store`` computed at the paper settings, response grid aside.
-
-    The response-kernel grid changes the excitation energies by ~0.01 meV (data/README.md), so a
-    structure done on another response grid is not done again.
-    """
-    from pathlib import Path
-
-    from .qchem import TDDFTSettings
-    from .tddft_data import DATASET_STORES, entries_from_store, entry_excitations
-
-    if not Path(store).is_file():
-        return set()
-    def method(settings):
-        return {k: v for k, v in settings.key_dict().items() if k != "response_grid_level"}
-
-    labels = DATASET_STORES.get(Path(store).name, {"set": "authors", "geometry": "S1" if kind == "emission" else "S0"})
-    return {
-        int(e.info["group"]) for e in entries_from_store(store, **labels)
-        if e.info.get("group") is not None and method(entry_excitations(e).settings) == method(TDDFTSettings())
-    }  # fmt: skip
 
 
 def _random(args: argparse.Namespace) -> int:
@@ -305,7 +285,8 @@ def _verify(args: argparse.Namespace) -> int:
     from .agents import all_cases
     from .compute import local_executor
     from .stats import format_rate
-    from .validation import compute_rechecks, compute_references, validate_case
+    from .agents import validate_case
+    from .verification import compute_rechecks, compute_references
 
     cases = [c for c in all_cases(args.kinds, args.dots, args.edges, args.atoms)]
     if args.references_only:
@@ -326,7 +307,7 @@ def _verify(args: argparse.Namespace) -> int:
     if args.pso_designs:  # the particle swarm's best designs of the same cases, judged the same way
         from .agents import case_task
         from .pso import PSOConfig, pso
-        from .validation import case_window, compute_covering, cover_label, designed_structure
+        from .verification import case_window, compute_covering, cover_label, designed_structure
 
         for v in validations:
             window = case_window(v.case.dot, v.case.kind)
@@ -363,7 +344,7 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=["auto", "cpu", "gpu"])
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads per calculation")
     p.add_argument("--workers", type=int, default=1, help="parallel local processes")
-    p.add_argument("--checkpoint-dir", default="data/stores/checkpoints",
+    p.add_argument("--checkpoint-dir", default=str(checkpoints_dir()),
                    help="restart points of calculations in progress (SCF orbitals and TDDFT vectors: a restarted job resumes both); '' for none")
     p.add_argument("--pyscf-verbose", type=int, default=0, help="PySCF log level (4: every SCF and Davidson cycle)")
 
@@ -399,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--n-per-dot", type=int, default=60, help="geometries per dot (paper cases round-robin)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--skip", type=int, default=0, help="skip the first SKIP geometries of each dot (to run a second job from the middle)")
-    d.add_argument("--store", default="data/stores/design_region.db", help="results store (SQLite path or PostgreSQL URL)")
+    d.add_argument("--store", default=str(store_path("design_region")), help="results store (.json, SQLite path or PostgreSQL URL)")
     _add_engine_args(d)
     d.set_defaults(func=_design_region)
     s = command("sensitivity", help="TD-DFT of a benchmark dot with atoms moved by set distances (Fig. 6c), into a results store")
@@ -409,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n-directions", type=int, default=3, help="random directions per distance and number of atoms")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--store", default=None,
-                   help="results store (default data/stores/sensitivity.db; with --cover data/stores/verdicts.json)")
+                   help="results store (default data/stores/sensitivity.json; with --cover data/stores/verdicts.json)")
     s.add_argument("--cover", action="store_true",
                    help="solve for states until the target's window is covered (as a verdict does; qdlib.verdict)")
     s.add_argument("--max-states", type=int, default=40, help="with --cover: most states solved for")
@@ -420,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="absorption: ground-state geometries; emission: relaxed S1 geometries (vertical S1→S0)")
     a.add_argument("--max-atoms", type=int, default=18)
     a.add_argument("--compositions", nargs="*", help="only these, e.g. Cd15Se12Te3")
-    a.add_argument("--store", help="results store (default data/stores/authors_<kind>.db)")
+    a.add_argument("--store", help="results store (default data/stores/authors_<kind>.json)")
     _add_engine_args(a)
     a.set_defaults(func=_authors)
     r = command("random", help="random clusters → GFN2-xTB → DFT optimisation → absorption (and S1 → emission)")
@@ -430,7 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--emission", type=int, default=2, help="relax S1 and compute emission for this many, the smallest first")
     r.add_argument("--max-opt-steps", type=int, default=100, help="cap on DFT optimisation steps")
-    r.add_argument("--stores", default="data/stores", help="directory of random_relaxed.db and random.db")
+    r.add_argument("--stores", default=str(stores_dir()), help="directory of the random_relaxed and random stores")
     _add_engine_args(r)
     r.set_defaults(func=_random)
     m = command("design-surrogate", help="train the design-region surrogates (authors' data + design-region set), release them")
@@ -462,11 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--references-only", action="store_true", help="only the undisplaced dots (the targets)")
     v.add_argument("--agents-root", default=None, help="agents directory (default: the released data/agents)")
     v.add_argument("--pso-designs", type=int, default=0, help="also the best designs of this many PSO runs per case (seeds 0, 1, …)")
-    v.add_argument("--store", default="data/stores/verdicts.json", help="results store (a .json path is text git stores well)")
+    v.add_argument("--store", default=str(store_path("verdicts")), help="results store (.json, SQLite path or PostgreSQL URL)")
     _add_engine_args(v)
     v.set_defaults(func=_verify)
     x = command("export-dataset", help="write the released TD-DFT dataset (extxyz + spectra CSV) from the stores")
-    x.add_argument("--stores", default="data/stores", help="directory of the results stores")
+    x.add_argument("--stores", default=str(stores_dir()), help="directory of the results stores")
     x.add_argument("--out", default="data/tddft", help="output directory")
     x.add_argument("--update-registry", action="store_true", help="rehash data/ into data/registry.txt")
     x.set_defaults(func=_export_dataset)

@@ -31,7 +31,7 @@ import pooch
 from ase import Atoms
 from numpy.typing import NDArray
 
-from .features import ELEMENT_ORDER
+from .features import CM_A, CM_B, ELEMENT_ORDER, N_SLOTS
 from .spectra import wavelength_grid
 from .structures import composition
 
@@ -81,8 +81,6 @@ _GRID_FILES = {
     "emission": "Machine_learning/dataset/wavelengeth_emi.csv",
 }
 
-#: Coulomb-matrix hyperparameters of the authors' files.
-CM_A, CM_B, CM_SLOTS = 0.5, 2.4, 30
 #: Bounds of the physical check on recovered structures, Å: no pair closer
 #: than the first, every atom with a neighbour within the second.
 NEIGHBOUR_BOUNDS_ANGSTROM = (1.5, 4.0)
@@ -157,7 +155,7 @@ def _check_kind(kind: str) -> str:
 
 def _unpad(flat: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """The occupied block of a padded Coulomb matrix and its atomic numbers."""
-    cm = np.asarray(flat, dtype=float).reshape(CM_SLOTS, CM_SLOTS)
+    cm = np.asarray(flat, dtype=float).reshape(N_SLOTS, N_SLOTS)
     occupied = np.nonzero(np.diag(cm))[0]
     if occupied.size == 0:
         raise DataFileError("empty Coulomb matrix row")
@@ -322,7 +320,7 @@ def fetch_paper_dataset(kind: Literal["absorption", "emission"] = "absorption") 
     PaperDataset
     """
     x_name, y_name = _FILES[_check_kind(kind)]
-    X = _load_matrix(x_name, CM_SLOTS * CM_SLOTS)
+    X = _load_matrix(x_name, N_SLOTS * N_SLOTS)
     Y = _load_matrix(y_name, 500)
     if len(X) != len(Y):
         raise DataFileError(f"{x_name} has {len(X)} rows but {y_name} has {len(Y)}")

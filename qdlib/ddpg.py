@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from .design import BatchedDesignEnv, DesignTask
+from .networks import mlp
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +78,12 @@ class DDPGConfig:
     device: str = "cpu"
 
 
-def _mlp(n_in: int, n_out: int, hidden: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, n_out))
-
-
 class Actor(nn.Module):
     """Deterministic policy: observation → action, tanh scaled to the action limits."""
 
     def __init__(self, n_obs, n_act, hidden, obs_shift, obs_scale, act_low, act_high):
         super().__init__()
-        self.net = _mlp(n_obs, n_act, hidden)
+        self.net = mlp([n_obs, hidden, hidden, n_act])
         for name, value in dict(obs_shift=obs_shift, obs_scale=obs_scale, act_mid=(act_high + act_low) / 2,
                                 act_half=(act_high - act_low) / 2).items():  # fmt: skip
             self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
@@ -100,7 +97,7 @@ class Critic(nn.Module):
 
     def __init__(self, n_obs, n_act, hidden, obs_shift, obs_scale, act_low, act_high):
         super().__init__()
-        self.net = _mlp(n_obs + n_act, 1, hidden)
+        self.net = mlp([n_obs + n_act, hidden, hidden, 1])
         self.register_buffer("obs_shift", torch.as_tensor(obs_shift, dtype=torch.float32))
         self.register_buffer("obs_scale", torch.as_tensor(obs_scale, dtype=torch.float32))
         self.register_buffer("act_scale", torch.as_tensor((act_high - act_low) / 2, dtype=torch.float32))

@@ -33,7 +33,8 @@ import numpy as np
 from ase import Atoms
 from numpy.typing import NDArray
 
-from .features import ELEMENT_ORDER, authors_order
+from .features import CM_A, CM_B, ELEMENT_ORDER, N_SLOTS, authors_block, coulomb_matrix
+from .spectra import authors_loss
 
 __all__ = ["DesignConfig", "DesignTask", "benchmark_target", "SurrogateForward", "BatchedDesignEnv", "DesignEnv", "LOSS_SCALE"]
 
@@ -74,29 +75,24 @@ class SurrogateForward:
         Diagonal ``a·Z**b``.
     """
 
-    def __init__(self, surrogate, atoms: Atoms, n_max: int = 30, a: float = 0.5, b: float = 2.4,
+    def __init__(self, surrogate, atoms: Atoms, n_max: int = N_SLOTS, a: float = CM_A, b: float = CM_B,
                  element_order: Sequence[str] = ELEMENT_ORDER):  # fmt: skip
         import torch
 
         self.surrogate = surrogate
         self.device = torch.device(getattr(surrogate, "device_", "cpu"))
-        n = len(atoms)
-        self.order = torch.as_tensor(authors_order(atoms.get_chemical_symbols(), element_order), device=self.device)
-        z = torch.as_tensor(atoms.numbers, dtype=torch.float32, device=self.device)[self.order]
-        self.zz = z[:, None] * z[None, :]
-        self.diag = a * z**b
-        start = (n_max - n) // 2
-        slots = torch.arange(start, start + n, device=self.device)
-        self.columns = (slots[:, None] * n_max + slots[None, :]).reshape(-1)  # occupied features, row-major
-        self.eye = torch.eye(n, dtype=torch.bool, device=self.device)
+        order, columns = authors_block(atoms.get_chemical_symbols(), n_max, element_order)
+        self.order = torch.as_tensor(order, device=self.device)
+        self.columns = torch.as_tensor(columns, device=self.device)  # the block's features in the padded matrix
+        self.numbers = atoms.numbers[order]
+        self.a, self.b = a, b
 
     def __call__(self, positions):
         """Spectra, label units, shape ``(N, n_bins)``, of geometries ``(N, n_atoms, 3)`` (Å, torch)."""
         import torch
 
         r = positions.to(self.device, torch.float32)[:, self.order]
-        d = torch.cdist(r, r)
-        cm = torch.where(self.eye, self.diag.diag_embed(), self.zz / torch.where(self.eye, 1.0, d))
+        cm = coulomb_matrix(self.numbers, r, self.a, self.b)
         return self.surrogate.predict_torch(cm.reshape(len(r), -1), columns=self.columns)
 
 
@@ -207,8 +203,8 @@ class DesignTask:
         return self.forward(self.geometries(moved))
 
     def loss(self, spectra):
-        """The authors' loss ``10·mean((pred/s − target/s)²)`` per row (:func:`qdlib.spectra.authors_loss` in torch)."""
-        return 10.0 * (((spectra - self.target_t) / self.scale) ** 2).mean(dim=-1)
+        """The authors' loss ``10·mean((pred/s − target/s)²)`` per row (:func:`qdlib.spectra.authors_loss`, on tensors)."""
+        return authors_loss(spectra, self.target_t, self.scale)
 
     def inside(self, moved):
         """Whether every movable atom is inside its cuboid, ``(N,)`` bool."""

@@ -35,32 +35,48 @@ import numpy as np
 from ase import Atoms
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["coulomb_matrix", "authors_order", "CoulombMatrix", "ELEMENT_ORDER", "permute_within_elements", "augment_permutations"]
+from ._arrays import is_tensor
 
+__all__ = ["CM_A", "CM_B", "N_SLOTS", "ELEMENT_ORDER", "coulomb_matrix", "authors_order", "authors_block", "CoulombMatrix",
+           "permute_within_elements", "augment_permutations"]
+
+#: The authors' Coulomb-matrix constants: diagonal ``CM_A·Z**CM_B``, and ``N_SLOTS`` slots (900 features).
+CM_A, CM_B, N_SLOTS = 0.5, 2.4, 30
 #: Element order of the authors' layout.
 ELEMENT_ORDER: tuple[str, ...] = ("Se", "Cd", "Te")
 
 Layout = Literal["authors", "sorted", "random"]
 
 
-def coulomb_matrix(
-    numbers: ArrayLike, positions_angstrom: ArrayLike, a: float = 0.5, b: float = 2.4
-) -> NDArray[np.float64]:
-    """Coulomb matrix of one structure or a batch.
+def coulomb_matrix(numbers: ArrayLike, positions_angstrom, a: float = CM_A, b: float = CM_B):
+    """Coulomb matrix of one structure or a batch, in NumPy or (batched, on the tensors' device) in PyTorch.
 
     Parameters
     ----------
     numbers : array_like of int, shape (n_atoms,)
         Atomic numbers.
-    positions_angstrom : array_like, shape (..., n_atoms, 3)
-        Cartesian coordinates, Å; leading dimensions are a batch.
+    positions_angstrom : array_like or torch.Tensor, shape (..., n_atoms, 3)
+        Cartesian coordinates, Å; leading dimensions are a batch. A tensor gives a tensor of its
+        dtype (the design environment's float32 geometries).
     a, b : float
         Diagonal ``a * Z**b`` (the paper: 0.5 and 2.4).
 
     Returns
     -------
-    ndarray, shape (..., n_atoms, n_atoms)
+    ndarray or torch.Tensor, shape (..., n_atoms, n_atoms)
+
+    >>> cm = coulomb_matrix([48, 34], [[0, 0, 0], [0, 0, 2.0]])
+    >>> cm.round(1).tolist()
+    [[5421.0, 816.0], [816.0, 2340.8]]
     """
+    if is_tensor(positions_angstrom):
+        import torch
+
+        r = positions_angstrom
+        z = torch.as_tensor(numbers, dtype=r.dtype, device=r.device)
+        eye = torch.eye(z.numel(), dtype=torch.bool, device=r.device)
+        off = (z[:, None] * z[None, :]) / torch.where(eye, 1.0, torch.cdist(r, r))
+        return torch.where(eye, (a * z**b).diag_embed(), off)
     z = np.asarray(numbers, dtype=float)
     r = np.asarray(positions_angstrom, dtype=float)
     dist = np.linalg.norm(r[..., :, None, :] - r[..., None, :, :], axis=-1)
@@ -86,6 +102,34 @@ def authors_order(symbols: Sequence[str], element_order: Sequence[str] = ELEMENT
     return np.array(sorted(range(len(symbols)), key=lambda i: rank[symbols[i]]), dtype=np.intp)
 
 
+def authors_block(symbols: Sequence[str], n_max: int = N_SLOTS,
+                  element_order: Sequence[str] = ELEMENT_ORDER) -> tuple[NDArray[np.intp], NDArray[np.intp]]:  # fmt: skip
+    """Where the authors' layout puts a structure's Coulomb matrix in the padded ``n_max × n_max`` one.
+
+    Returns
+    -------
+    order : ndarray of int, shape (n_atoms,)
+        The atoms in the layout's row order (:func:`authors_order`).
+    columns : ndarray of int, shape (n_atoms**2,)
+        Indices, in the flattened padded matrix, of the block's entries in row-major order: the
+        block is centred in the slots, ``(n_max − n_atoms) // 2`` empty slots before it.
+
+    Raises
+    ------
+    ValueError
+        If there are more atoms than slots.
+
+    >>> order, columns = authors_block(["Cd", "Se"], n_max=4)
+    >>> order.tolist(), columns.tolist()
+    ([1, 0], [5, 6, 9, 10])
+    """
+    n = len(symbols)
+    if n > n_max:
+        raise ValueError(f"{n} atoms do not fit in n_max={n_max} slots")
+    slots = np.arange(n) + (n_max - n) // 2
+    return authors_order(symbols, element_order), (slots[:, None] * n_max + slots[None, :]).reshape(-1)
+
+
 class CoulombMatrix:
     """Flattened, padded Coulomb matrix featuriser (DScribe-style ``create``).
 
@@ -107,9 +151,9 @@ class CoulombMatrix:
 
     def __init__(
         self,
-        n_max: int = 30,
-        a: float = 0.5,
-        b: float = 2.4,
+        n_max: int = N_SLOTS,
+        a: float = CM_A,
+        b: float = CM_B,
         layout: Layout = "authors",
         element_order: Sequence[str] = ELEMENT_ORDER,
         noise: float = 1.0,
@@ -137,19 +181,17 @@ class CoulombMatrix:
         if n > self.n_max:
             raise ValueError(f"{atoms.get_chemical_formula()} has {n} atoms, more than n_max={self.n_max}")
         cm = coulomb_matrix(atoms.numbers, atoms.positions, self.a, self.b)
-        out = np.zeros((self.n_max, self.n_max))
         if self.layout == "authors":
-            order = authors_order(atoms.get_chemical_symbols(), self.element_order)
-            start = (self.n_max - n) // 2
+            order, columns = authors_block(atoms.get_chemical_symbols(), self.n_max, self.element_order)
         else:
             norms = np.linalg.norm(cm, axis=1)
             if self.layout == "random":
                 norms = norms + self._rng.normal(0.0, self.noise, n)
             order = np.argsort(-norms, kind="stable")
-            start = 0
-        sl = slice(start, start + n)
-        out[sl, sl] = cm[np.ix_(order, order)]
-        return out
+            columns = (np.arange(n)[:, None] * self.n_max + np.arange(n)[None, :]).reshape(-1)
+        out = np.zeros(self.n_max * self.n_max)
+        out[columns] = cm[np.ix_(order, order)].reshape(-1)
+        return out.reshape(self.n_max, self.n_max)
 
     def create(self, atoms: Atoms | Sequence[Atoms]) -> NDArray[np.float64]:
         """Flattened descriptor(s).

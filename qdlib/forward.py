@@ -23,9 +23,7 @@ import numpy as np
 from ase import Atoms
 
 from .design import LOSS_SCALE, DesignConfig, benchmark_target
-
-#: Name of the released design-region surrogates (``load_released(kind, DESIGN_MODEL)``).
-DESIGN_MODEL = "ML-NN-design"
+from .surrogates import DESIGN_MODEL
 
 __all__ = ["DESIGN_MODEL", "DesignSurrogateFit", "release_design_surrogate", "released_split", "design_split", "fit_design_surrogate", "held_out_report", "format_report"]
 
@@ -164,7 +162,7 @@ def held_out_report(
         loss against the dot's target), ``tddft_success`` (frames TD-DFT puts below the
         threshold), ``false_success`` (model below, TD-DFT not) and ``missed_success``.
     """
-    from .spectra import authors_loss, peak_wavelength, wavelength_grid
+    from .spectra import authors_loss, mae, peak_wavelength, rmse, wavelength_grid
     from .tddft_data import load_tddft_dataset
 
     dataset = dataset if dataset is not None else load_tddft_dataset()
@@ -180,7 +178,7 @@ def held_out_report(
             ok, ok_model = true_loss < termination_loss, loss < termination_loss
             rows.append(dict(
                 dot=dot, model=name, n=len(mine),
-                rmse=float(np.sqrt(np.mean((P - Y) ** 2))), mae=float(np.mean(np.abs(P - Y))),
+                rmse=rmse(P, Y, axis=None), mae=mae(P, Y, axis=None),
                 peak_mae_nm=float(np.mean(np.abs(peak_wavelength(P, grid) - peak_wavelength(Y, grid)))),
                 loss_mae=float(np.mean(np.abs(loss - true_loss))),
                 tddft_success=int(ok.sum()), false_success=int((ok_model & ~ok).sum()),

@@ -362,8 +362,8 @@ def generate_random_dataset(
     settings, options
         TD-DFT settings and engine options for every step.
     stores : path, optional
-        Directory holding ``random_relaxed.db`` (relaxed geometries) and
-        ``random.db`` (excitations); every result is written as it finishes,
+        Directory holding ``random_relaxed.json`` (relaxed geometries) and
+        ``random.json`` (excitations); every result is written as it finishes,
         so an interrupted run resumes. ``None`` keeps nothing.
     executor
         Where to run (see :mod:`qdlib.compute`): a process pool or a dask client.
@@ -380,7 +380,7 @@ def generate_random_dataset(
     geo_store = res_store = None
     if stores is not None:
         Path(stores).mkdir(parents=True, exist_ok=True)
-        geo_store, res_store = GeometryStore(Path(stores) / "random_relaxed.db"), ResultStore(Path(stores) / "random.db")
+        geo_store, res_store = GeometryStore(Path(stores) / "random_relaxed.json"), ResultStore(Path(stores) / "random.json")
     run = RandomDatasetRun(random_structures(n, n_atoms, se_fraction, seed))
     common = dict(settings=settings, options=options, executor=executor, progress=progress)
     tddft = dict(common, compute=compute or excitations)

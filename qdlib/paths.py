@@ -1,4 +1,4 @@
-"""Where the project's folders are: notebooks, figures, released data, parameter files.
+"""Where the project's folders are: notebooks, figures, released data, results stores, parameter files.
 
 Resolved from the source checkout (the package is installed editable); each
 can be overridden by an environment variable for installs elsewhere.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["repo_root", "notebooks_dir", "figures_dir", "data_dir", "params_dir"]
+__all__ = ["repo_root", "notebooks_dir", "figures_dir", "data_dir", "params_dir", "stores_dir", "store_path", "checkpoints_dir"]
 
 
 def repo_root() -> Path:
@@ -43,3 +43,25 @@ def data_dir() -> Path:
 def params_dir() -> Path:
     """Parameter files of the reproduction profiles, one folder per profile."""
     return _sub("params", "QDLIB_PARAMS_DIR")
+
+
+def stores_dir() -> Path:
+    """The working TD-DFT results stores (``QDLIB_STORES_DIR`` overrides; default ``data/stores``)."""
+    return _sub("data/stores", "QDLIB_STORES_DIR")
+
+
+def store_path(name: str) -> Path:
+    """The working results store ``name``: ASE's JSON database ``<stores_dir>/<name>.json``.
+
+    Text that grows by one row per result, so that version control carries it well; a user who
+    runs large campaigns points ``--store`` at an SQLite file or a PostgreSQL URL instead.
+
+    >>> store_path("verdicts").name
+    'verdicts.json'
+    """
+    return stores_dir() / f"{name}.json"
+
+
+def checkpoints_dir() -> Path:
+    """Restart points of TD-DFT calculations in progress (removed when a result is stored)."""
+    return stores_dir() / "checkpoints"

@@ -25,6 +25,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._arrays import is_tensor
+
 __all__ = [
     "HC_EV_NM",
     "SIGMA_CM",
@@ -36,6 +38,8 @@ __all__ = [
     "broaden",
     "peak_wavelength",
     "peak_shift_nm",
+    "DARK_EPSILON",
+    "spectrum_peak",
     "authors_loss",
     "rmse",
     "mae",
@@ -167,35 +171,70 @@ def peak_shift_nm(predicted: ArrayLike, target: ArrayLike, grid_nm: ArrayLike) -
     return np.subtract(peak_wavelength(predicted, grid_nm), peak_wavelength(target, grid_nm))
 
 
-def authors_loss(predicted: ArrayLike, target: ArrayLike, scale: float = 1000.0) -> NDArray[np.float64] | float:
-    """The authors' spectrum mismatch, ``10 * mean((predicted/scale - target/scale)**2)``.
+#: A spectrum whose maximum is below this (L mol⁻¹ cm⁻¹) has no peak (a dark S1 emits nothing).
+DARK_EPSILON = 1.0
+
+
+def spectrum_peak(spectrum: ArrayLike, kind: SpectrumKind) -> NDArray[np.float64] | float:
+    """Central (maximum) peak wavelength of spectra on the paper grid of ``kind``, nm; NaN for a dark spectrum.
+
+    >>> eps = broaden([400.0], [0.1], wavelength_grid("absorption"))
+    >>> round(spectrum_peak(eps, "absorption"), 1), spectrum_peak(0 * eps, "absorption")
+    (400.0, nan)
+    """
+    y = np.asarray(spectrum, dtype=float)
+    peak = np.where(y.max(axis=-1) > DARK_EPSILON, peak_wavelength(y, wavelength_grid(kind)), np.nan)
+    return float(peak) if np.ndim(peak) == 0 else peak
+
+
+def authors_loss(predicted, target, scale: float = 1000.0):
+    """The authors' spectrum mismatch, ``10 * mean((predicted/scale - target/scale)**2)`` over the last axis.
 
     Their design reward is minus this value and an episode ends when it drops
-    below 0.122; ``scale`` is 1000 for absorption labels.
+    below 0.122; ``scale`` is 1000 for absorption labels. The one definition for
+    NumPy and for PyTorch: the batched design environment calls it on tensors.
 
     Parameters
     ----------
-    predicted, target : array_like, shape (..., n_grid)
-        Spectra in L mol⁻¹ cm⁻¹.
+    predicted, target : array_like or torch.Tensor, shape (..., n_grid)
+        Spectra in L mol⁻¹ cm⁻¹ (both arrays or both tensors).
     scale : float
         Label scale the authors divide by.
+
+    Returns
+    -------
+    float or ndarray (arrays), or torch.Tensor of shape (...) (tensors, differentiable)
+
+    >>> round(authors_loss([1100.0, 900.0], [1000.0, 1000.0]), 6)
+    0.1
     """
-    d = (np.asarray(predicted, dtype=float) - np.asarray(target, dtype=float)) / scale
-    out = 10.0 * np.mean(np.square(d), axis=-1)
+    if not is_tensor(predicted):
+        predicted, target = np.asarray(predicted, dtype=float), np.asarray(target, dtype=float)
+    out = 10.0 * (((predicted - target) / scale) ** 2).mean(-1)
+    if is_tensor(out):
+        return out
     return float(out) if np.ndim(out) == 0 else out
 
 
-def rmse(predicted: ArrayLike, target: ArrayLike) -> NDArray[np.float64] | float:
-    """Root-mean-square error over the last axis (spectral bins)."""
+def rmse(predicted: ArrayLike, target: ArrayLike, axis: int | None = -1) -> NDArray[np.float64] | float:
+    """Root-mean-square error over ``axis`` (default the last: per spectrum; None: over everything).
+
+    >>> rmse([[1.0, 3.0]], [[0.0, 0.0]]), rmse([[1.0], [3.0]], [[0.0], [0.0]], axis=None)
+    (array([2.23606798]), 2.23606797749979)
+    """
     d = np.asarray(predicted, dtype=float) - np.asarray(target, dtype=float)
-    out = np.sqrt(np.mean(np.square(d), axis=-1))
+    out = np.sqrt(np.mean(np.square(d), axis=axis))
     return float(out) if np.ndim(out) == 0 else out
 
 
-def mae(predicted: ArrayLike, target: ArrayLike) -> NDArray[np.float64] | float:
-    """Mean absolute error over the last axis (spectral bins)."""
+def mae(predicted: ArrayLike, target: ArrayLike, axis: int | None = -1) -> NDArray[np.float64] | float:
+    """Mean absolute error over ``axis`` (default the last: per spectrum; None: over everything).
+
+    >>> mae([1.0, -3.0], [0.0, 0.0])
+    2.0
+    """
     d = np.asarray(predicted, dtype=float) - np.asarray(target, dtype=float)
-    out = np.mean(np.abs(d), axis=-1)
+    out = np.mean(np.abs(d), axis=axis)
     return float(out) if np.ndim(out) == 0 else out
 
 

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-__all__ = ["binomial_interval", "format_rate"]
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["binomial_interval", "format_rate", "finite_median"]
 
 
 def binomial_interval(
@@ -65,3 +68,14 @@ def format_rate(k: int, n: int, confidence: float = 0.95, digits: int = 2) -> st
         return "0/0"
     lo, hi = binomial_interval(k, n, confidence)
     return f"{k}/{n} = {k / n:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def finite_median(x: ArrayLike) -> float:
+    """Median of the finite entries of ``x``; NaN, without a warning, when there are none (dark or missing spectra).
+
+    >>> finite_median([3.0, float("nan"), 1.0]), finite_median([float("nan")])
+    (2.0, nan)
+    """
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else float("nan")

@@ -35,6 +35,8 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .spectra import mae, peak_wavelength, rmse
+
 __all__ = [
     "NNSurrogate",
     "DropoutSurrogate",
@@ -43,6 +45,7 @@ __all__ = [
     "load_surrogate",
     "load_released",
     "released_name",
+    "DESIGN_MODEL",
     "resolve_device",
     "cross_validate",
 ]
@@ -126,7 +129,16 @@ class _TorchSurrogate(_Saveable, RegressorMixin, BaseEstimator):
         if X.ndim != 2 or y.ndim != 2 or len(X) != len(y):
             raise ValueError(f"X and y must be 2-D with equal rows, got {X.shape} and {y.shape}")
         rng = np.random.default_rng(self.random_state)
-        torch.manual_seed(int(rng.integers(2**31)))
+        # The initial weights, dropout masks and batch order draw from torch's default generator
+        # (nn.Dropout takes no generator of its own): seeded here inside fork_rng, so that the
+        # caller's global random state is the same after the fit as before it.
+        with torch.random.fork_rng():
+            torch.manual_seed(int(rng.integers(2**31)))
+            return self._fit(X, y, eval_set, rng)
+
+    def _fit(self, X, y, eval_set, rng):
+        import torch
+
         self.device_ = resolve_device(self.device)
         self.x_scale_ = _scale(X)
         self.y_scale_ = _scale(y)
@@ -168,9 +180,9 @@ class _TorchSurrogate(_Saveable, RegressorMixin, BaseEstimator):
                     if pair is None:
                         continue
                     xa, ya = pair
-                    err = self.predict(xa) - np.asarray(ya)
-                    history[f"{tag}_rmse"].append(float(np.sqrt(np.mean(err**2))))
-                    history[f"{tag}_mae"].append(float(np.mean(np.abs(err))))
+                    pred = self.predict(xa)
+                    history[f"{tag}_rmse"].append(rmse(pred, ya, axis=None))
+                    history[f"{tag}_mae"].append(mae(pred, ya, axis=None))
                 history.setdefault("epoch", []).append(epoch)
             if Xv is not None:
                 with torch.no_grad():
@@ -276,16 +288,6 @@ class _TorchSurrogate(_Saveable, RegressorMixin, BaseEstimator):
         return est
 
 
-def _mlp(sizes, dropout: float, torch):
-    layers = []
-    for a, b in zip(sizes[:-2], sizes[1:-1]):
-        layers += [torch.nn.Linear(a, b), torch.nn.ReLU(inplace=True)]
-        if dropout:
-            layers.append(torch.nn.Dropout(dropout))
-    layers.append(torch.nn.Linear(sizes[-2], sizes[-1]))
-    return torch.nn.Sequential(*layers)
-
-
 class NNSurrogate(_TorchSurrogate):
     """ML-NN: fully connected ReLU network, the authors' 900→700→600→500.
 
@@ -341,9 +343,9 @@ class NNSurrogate(_TorchSurrogate):
         self.random_state = random_state
 
     def _build(self, n_in, n_out):
-        import torch
+        from .networks import mlp
 
-        return _mlp([n_in, *self.hidden, n_out], self.dropout, torch)
+        return mlp([n_in, *self.hidden, n_out], self.dropout)
 
 
 class DropoutSurrogate(NNSurrogate):
@@ -381,7 +383,9 @@ class AESurrogate(NNSurrogate):
     def _pretrain(self, model, X_t, torch) -> None:
         encoder = model[:-1]  # every layer but the regression head
         sizes = [X_t.shape[1], *self.hidden]
-        decoder = _mlp(list(reversed(sizes)), 0.0, torch).to(X_t.device)
+        from .networks import mlp
+
+        decoder = mlp(list(reversed(sizes))).to(X_t.device)
         params = list(encoder.parameters()) + list(decoder.parameters())
         opt = torch.optim.Adam(params, lr=self.pretrain_learning_rate)
         loss_fn = torch.nn.MSELoss()
@@ -479,10 +483,10 @@ class RFSurrogate(_Saveable, RegressorMixin, BaseEstimator):
         csum = np.cumsum(per_tree, axis=0)
         out = {"n_trees": [], "rmse": [], "mae": []}
         for n in n_trees:
-            err = csum[int(n) - 1] / int(n) - np.asarray(y)
+            pred = csum[int(n) - 1] / int(n)
             out["n_trees"].append(int(n))
-            out["rmse"].append(float(np.sqrt(np.mean(err**2))))
-            out["mae"].append(float(np.mean(np.abs(err))))
+            out["rmse"].append(rmse(pred, y, axis=None))
+            out["mae"].append(mae(pred, y, axis=None))
         return out
 
 
@@ -507,6 +511,10 @@ def load_surrogate(path: str | Path, device: str = "auto"):
     return cls._from_meta(meta, path, device)
 
 
+#: Name of the released design-region surrogates (:mod:`qdlib.forward`): the designers' forward model.
+DESIGN_MODEL = "ML-NN-design"
+
+
 def released_name(kind: str, model: str = "ML-NN") -> str:
     """Stem of a released surrogate under ``data/``, e.g. ``models/absorption_ml-nn``."""
     return f"models/{kind}_{model.lower()}"
@@ -518,7 +526,7 @@ def load_released(kind: str, model: str = "ML-NN", device: str = "auto"):
     Parameters
     ----------
     kind : {"absorption", "emission"}
-    model : {"ML-NN", "ML-dropout", "ML-AE", "ML-RF"}
+    model : {"ML-NN", "ML-dropout", "ML-AE", "ML-RF", "ML-NN-design"}
     device : str
     """
     from .paths import data_dir
@@ -579,7 +587,6 @@ def cross_validate(
     from sklearn.model_selection import GroupKFold, KFold
 
     from .features import augment_permutations
-    from .spectra import peak_wavelength
 
     X, Y, groups = np.asarray(X), np.asarray(Y), np.asarray(groups)
     if protocol == "group":
@@ -602,13 +609,12 @@ def cross_validate(
         t1 = time.perf_counter()
         pred = est.predict(X[test])
         t2 = time.perf_counter()
-        err = pred - Y[test]
         dpeak = np.abs(peak_wavelength(pred, grid_nm) - peak_wavelength(Y[test], grid_nm))
         folds.append(
             {
                 "fold": k,
-                "rmse": float(np.sqrt(np.mean(err**2))),
-                "mae": float(np.mean(np.abs(err))),
+                "rmse": rmse(pred, Y[test], axis=None),
+                "mae": mae(pred, Y[test], axis=None),
                 "peak_mae_nm": float(np.mean(dpeak)),
                 "peak_max_nm": float(np.max(dpeak)),
                 "fit_time_s": t1 - t0,

@@ -55,6 +55,7 @@ __all__ = [
     "decode_transitions",
     "entries_from_store",
     "collect_entries",
+    "stored_authors_groups",
     "write_tddft_dataset",
     "load_tddft_dataset",
     "TDDFTDataset",
@@ -178,16 +179,16 @@ _LABEL_KEYS = (
     "distance_angstrom", "direction_index", "kind", "start_index", "cover_nm", "covered",
 )  # fmt: skip
 
-#: The results stores (under ``data/stores``) the dataset is made from, with labels that
-#: rows computed before labelling was complete lack.
+#: The results stores (``<name>.json`` under :func:`qdlib.paths.stores_dir`) the dataset is made
+#: from, with labels that rows computed before labelling was complete lack.
 DATASET_STORES: dict[str, dict] = {
-    "authors_absorption.db": {"set": "authors", "geometry": "S0"},
-    "authors_emission.db": {"set": "authors", "geometry": "S1"},
-    "design_region.db": {"set": "design-region"},
-    "sensitivity.db": {"set": "sensitivity"},
-    "validation.db": {"set": "validation"},
-    "random.db": {"set": "random"},
-    "verdicts.json": {},  # states solved for until a target's window is covered (qdlib.verdict): labels in the rows
+    "authors_absorption": {"set": "authors", "geometry": "S0"},
+    "authors_emission": {"set": "authors", "geometry": "S1"},
+    "design_region": {"set": "design-region"},
+    "sensitivity": {"set": "sensitivity"},
+    "validation": {"set": "validation"},
+    "random": {"set": "random"},
+    "verdicts": {},  # states solved for until a target's window is covered (qdlib.verdict): labels in the rows
 }
 
 
@@ -226,14 +227,33 @@ def collect_entries(stores_dir: str | Path | None = None) -> list[Atoms]:
     An authors' structure computed at several settings enters once, at the paper settings
     (:class:`~qdlib.qchem.TDDFTSettings` defaults) when present.
     """
-    from .paths import data_dir
+    from .paths import stores_dir as default_stores_dir
 
-    stores_dir = Path(stores_dir) if stores_dir is not None else data_dir() / "stores"
+    stores_dir = Path(stores_dir) if stores_dir is not None else default_stores_dir()
     out = []
     for name, labels in DATASET_STORES.items():
-        if (stores_dir / name).is_file():
-            out += entries_from_store(stores_dir / name, **labels)
+        if (stores_dir / f"{name}.json").is_file():
+            out += entries_from_store(stores_dir / f"{name}.json", **labels)
     return _mark_repeated_minima(_one_per_authors_structure(out))
+
+
+def stored_authors_groups(store: str | Path, kind: str) -> set[int]:
+    """Groups of the authors' structures in ``store`` computed at the paper settings, response grid aside.
+
+    The response-kernel grid changes the excitation energies by ~0.01 meV (data/README.md), so a
+    structure done on another response grid need not be done again.
+    """
+    if not Path(store).is_file():
+        return set()
+
+    def method(settings):
+        return {k: v for k, v in settings.key_dict().items() if k != "response_grid_level"}
+
+    labels = DATASET_STORES.get(Path(store).stem, {"set": "authors", "geometry": "S1" if kind == "emission" else "S0"})
+    return {
+        int(e.info["group"]) for e in entries_from_store(store, **labels)
+        if e.info.get("group") is not None and method(entry_excitations(e).settings) == method(TDDFTSettings())
+    }  # fmt: skip
 
 
 def _mark_repeated_minima(entries: list[Atoms]) -> list[Atoms]:

@@ -52,8 +52,6 @@ __all__ = [
 
 #: The most states a verdict's TD-DFT solves for (a result that stops here without covering is "uncovered").
 COVER_MAX_STATES = 40
-#: A spectrum whose maximum on the window is below this (L mol⁻¹ cm⁻¹) has no peak there.
-DARK_EPSILON = 1.0
 
 Status = Literal["valid", "unconverged", "uncovered"]
 
@@ -131,7 +129,7 @@ def window_peak(spectrum: ArrayLike, window: Window) -> float:
     grid = spectra.wavelength_grid(window.kind)
     idx = np.flatnonzero(window.mask(grid))
     inner = idx[1:-1]
-    is_max = (y[inner] > y[inner - 1]) & (y[inner] >= y[inner + 1]) & (y[inner] > DARK_EPSILON)
+    is_max = (y[inner] > y[inner - 1]) & (y[inner] >= y[inner + 1]) & (y[inner] > spectra.DARK_EPSILON)
     if not is_max.any():
         return float("nan")
     i = int(inner[is_max][np.argmax(y[inner[is_max]])])

@@ -118,3 +118,33 @@ def test_augment_permutations_keeps_labels_and_originals():
     assert augment_permutations(X, Y, 0)[0].shape == X.shape
     with pytest.raises(ValueError, match="n_copies"):
         augment_permutations(X, Y, -1)
+
+
+def test_coulomb_matrix_is_one_definition_for_numpy_and_torch():
+    import torch
+
+    rng = np.random.default_rng(4)
+    numbers = [48, 34, 52, 48]
+    positions = rng.normal(0.0, 2.0, (3, 4, 3))  # a batch of three geometries
+    ref = coulomb_matrix(numbers, positions)
+    batched = coulomb_matrix(numbers, torch.as_tensor(positions))
+    assert isinstance(batched, torch.Tensor) and batched.dtype == torch.float64
+    np.testing.assert_allclose(batched.numpy(), ref, rtol=1e-12)
+    single = coulomb_matrix(numbers, torch.as_tensor(positions[0], dtype=torch.float32))
+    np.testing.assert_allclose(single.numpy(), ref[0], rtol=1e-5)
+
+
+def test_authors_block_is_the_featurisers_layout():
+    from ase import Atoms
+
+    from qdlib.features import authors_block
+
+    atoms = Atoms("CdSeTeCdSe", positions=np.random.default_rng(1).normal(0.0, 2.0, (5, 3)))
+    order, columns = authors_block(atoms.get_chemical_symbols(), n_max=9)
+    assert [atoms[i].symbol for i in order] == ["Se", "Se", "Cd", "Cd", "Te"]
+    x = CoulombMatrix(n_max=9).create(atoms)
+    block = coulomb_matrix(atoms.numbers[order], atoms.positions[order])
+    np.testing.assert_array_equal(x[columns], block.reshape(-1))  # the block, centred: 2 empty slots before it
+    assert np.all(np.delete(x, columns) == 0) and columns[0] == 2 * 9 + 2
+    with pytest.raises(ValueError, match="do not fit"):
+        authors_block(["Cd"] * 10, n_max=9)

@@ -121,7 +121,7 @@ def test_generate_random_dataset_pipeline_with_fakes(tmp_path, monkeypatch):
     smallest_first = sorted(run.absorption, key=lambda i: (sizes[i], i))
     assert sorted(smallest_first[:2]) != sorted(run.absorption)[:2]  # seed 3: choosing by size differs from by index
     assert sorted(run.emission) == sorted(smallest_first[:2]) == sorted(run.excited)
-    rows = list(ResultStore(tmp_path / "random.db").select())
+    rows = list(ResultStore(tmp_path / "random.json").select())
     assert sorted(kv["geometry"] for _, _, kv in rows) == ["S0"] * len(run.absorption) + ["S1"] * 2
 
     def recomputed(*args, **kwargs):

@@ -85,3 +85,23 @@ def test_energy_wavelength_round_trip():
     e = np.array([1.0, 2.5, 3.1])
     np.testing.assert_allclose(spectra.nm_to_ev(spectra.ev_to_nm(e)), e)
     assert spectra.ev_to_nm(1.0) == pytest.approx(1239.84, abs=0.01)
+
+
+def test_authors_loss_is_one_definition_for_numpy_and_torch():
+    import torch
+
+    rng = np.random.default_rng(0)
+    predicted, target = rng.normal(0, 1000, (4, 500)), rng.normal(0, 1000, 500)
+    ref = spectra.authors_loss(predicted, target)
+    out = spectra.authors_loss(torch.as_tensor(predicted), torch.as_tensor(target))
+    assert isinstance(out, torch.Tensor) and out.shape == (4,)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-14)  # one expression; the libraries sum in their own order
+    assert spectra.authors_loss(predicted[0], target) == ref[0]
+
+
+def test_error_metrics_per_spectrum_and_over_everything():
+    p, t = np.array([[1.0, 3.0], [0.0, 0.0]]), np.zeros((2, 2))
+    np.testing.assert_allclose(spectra.rmse(p, t), [np.sqrt(5.0), 0.0])
+    assert spectra.rmse(p, t, axis=None) == pytest.approx(np.sqrt(2.5))
+    np.testing.assert_allclose(spectra.mae(p, t), [2.0, 0.0])
+    assert spectra.mae(p, t, axis=None) == 1.0

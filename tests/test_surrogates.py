@@ -55,6 +55,16 @@ def test_seeded_repeatability(data):
     np.testing.assert_array_equal(a, b)
 
 
+def test_fit_leaves_the_callers_random_state_alone(data):
+    import torch
+
+    X, Y, _, _ = data
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    DropoutSurrogate(hidden=(8,), dropout=0.2, max_epochs=3, random_state=0).fit(X, Y)
+    assert torch.equal(torch.random.get_rng_state(), before)  # seeded inside fork_rng: nothing leaks out
+
+
 @pytest.mark.parametrize("cls", [NNSurrogate, DropoutSurrogate, AESurrogate])
 def test_save_load_bit_identical(cls, data, tmp_path):
     X, Y, _, _ = data

@@ -19,12 +19,12 @@ def _dimer(d):
 def _stores(root):
     root.mkdir()
     settings = TDDFTSettings(response_grid_level=None)
-    authors = ResultStore(root / "authors_emission.db")
+    authors = ResultStore(root / "authors_emission.json")
     authors.put(_dimer(2.6), fake_excitations(_dimer(2.6), settings), group=7)
-    design = ResultStore(root / "design_region.db")
+    design = ResultStore(root / "design_region.json")
     for k, d in enumerate((2.5, 2.7)):
         design.put(_dimer(d), fake_excitations(_dimer(d)), set="design-region", dot="CdSe", edge_angstrom=4.0, n_movable=1)
-    rand = ResultStore(root / "random.db")
+    rand = ResultStore(root / "random.json")
     rand.put(_dimer(2.8), fake_excitations(_dimer(2.8)), set="random", geometry="S0", seed=0, index=3)
     return root
 
@@ -93,7 +93,7 @@ def test_cli_export(tmp_path, capsys):
 def test_an_authors_structure_enters_once_preferring_the_paper_settings(tmp_path):
     root = tmp_path / "stores"
     root.mkdir()
-    store = ResultStore(root / "authors_absorption.db")
+    store = ResultStore(root / "authors_absorption.json")
     store.put(_dimer(2.6), fake_excitations(_dimer(2.6), TDDFTSettings(response_grid_level=1)), group=3)
     store.put(_dimer(2.6), fake_excitations(_dimer(2.6), TDDFTSettings()), group=3)
     store.put(_dimer(2.7), fake_excitations(_dimer(2.7), TDDFTSettings(response_grid_level=1)), group=4)
@@ -102,15 +102,15 @@ def test_an_authors_structure_enters_once_preferring_the_paper_settings(tmp_path
 
 
 def test_authors_job_skips_structures_done_on_another_response_grid_only(tmp_path):
-    from qdlib.cli import _stored_authors_groups
+    from qdlib.tddft_data import stored_authors_groups
 
-    path = tmp_path / "authors_absorption.db"
-    assert _stored_authors_groups(str(path), "absorption") == set()
+    path = tmp_path / "authors_absorption.json"
+    assert stored_authors_groups(str(path), "absorption") == set()
     store = ResultStore(path)
     store.put(_dimer(2.6), fake_excitations(_dimer(2.6), TDDFTSettings(response_grid_level=1)), group=3)
     store.put(_dimer(2.7), fake_excitations(_dimer(2.7), TDDFTSettings(xc="b3lyp")), group=4)
     store.put(_dimer(2.8), fake_excitations(_dimer(2.8), TDDFTSettings()), group=5)
-    assert _stored_authors_groups(str(path), "absorption") == {3, 5}
+    assert stored_authors_groups(str(path), "absorption") == {3, 5}
 
 
 def test_transitions_text_round_trip():
@@ -123,7 +123,7 @@ def test_transitions_text_round_trip():
 
 def test_random_frames_that_reached_one_minimum_are_marked(tmp_path):
     """Two random starts relaxed to one minimum (turned and moved): the later frame points at the earlier."""
-    rand = ResultStore(tmp_path / "random.db")
+    rand = ResultStore(tmp_path / "random.json")
     same = Atoms("CdSe", positions=[[1.0, 1.0, 1.0], [1.0, 3.8, 1.0]])  # the 2.8 Å dimer, turned and moved
     for seed, index, atoms in ((0, 3, _dimer(2.8)), (1, 0, same), (0, 7, _dimer(2.9))):  # a later seed repeats too
         rand.put(atoms, fake_excitations(atoms), set="random", geometry="S0", seed=seed, index=index)

@@ -7,11 +7,11 @@ a change of agents, surrogates or stored TD-DFT that moves them fails here, not 
 import numpy as np
 import pytest
 
-from qdlib.agents import Case
+from qdlib.agents import Case, validate_case
 from qdlib.generate import sensitivity_set
+from qdlib.sensitivity import equivalent_distance, sensitivity_curve, sweep_deviations
 from qdlib.tddft_data import load_tddft_dataset
-from qdlib.validation import (case_target, equivalent_distance, find_stored, recheck, reference_frame, sensitivity_curve,
-                              sweep_deviations, validate_case)
+from qdlib.verification import case_target, find_stored, recheck, reference_frame
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from qdlib import qchem, spectra, validation
-from qdlib.agents import Case
+from qdlib import qchem, spectra, verification
+from qdlib.agents import Case, CaseValidation
 from qdlib.qchem import EngineOptions, Excitations, TDDFTSettings
 from qdlib.stats import binomial_interval, format_rate
 from qdlib.store import ResultStore, covered_key
@@ -141,7 +141,7 @@ def _case_validation(designs, case=Case("absorption", "Cd6Se6", 4.0, 1)):
     true = atoms.positions[atoms.info["movable"]]
     designs = np.asarray(designs, dtype=float)
     n = len(designs)
-    return validation.CaseValidation(case, true, designs, designs, target, 374.4, np.full(n, 374.4), np.zeros(n),
+    return CaseValidation(case, true, designs, designs, target, 374.4, np.full(n, 374.4), np.zeros(n),
                                      np.ones(n, bool), 0.0)  # fmt: skip
 
 
@@ -166,15 +166,15 @@ def test_rechecks_skip_overlapping_designs_and_count_only_valid_verdicts(tmp_pat
     monkeypatch.setattr(qchem, "excitations", fake)
     v = _case_validation(designs)
     store = tmp_path / "verdicts.json"
-    out = validation.compute_rechecks([v], 2, store)
+    out = verification.compute_rechecks([v], 2, store)
     s = out[v.case.name].summary()
     assert calls == ["reference", 1, 2, 3]  # the clash is skipped, the unconverged one replaced
     assert s["n"] == 2 and s["unconverged"] == 1 and s["overlapping"] == 1
     assert s["median_abs_peak_error_nm"] == pytest.approx(5.0, abs=0.5)
     assert s["ci_high"] < 1 and s["ci_low"] >= 0
     calls.clear()
-    again = validation.compute_rechecks([v], 2, store)  # resumed: everything found in the store
+    again = verification.compute_rechecks([v], 2, store)  # resumed: everything found in the store
     assert calls == [] and again[v.case.name].summary()["n"] == 2
     # the released lookup path finds the same verdicts
-    r = validation.recheck(v, store, n=4)
+    r = verification.recheck(v, store, n=4)
     assert list(r.status) == ["missing", "unconverged", "valid", "valid"]

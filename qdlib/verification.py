@@ -1,28 +1,28 @@
-"""Designed structures against TD-DFT (notebook 04) and TD-DFT's own sensitivity (notebook 05).
+"""TD-DFT's verdicts on designed structures: find them in a store, compute what is missing, judge.
 
-The paper's Fig. 6 judges each trained designer by the central peak of the
-spectrum of the structures it designs from 100 random starts, against the
-target's; Fig. 6(c) calibrates that judgement by how far TD-DFT's peak moves
-when Cd6Se6's atoms are pushed a known distance from their places.
+The paper's Fig. 6 judges each trained designer by the spectra of the structures
+it designs; here TD-DFT recomputes them and :func:`qdlib.verdict.judge` compares
+each with its case's target on a window that both spectra cover.
 
-:func:`validate_case`
-    Deploy a saved agent from seeded random starts; the designs with their
-    surrogate peaks, losses, success and distance from the true positions.
-:func:`design_frames`
-    Designed structures as :class:`ase.Atoms` labelled for the results store
-    (``set="validation"``), to be recomputed by TD-DFT.
-:func:`tddft_peaks`
-    Peaks (and losses) of stored TD-DFT results of frames, NaN where not computed.
-:func:`sensitivity_curve`, :func:`equivalent_distance`
-    Peak deviation against displacement, and its inverse: the displacement
-    a peak error corresponds to.
+:func:`designed_structure`, :func:`design_frames`
+    Designs as :class:`ase.Atoms` labelled for the results store (``set="validation"``).
+:func:`find_stored`
+    Stored TD-DFT results of frames, matched by labels and geometry.
+:func:`recheck`, :class:`Recheck`
+    The verdicts on a :class:`~qdlib.agents.CaseValidation`'s first designs.
+:func:`compute_rechecks`, :func:`compute_references`, :func:`compute_covering`
+    TD-DFT of the references (the targets) and of designs until each case has enough valid verdicts.
+:func:`tddft_spectra`, :func:`tddft_peaks`
+    Spectra and peaks of stored results (NaN where not computed).
 
->>> v = validate_case(Case("absorption", "Cd6Se6", 4.0, 1))     # doctest: +SKIP
->>> v.success.mean(), np.median(v.position_error_angstrom)       # doctest: +SKIP
+>>> window = Window("absorption", blue_nm=396.8, red_nm=798.4)
+>>> cover_label(window)           # the label of results whose states reach 3σ beyond 396.8 nm
+{'cover_nm': 355.84}
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,15 +31,21 @@ import numpy as np
 from ase import Atoms
 from numpy.typing import ArrayLike, NDArray
 
-from .agents import Case
+from .agents import Case, CaseValidation
+from .compute import compute_many
+from .design import DesignConfig, benchmark_target
+from . import qchem
+from .qchem import EngineOptions, TDDFTSettings
+from .spectra import spectrum_peak, wavelength_grid
+from .stats import binomial_interval, finite_median
+from .store import ResultStore, covered_key, result_key
 from .structures import MIN_DISTANCE_ANGSTROM
+from .tddft_data import TDDFTDataset, entry_excitations
 from .verdict import COVER_MAX_STATES, Target, Window, judge, target_window
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "CaseValidation",
-    "validate_case",
     "designed_structure",
     "design_frames",
     "find_stored",
@@ -47,154 +53,16 @@ __all__ = [
     "recheck",
     "reference_frame",
     "case_target",
+    "case_window",
+    "cover_label",
     "compute_rechecks",
     "compute_covering",
     "compute_references",
-    "case_window",
-    "cover_label",
-    "spectrum_peak",
-    "tddft_peaks",
+    "stored_excitations",
     "tddft_spectra",
+    "tddft_peaks",
     "recompute_stored",
-    "sweep_deviations",
-    "SensitivityCurve",
-    "sensitivity_curve",
-    "equivalent_distance",
 ]
-
-#: A spectrum whose maximum is below this (L mol⁻¹ cm⁻¹) has no peak (a dark S1 emits nothing).
-DARK_EPSILON = 1.0
-
-
-def spectrum_peak(spectrum: ArrayLike, kind: str) -> NDArray[np.float64] | float:
-    """Central (maximum) peak wavelength of spectra on the paper grid of ``kind``, nm; NaN for a dark spectrum."""
-    from .spectra import peak_wavelength, wavelength_grid
-
-    y = np.asarray(spectrum, dtype=float)
-    peak = np.where(y.max(axis=-1) > DARK_EPSILON, peak_wavelength(y, wavelength_grid(kind)), np.nan)
-    return float(peak) if np.ndim(peak) == 0 else peak
-
-
-@dataclass
-class CaseValidation:
-    """A saved designer deployed from random starts.
-
-    Attributes
-    ----------
-    case : Case
-    true_positions : ndarray, shape (n_movable, 3)
-        The designed atoms' positions in the target dot, Å.
-    starts, designs : ndarray, shape (n, n_movable, 3)
-        Start and final positions of the designed atoms, Å.
-    target : ndarray, shape (n_bins,)
-        The target spectrum, L mol⁻¹ cm⁻¹.
-    target_peak_nm : float
-        Central peak of the target spectrum.
-    peaks_nm : ndarray, shape (n,)
-        Central peaks of the designs' surrogate spectra (the forward model the agent used).
-    loss : ndarray, shape (n,)
-        The authors' loss of each design (forward model).
-    success : ndarray of bool, shape (n,)
-        Below the termination loss inside the cuboid.
-    wall_time_s : float
-        Time of the batched rollout.
-    start_success : ndarray of bool, shape (n,)
-        The random starts themselves below the termination loss (forward model): what a designer
-        that never moved would score.
-    """
-
-    case: Case
-    true_positions: NDArray[np.float64]
-    starts: NDArray[np.float64]
-    designs: NDArray[np.float64]
-    target: NDArray[np.float64]
-    target_peak_nm: float
-    peaks_nm: NDArray[np.float64]
-    loss: NDArray[np.float64]
-    success: NDArray[np.bool_]
-    wall_time_s: float
-    start_success: NDArray[np.bool_] | None = None
-
-    @property
-    def position_error_angstrom(self) -> NDArray[np.float64]:
-        """Per design, the mean over designed atoms of their distance from the true positions, Å."""
-        return np.linalg.norm(self.designs - self.true_positions, axis=-1).mean(axis=-1)
-
-    @property
-    def min_distance_angstrom(self) -> NDArray[np.float64]:
-        """Per design, the shortest distance from a designed atom to any other atom, Å."""
-        from .design import benchmark_target
-
-        c = self.case
-        base = benchmark_target(c.dot, c.kind, c.n_movable)[0]
-        others = np.delete(base.positions, base.info["movable"], axis=0)
-        to_others = np.linalg.norm(self.designs[:, :, None] - others[None, None], axis=-1).min(axis=(1, 2))
-        if c.n_movable < 2:
-            return to_others
-        pair = np.linalg.norm(self.designs[:, :, None] - self.designs[:, None], axis=-1)
-        pair[:, np.arange(c.n_movable), np.arange(c.n_movable)] = np.inf
-        return np.minimum(to_others, pair.min(axis=(1, 2)))
-
-    @property
-    def start_error_angstrom(self) -> NDArray[np.float64]:
-        """The same for the starts: what a design that did not move would score, Å."""
-        return np.linalg.norm(self.starts - self.true_positions, axis=-1).mean(axis=-1)
-
-    def summary(self) -> dict:
-        """Success rate, peak and position errors (medians and means over all starts; the starts' own error beside),
-        and the share of designs with atoms closer than :data:`~qdlib.structures.MIN_DISTANCE_ANGSTROM` (``overlapping``)."""
-        dpeak = np.abs(self.peaks_nm - self.target_peak_nm)
-        err = self.position_error_angstrom
-        return dict(
-            case=self.case.name, n=len(self.designs), success_rate=float(self.success.mean()),
-            target_peak_nm=float(self.target_peak_nm), median_abs_peak_error_nm=_nanmedian(dpeak),
-            mean_abs_peak_error_nm=float(np.mean(dpeak[np.isfinite(dpeak)])) if np.isfinite(dpeak).any() else float("nan"), median_position_error_angstrom=float(np.median(err)),
-            mean_position_error_angstrom=float(err.mean()), within_1A=float((err < 1.0).mean()),
-            median_start_error_angstrom=float(np.median(self.start_error_angstrom)),
-            overlapping=float((self.min_distance_angstrom < MIN_DISTANCE_ANGSTROM).mean()),
-            median_loss=float(np.median(self.loss)), wall_time_s=self.wall_time_s,
-            start_success_rate=float(np.mean(self.start_success)) if self.start_success is not None else float("nan"),
-        )  # fmt: skip
-
-
-def _nanmedian(x: ArrayLike) -> float:
-    """Median of the finite entries; NaN (without a warning) when there are none (dark or missing spectra)."""
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    return float(np.median(x)) if x.size else float("nan")
-
-
-def validate_case(case: Case, n_starts: int = 100, seed: int = 0, root=None) -> CaseValidation:
-    """Deploy the saved agent of ``case`` from ``n_starts`` random starts in its cuboids.
-
-    Parameters
-    ----------
-    case : Case
-    n_starts : int
-        The paper: 100.
-    seed : int
-        Seeds the starts (the same starts for every case with the same number of atoms and edge).
-    root : path, optional
-        Agents directory (default: the released ``data/agents``, hash-checked).
-    """
-    import torch
-
-    from .agents import load_case
-
-    agent, _ = load_case(case, root)
-    task = agent.task
-    starts = task.sample_starts(n_starts, torch.Generator().manual_seed(seed))
-    result = agent.design(starts)
-    with torch.no_grad():
-        spectra = task.spectra(torch.as_tensor(result.positions, device=task.device)).cpu().numpy()
-        start_loss = task.loss(task.spectra(starts.to(task.device))).cpu().numpy()
-    return CaseValidation(
-        case=case, true_positions=task.centre.cpu().numpy().astype(float), starts=starts.cpu().numpy().astype(float),
-        designs=result.positions.astype(float), target=np.asarray(task.target, dtype=float),
-        target_peak_nm=spectrum_peak(task.target, case.kind),
-        peaks_nm=spectrum_peak(spectra, case.kind), loss=result.loss.astype(float), success=result.success.astype(bool),
-        wall_time_s=result.wall_time_s, start_success=start_loss < task.config.termination_loss,
-    )  # fmt: skip
 
 
 def designed_structure(case: Case, positions: ArrayLike, **labels) -> Atoms:
@@ -203,8 +71,6 @@ def designed_structure(case: Case, positions: ArrayLike, **labels) -> Atoms:
     ``info``: ``kind``, ``dot``, ``edge_angstrom``, ``n_movable`` and ``labels`` (e.g. ``set``,
     ``start_index``): the keys the results store records and :func:`find_stored` matches on.
     """
-    from .design import benchmark_target
-
     atoms = benchmark_target(case.dot, case.kind, case.n_movable)[0]
     atoms.positions[atoms.info["movable"]] = np.asarray(positions, dtype=float).reshape(case.n_movable, 3)
     atoms.info = dict(kind=case.kind, dot=case.dot, edge_angstrom=float(case.edge_angstrom), n_movable=int(case.n_movable), **labels)
@@ -243,8 +109,6 @@ def find_stored(frames: Sequence[Atoms], source, tolerance_angstrom: float = 1e-
     list of (ase.Atoms, Excitations) or None
         Per frame, the stored geometry and its excitations, or None.
     """
-    from .tddft_data import TDDFTDataset, entry_excitations
-
     out = []
     for frame in frames:
         if isinstance(source, TDDFTDataset):
@@ -324,8 +188,6 @@ class Recheck:
         above the reference and shortest distance of the judged designs; ``overlapping``: of the
         first designs, those with atoms closer than the minimum (not computed).
         """
-        from .stats import binomial_interval
-
         v, k = self.validation, self.done
         n = len(self.verdicts)
         status = self.status
@@ -340,11 +202,11 @@ class Recheck:
             ci_low=lo, ci_high=hi,
             surrogate_success_rate=float(surrogate_ok.mean()) if k.any() else nan,
             false_success=int((surrogate_ok & ~td_ok).sum()), missed_success=int((td_ok & ~surrogate_ok).sum()),
-            median_abs_peak_error_nm=_nanmedian(np.abs(self.peaks_nm[k] - self.target.peak_nm)),
-            median_abs_surrogate_gap_nm=_nanmedian(np.abs(self.peaks_nm[k] - v.peaks_nm[:n][k])),
-            median_loss=_nanmedian(self.loss[k]),
-            median_energy_above_reference_ev=_nanmedian(self.energy_above_reference_ev[k]),
-            median_min_distance_angstrom=_nanmedian(self._field("min_distance_angstrom").astype(float)[k]),
+            median_abs_peak_error_nm=finite_median(np.abs(self.peaks_nm[k] - self.target.peak_nm)),
+            median_abs_surrogate_gap_nm=finite_median(np.abs(self.peaks_nm[k] - v.peaks_nm[:n][k])),
+            median_loss=finite_median(self.loss[k]),
+            median_energy_above_reference_ev=finite_median(self.energy_above_reference_ev[k]),
+            median_min_distance_angstrom=finite_median(self._field("min_distance_angstrom").astype(float)[k]),
             median_position_error_angstrom=float(np.median(v.position_error_angstrom[:n][k])) if k.any() else nan,
             overlapping=int((v.min_distance_angstrom[:n] < MIN_DISTANCE_ANGSTROM).sum()),
         )  # fmt: skip
@@ -357,8 +219,6 @@ def cover_label(window: Window) -> dict:
 
 def reference_frame(dot: str, kind: str, window: Window | None = None) -> Atoms:
     """The undisplaced benchmark dot labelled ``set="reference"`` (and its window's ``cover_nm``)."""
-    from .design import benchmark_target
-
     atoms, target = benchmark_target(dot, kind, 1)
     window = window or target_window(target, kind)
     atoms.info = dict(set="reference", dot=dot, kind=kind, **cover_label(window))
@@ -373,8 +233,6 @@ def case_target(dot: str, kind: str, source, shift_nm: float = 0.0) -> Target:
     LookupError
         If the reference has not been computed (``qdlib verify`` computes it first).
     """
-    from .design import benchmark_target
-
     paper = benchmark_target(dot, kind, 1)[1]
     hit = find_stored([reference_frame(dot, kind)], source)[0]
     if hit is None:
@@ -403,8 +261,6 @@ def recheck(validation: CaseValidation, source, target: Target | None = None, n:
         Success threshold on the authors' loss (default: the design tasks' termination loss).
     tolerance_angstrom : float
     """
-    from .design import DesignConfig
-
     case = validation.case
     target = target or case_target(case.dot, case.kind, source)
     threshold = DesignConfig().termination_loss if threshold is None else threshold
@@ -488,18 +344,12 @@ def compute_covering(frames: Sequence[Atoms], window: Window, store, settings=No
     Stored under :func:`~qdlib.store.covered_key` (found done on a rerun); emission windows need S1
     alone and are computed at ``settings`` as they are. Returns the :class:`~qdlib.compute.BatchReport`.
     """
-    import functools
-
-    from .compute import compute_many
-    from .qchem import EngineOptions, TDDFTSettings, excitations
-    from .store import covered_key, result_key
-
     settings, options = settings or TDDFTSettings(), options or EngineOptions()
     if window.cover_nm is None:
-        fn, key = excitations, result_key
+        fn, key = qchem.excitations, result_key
     else:
         cover = round(float(window.cover_nm), 2)
-        fn = functools.partial(excitations, cover_nm=cover, max_states=max_states)
+        fn = functools.partial(qchem.excitations, cover_nm=cover, max_states=max_states)
         key = functools.partial(covered_key, cover_nm=cover, max_states=max_states)
     report = compute_many(frames, settings, options, store=_source(store), executor=executor, compute=fn, key=key,
                           labels=lambda i, atoms: _scalar_labels(atoms), progress=False)  # fmt: skip
@@ -529,58 +379,54 @@ def compute_references(dots_kinds: Sequence[tuple[str, str]], store, settings=No
 
 def case_window(dot: str, kind: str) -> Window:
     """The comparison window of ``dot``'s target of ``kind`` (:func:`qdlib.verdict.target_window` of the paper's target)."""
-    from .design import benchmark_target
-
     return target_window(benchmark_target(dot, kind, 1)[1], kind)
 
 
-def tddft_peaks(frames: Sequence[Atoms], store, kind: str, settings=None, line: int | None = None) -> NDArray[np.float64]:
-    """Central peaks of the stored TD-DFT spectra of ``frames`` (``kind``), nm; NaN where not stored or dark.
+def stored_excitations(frames: Sequence[Atoms], source, settings=None) -> list:
+    """The stored :class:`~qdlib.qchem.Excitations` of each of ``frames`` at ``settings`` (None where not stored).
 
     Parameters
     ----------
     frames : sequence of ase.Atoms
-    store : qdlib.store.ResultStore, qdlib.tddft_data.TDDFTDataset or path
+    source : qdlib.store.ResultStore, qdlib.tddft_data.TDDFTDataset or path
         Where the results are (anything with ``get(atoms, settings)``; a path opens a store).
-    kind : {"absorption", "emission"}
-        Emission: the S1→S0 line at the frame's geometry.
     settings : qdlib.qchem.TDDFTSettings, optional
         Default: the paper settings.
+    """
+    source, settings = _source(source), settings or TDDFTSettings()
+    return [source.get(atoms, settings) for atoms in frames]
+
+
+def tddft_spectra(frames: Sequence[Atoms], source, kind: str, settings=None) -> NDArray[np.float64]:
+    """Broadened TD-DFT spectra ``(n, n_bins)`` of ``frames`` (as :func:`stored_excitations`); NaN rows where not stored."""
+    out = np.full((len(frames), wavelength_grid(kind).size), np.nan)
+    for i, exc in enumerate(stored_excitations(frames, source, settings)):
+        if exc is not None:
+            out[i] = exc.spectrum(kind)
+    return out
+
+
+def tddft_peaks(frames: Sequence[Atoms], source, kind: str, settings=None, line: int | None = None) -> NDArray[np.float64]:
+    """Central peaks of the stored TD-DFT spectra of ``frames`` (``kind``), nm; NaN where not stored or dark.
+
+    Parameters
+    ----------
+    frames, source, settings
+        As :func:`stored_excitations`.
+    kind : {"absorption", "emission"}
+        Emission: the S1→S0 line at the frame's geometry.
     line : int, optional
         Instead of the spectrum's peak, the wavelength of excitation ``line`` (0: S1), bright or dark.
     """
-    from .qchem import TDDFTSettings
-
     if line is None:
-        return np.asarray(spectrum_peak(tddft_spectra(frames, store, kind, settings), kind), dtype=float).reshape(len(frames))
-    store, settings = _source(store), settings or TDDFTSettings()
-    out = np.full(len(frames), np.nan)
-    for i, atoms in enumerate(frames):
-        exc = store.get(atoms, settings)
-        if exc is not None:
-            out[i] = exc.wavelengths_nm[line]
-    return out
+        return np.asarray(spectrum_peak(tddft_spectra(frames, source, kind, settings), kind), dtype=float).reshape(len(frames))
+    return np.array([np.nan if exc is None else exc.wavelengths_nm[line]
+                     for exc in stored_excitations(frames, source, settings)], dtype=float)  # fmt: skip
 
 
 def _source(source):
     """A results source: anything with ``get(atoms, settings)``, or a path of a results store."""
-    from .store import ResultStore
-
     return source if hasattr(source, "get") else ResultStore(source)
-
-
-def tddft_spectra(frames: Sequence[Atoms], source, kind: str, settings=None) -> NDArray[np.float64]:
-    """Broadened TD-DFT spectra ``(n, n_bins)`` of ``frames`` from ``source`` (as :func:`tddft_peaks`); NaN rows where not stored."""
-    from .qchem import TDDFTSettings
-    from .spectra import wavelength_grid
-
-    source, settings = _source(source), settings or TDDFTSettings()
-    out = np.full((len(frames), wavelength_grid(kind).size), np.nan)
-    for i, atoms in enumerate(frames):
-        exc = source.get(atoms, settings)
-        if exc is not None:
-            out[i] = exc.spectrum(kind)
-    return out
 
 
 def recompute_stored(atoms: Atoms, source, settings=None, options=None, kind: str = "absorption") -> dict:
@@ -597,106 +443,13 @@ def recompute_stored(atoms: Atoms, source, settings=None, options=None, kind: st
     KeyError
         If ``source`` holds no result for ``atoms``.
     """
-    from .qchem import TDDFTSettings, excitations
-
     source, settings = _source(source), settings or TDDFTSettings()
     stored = source.get(atoms, settings)
     if stored is None:
         raise KeyError("no stored result for this geometry at these settings")
-    fresh = excitations(atoms, settings, options)
+    fresh = qchem.excitations(atoms, settings, options or EngineOptions())  # looked up here: tests replace it
     return dict(
         max_abs_energy_ev=float(np.max(np.abs(fresh.energies_ev - stored.energies_ev))),
         peak_nm=float(abs(spectrum_peak(fresh.spectrum(kind), kind) - spectrum_peak(stored.spectrum(kind), kind))),
         wall_time_s=fresh.wall_time_s, backend=fresh.backend,
     )  # fmt: skip
-
-
-@dataclass
-class SensitivityCurve:
-    """Central-peak deviation against displacement.
-
-    Attributes
-    ----------
-    distance_angstrom : ndarray, shape (k,)
-        Displacements, ascending (0 first: the reference).
-    mean_nm, max_nm : ndarray, shape (k,)
-        Mean and largest |peak − reference peak| over the geometries at each distance.
-    n : ndarray of int, shape (k,)
-        Geometries at each distance.
-    """
-
-    distance_angstrom: NDArray[np.float64]
-    mean_nm: NDArray[np.float64]
-    max_nm: NDArray[np.float64]
-    n: NDArray[np.int64]
-
-
-def sweep_deviations(frames: Sequence[Atoms], source, kind: str = "absorption", settings=None, line: int | None = None):
-    """Peak deviations of a sensitivity sweep (:func:`qdlib.generate.sensitivity_set`) from its reference.
-
-    Parameters
-    ----------
-    frames : sequence of ase.Atoms
-        The sweep, its reference (``distance_angstrom`` 0) among them.
-    source : qdlib.store.ResultStore, qdlib.tddft_data.TDDFTDataset or path
-        Where the TD-DFT results are; frames not computed yet give NaN.
-    kind : {"absorption", "emission"}
-        Emission: the S1→S0 line at each geometry.
-    settings, line
-        As :func:`tddft_peaks` (``line=0``: the S1 wavelength, which moves even where S1 is dark).
-
-    Returns
-    -------
-    distance_angstrom, deviation_nm : ndarray, shape (n,)
-        Of the displaced frames: displacement, and peak minus the reference's peak.
-    n_moved : ndarray of int, shape (n,)
-
-    Raises
-    ------
-    ValueError
-        If the reference is missing from ``frames`` or not computed.
-    """
-    peaks = tddft_peaks(frames, source, kind, settings, line)
-    d = np.array([f.info["distance_angstrom"] for f in frames], dtype=float)
-    n = np.array([f.info["n_movable"] for f in frames], dtype=int)
-    ref = peaks[d == 0]
-    if ref.size == 0 or not np.isfinite(ref[0]):
-        raise ValueError("the sweep's reference (undisplaced) geometry is not among the frames or not computed")
-    keep = d > 0
-    return d[keep], peaks[keep] - ref[0], n[keep]
-
-
-def sensitivity_curve(distances_angstrom: ArrayLike, deviations_nm: ArrayLike) -> SensitivityCurve:
-    """Mean and largest |peak deviation| per displacement, with the origin (0 Å, 0 nm) added.
-
-    Parameters
-    ----------
-    distances_angstrom : array_like, shape (m,)
-        Displacement of each geometry (every moved atom by this much), Å.
-    deviations_nm : array_like, shape (m,)
-        Its peak minus the undisplaced dot's peak, nm (NaN entries are ignored).
-    """
-    d = np.asarray(distances_angstrom, dtype=float)
-    dev = np.abs(np.asarray(deviations_nm, dtype=float))
-    keep = np.isfinite(dev) & (d > 0)
-    d, dev = d[keep], dev[keep]
-    levels = np.unique(d)
-    mean = [dev[d == x].mean() for x in levels]
-    top = [dev[d == x].max() for x in levels]
-    count = [(d == x).sum() for x in levels]
-    return SensitivityCurve(np.r_[0.0, levels], np.r_[0.0, mean], np.r_[0.0, top], np.r_[1, count].astype(np.int64))
-
-
-def equivalent_distance(peak_error_nm: ArrayLike, curve: SensitivityCurve) -> NDArray[np.float64] | float:
-    """The displacement whose mean peak deviation equals ``peak_error_nm``, Å (the paper's Δd̄ from Fig. 6c).
-
-    Inverts the curve's running maximum of the mean deviation by linear interpolation;
-    errors beyond the curve's largest mean return NaN (no statement possible).
-    """
-    envelope = np.maximum.accumulate(curve.mean_nm)
-    err = np.abs(np.asarray(peak_error_nm, dtype=float))
-    # strictly increasing abscissa for np.interp: drop plateaus after their first point
-    keep = np.r_[True, np.diff(envelope) > 0]
-    out = np.interp(err, envelope[keep], curve.distance_angstrom[keep])
-    out = np.where(err <= envelope[-1], out, np.nan)
-    return float(out) if np.ndim(out) == 0 else out

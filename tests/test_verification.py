@@ -1,23 +1,16 @@
-"""Validation of designers (notebook 04) and the sensitivity curve (notebook 05)."""
+"""Deploying designers (notebook 04), TD-DFT lookups of their designs, and the sensitivity curve (notebook 05)."""
 
 import numpy as np
 import pytest
 import torch
 
-from qdlib.agents import Case, run_cases
+from qdlib.agents import Case, run_cases, validate_case
 from qdlib.ddpg import DDPGConfig
 from qdlib.design import benchmark_target
-from qdlib.spectra import broaden, wavelength_grid
+from qdlib.sensitivity import SensitivityCurve, equivalent_distance, sensitivity_curve, sweep_deviations
+from qdlib.spectra import broaden, spectrum_peak, wavelength_grid
 from qdlib.store import ResultStore
-from qdlib.validation import (
-    SensitivityCurve,
-    design_frames,
-    equivalent_distance,
-    sensitivity_curve,
-    spectrum_peak,
-    tddft_peaks,
-    validate_case,
-)
+from qdlib.verification import design_frames, recheck, recompute_stored, tddft_peaks, tddft_spectra
 from tests.fakes import fake_excitations
 
 
@@ -109,8 +102,6 @@ def test_tddft_peaks_read_the_released_dataset_like_a_store():
 
 def test_sweep_deviations_are_relative_to_the_reference_and_need_it(tmp_path):
     from qdlib.generate import sensitivity_set
-    from qdlib.validation import sweep_deviations
-
     frames = sensitivity_set("Cd6Se6", (0.2, 1.0), (1,), n_directions=1)
     store = ResultStore(tmp_path / "s.db")
     for f in frames[1:]:
@@ -128,8 +119,6 @@ def test_sweep_deviations_are_relative_to_the_reference_and_need_it(tmp_path):
 
 def test_recompute_stored_compares_a_rerun_with_the_store(tmp_path, monkeypatch):
     import qdlib.qchem
-    from qdlib.validation import recompute_stored, tddft_spectra
-
     atoms, _ = benchmark_target("Cd4Se4", "absorption", 1)
     store = ResultStore(tmp_path / "r.db")
     with pytest.raises(KeyError, match="no stored result"):
@@ -148,7 +137,6 @@ def test_recompute_stored_compares_a_rerun_with_the_store(tmp_path, monkeypatch)
 
 def test_recheck_judges_designs_by_their_stored_tddft_spectra(tiny_agent, tmp_path):
     from qdlib.qchem import TDDFTSettings
-    from qdlib.validation import recheck
     from qdlib.verdict import Target, Window
 
     case, root = tiny_agent
@@ -197,7 +185,9 @@ def _captured_compute_set(monkeypatch):
 def test_sensitivity_cli_labels_the_sweep(monkeypatch):
     cli, seen = _captured_compute_set(monkeypatch)
     assert cli.main(["sensitivity", "--distances", "0.3", "--atoms", "2", "--n-directions", "2"]) == 0
-    assert seen["store"] == "data/stores/sensitivity.db" and len(seen["geoms"]) == 3
+    from qdlib.paths import store_path
+
+    assert seen["store"] == store_path("sensitivity") and len(seen["geoms"]) == 3
     assert [lab["distance_angstrom"] for lab in seen["labels"]] == [0.0, 0.3, 0.3]
     assert [lab["direction_index"] for lab in seen["labels"]] == [0, 0, 1]
 
