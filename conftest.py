@@ -1,0 +1,37 @@
+"""pytest configuration of the checkout: the docstring examples of ``qdlib`` run offline and headless.
+
+``tests/conftest.py`` sets up the unit tests; this file covers the doctests collected from
+``qdlib/`` (``--doctest-modules``), which that one does not reach. It imports neither qdlib
+nor PyTorch, so collection order and MKL's reproducible mode are as without it.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+# The authors' files from the offline mirror beside the checkout (as tests/conftest.py and CI):
+# set before qdlib.datasets creates its pooch registry, so no example downloads anything.
+_MIRROR = Path(__file__).resolve().parent.parent / "shared" / "paper_data"
+if "QDLIB_DATA_DIR" not in os.environ and _MIRROR.is_dir():
+    os.environ["QDLIB_DATA_DIR"] = str(_MIRROR)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True)
+def _doctest_scratch_dir(request):
+    """Run each doctest in its own empty folder (examples that write files leave nothing behind)
+    and close the figures it drew."""
+    from _pytest.doctest import DoctestItem
+
+    if not isinstance(request.node, DoctestItem):
+        yield
+        return
+    tmp_path = request.getfixturevalue("tmp_path")
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.chdir(tmp_path)
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
