@@ -18,6 +18,22 @@ if "QDLIB_DATA_DIR" not in os.environ and _MIRROR.is_dir():
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+#: Modules the examples use that take seconds to import the first time (PyTorch's optimisers
+#: pull in torch._dynamo). Imported once before the first doctest, so that ``--durations``
+#: times each example and not whichever example happens to import them first; the import
+#: time appears as the setup of the first doctest.
+_SLOW_IMPORTS = ("torch", "torch._dynamo", "scipy.optimize", "sklearn.ensemble", "skops.io", "ase.io", "ase.db",
+                 "matplotlib.pyplot")
+
+
+@pytest.fixture(scope="session")
+def _doctest_imports():
+    import importlib
+
+    for name in _SLOW_IMPORTS:
+        importlib.import_module(name)
+
+
 @pytest.fixture(autouse=True)
 def _doctest_scratch_dir(request):
     """Run each doctest in its own empty folder (examples that write files leave nothing behind)
@@ -27,6 +43,7 @@ def _doctest_scratch_dir(request):
     if not isinstance(request.node, DoctestItem):
         yield
         return
+    request.getfixturevalue("_doctest_imports")
     tmp_path = request.getfixturevalue("tmp_path")
     monkeypatch = request.getfixturevalue("monkeypatch")
     monkeypatch.chdir(tmp_path)
