@@ -22,8 +22,10 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 #: pull in torch._dynamo). Imported once before the first doctest, so that ``--durations``
 #: times each example and not whichever example happens to import them first; the import
 #: time appears as the setup of the first doctest.
-_SLOW_IMPORTS = ("torch", "torch._dynamo", "scipy.optimize", "sklearn.ensemble", "skops.io", "ase.io", "ase.db",
-                 "matplotlib.pyplot")
+_SLOW_IMPORTS = (
+    "torch", "torch._dynamo", "scipy.optimize", "sklearn.ensemble", "skops.io",
+    "ase.io", "ase.db", "ase.optimize", "tblite.ase", "matplotlib.pyplot",
+)
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +38,8 @@ def _doctest_imports():
 
 @pytest.fixture(autouse=True)
 def _doctest_scratch_dir(request):
-    """Run each doctest in its own empty folder (examples that write files leave nothing behind)
-    and close the figures it drew."""
+    """Run each doctest in its own empty folder, figures written there too (examples that write
+    files leave nothing behind), and close the figures it drew."""
     from _pytest.doctest import DoctestItem
 
     if not isinstance(request.node, DoctestItem):
@@ -47,6 +49,7 @@ def _doctest_scratch_dir(request):
     tmp_path = request.getfixturevalue("tmp_path")
     monkeypatch = request.getfixturevalue("monkeypatch")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("QDLIB_FIGURES_DIR", str(tmp_path / "figures"))  # not the checkout's figures/
     yield
     import sys
 
