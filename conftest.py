@@ -1,8 +1,9 @@
 """pytest configuration of the checkout: the docstring examples of ``qdlib`` run offline and headless.
 
 ``tests/conftest.py`` sets up the unit tests; this file covers the doctests collected from
-``qdlib/`` (``--doctest-modules``), which that one does not reach. It imports neither qdlib
-nor PyTorch, so collection order and MKL's reproducible mode are as without it.
+``qdlib/`` (``--doctest-modules``), which that one does not reach. Loading it imports neither
+qdlib nor PyTorch, so collection order and MKL's reproducible mode are as without it; the
+doctests' own fixture imports their slow dependencies once, after collection.
 """
 
 import os

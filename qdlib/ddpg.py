@@ -165,7 +165,9 @@ class DesignResult:
     Examples
     --------
     >>> import numpy as np
-    >>> DesignResult(np.zeros((2, 1, 3)), np.array([0.05, 3.0]), np.array([True, False]), np.array([1, 4]), 0.0).success_rate
+    >>> result = DesignResult(positions=np.zeros((2, 1, 3)), loss=np.array([0.05, 3.0]),
+    ...                       success=np.array([True, False]), steps=np.array([1, 4]), wall_time_s=0.0)
+    >>> result.success_rate
     0.5
     """
 

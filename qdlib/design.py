@@ -55,8 +55,9 @@ LOSS_SCALE = {"absorption": 1000.0, "emission": 100.0}
 class DesignConfig:
     """The environment's rules; defaults are the authors'.
 
-    >>> DesignConfig(edge_angstrom=10.0)
-    DesignConfig(edge_angstrom=10.0, step_angstrom=0.4, max_steps=200, termination_loss=0.122, exit_reward=-20.0, polar_range=(-1.5707963267948966, 1.5707963267948966))
+    >>> cfg = DesignConfig(edge_angstrom=10.0)
+    >>> cfg.edge_angstrom, cfg.step_angstrom, cfg.max_steps, cfg.termination_loss, cfg.exit_reward
+    (10.0, 0.4, 200, 0.122, -20.0)
     """
 
     edge_angstrom: float = 4.0
@@ -99,7 +100,8 @@ class SurrogateForward:
     >>> atoms, _ = benchmark_target("Cd6Se6")
     >>> model = load_released("absorption", device="cpu")
     >>> spectra = SurrogateForward(model, atoms)(torch.tensor(atoms.positions[None], dtype=torch.float32))
-    >>> spectra.shape, bool(np.allclose(spectra.detach().numpy(), model.predict(CoulombMatrix().create([atoms])), atol=0.01))
+    >>> reference = model.predict(CoulombMatrix().create([atoms]))
+    >>> spectra.shape, bool(np.allclose(spectra.detach().numpy(), reference, atol=0.01))
     (torch.Size([1, 500]), True)
     """
 

@@ -54,7 +54,8 @@ def design_split(
     Examples
     --------
     >>> from ase import Atoms
-    >>> frames = [Atoms("CdSe", info={"dot": dot, "k": k}) for dot, n in (("Cd4Se4", 4), ("Cd6Se6", 1)) for k in range(n)]
+    >>> frames = [Atoms("CdSe", info={"dot": "Cd4Se4", "k": k}) for k in range(4)]
+    >>> frames.append(Atoms("CdSe", info={"dot": "Cd6Se6", "k": 0}))  # a dot with one frame: training only
     >>> train, test = design_split(frames, test_fraction=0.25, seed=0)
     >>> [(f.info["dot"], f.info["k"]) for f in test], len(train)
     ([('Cd4Se4', 2)], 4)

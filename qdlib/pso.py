@@ -42,8 +42,9 @@ __all__ = ["PSOConfig", "PSOResult", "pso"]
 class PSOConfig:
     """Swarm settings; defaults are the authors'.
 
-    >>> PSOConfig(n_particles=30, target_loss=0.122)
-    PSOConfig(n_particles=30, n_iterations=20, inertia=0.5, c_max=0.2, init_half_width_angstrom=2.0, bounded=False, target_loss=0.122, seed=0)
+    >>> cfg = PSOConfig(n_particles=30, target_loss=0.122)
+    >>> cfg.n_particles, cfg.n_iterations, cfg.inertia, cfg.c_max, cfg.init_half_width_angstrom, cfg.target_loss
+    (30, 20, 0.5, 0.2, 2.0, 0.122)
     """
 
     n_particles: int = 300

@@ -377,14 +377,14 @@ class NNSurrogate(_TorchSurrogate):
 class DropoutSurrogate(NNSurrogate):
     """ML-dropout: :class:`NNSurrogate` with dropout 0.3 (the authors' absorption model).
 
-    >>> model = DropoutSurrogate(hidden=(32,), max_epochs=1, random_state=0).fit([[1.0, 0.0], [0.0, 1.0]], [[1.0], [2.0]])
-    >>> model.dropout, model.model_
-    (0.3, Sequential(
+    >>> model = DropoutSurrogate(hidden=(32,), max_epochs=1, random_state=0)
+    >>> model.fit([[1.0, 0.0], [0.0, 1.0]], [[1.0], [2.0]]).model_
+    Sequential(
       (0): Linear(in_features=2, out_features=32, bias=True)
       (1): ReLU(inplace=True)
       (2): Dropout(p=0.3, inplace=False)
       (3): Linear(in_features=32, out_features=1, bias=True)
-    ))
+    )
     """
 
     def __init__(self, hidden=(700, 600), dropout: float = 0.3, learning_rate: float = 0.01, optimizer: str = "sgd",
