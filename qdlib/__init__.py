@@ -30,6 +30,12 @@ def progress_lines(stream=None):
     For long notebook cells and scripts: one line per relaxation gradient, per TD-DFT result, ….
     In a notebook run by papermill with ``log_output`` (``qdlib --verbose reproduce``) they appear as
     they come. Default stream: stdout.
+
+    >>> import logging
+    >>> with progress_lines():
+    ...     logging.getLogger("qdlib.example").info("relaxation: gradient 1")
+    relaxation: gradient 1
+    >>> logging.getLogger("qdlib.example").info("not shown outside the block")
     """
     import logging
 

@@ -28,7 +28,15 @@
 ``qdlib agents [--kinds absorption] [--dots ...] [--edges 4 10] [--atoms 1 2 3]``
     DDPG designers of the benchmark cases, released under ``data/agents``.
 
->>> main(["--help"])  # doctest: +SKIP
+``main`` takes the arguments as a list and returns the exit status; ``--help`` prints the
+usage and exits:
+
+>>> import contextlib, io
+>>> out = io.StringIO()
+>>> with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+...     main(["--help"])
+>>> all(command in out.getvalue() for command in ("reproduce", "tddft", "verify", "export-dataset"))
+True
 """
 
 from __future__ import annotations
@@ -455,7 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``qdlib`` command."""
+    """Entry point of the ``qdlib`` command.
+
+    Errors in the input are reported on stderr, with exit status 2:
+
+    >>> main(["tddft", "missing.xyz"])  # stderr: qdlib: error: no such structure file: missing.xyz
+    2
+    """
     args = build_parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -18,8 +18,18 @@ Three layers, one piece of physics each:
 :class:`DesignEnv`
     a :mod:`gymnasium` environment (one copy) over the same batched core.
 
->>> task = DesignTask.benchmark("Cd6Se6", n_movable=1, edge_angstrom=4.0)  # doctest: +SKIP
->>> env = BatchedDesignEnv(task, n_envs=256, seed=0)                         # doctest: +SKIP
+The paper's Cd6Se6 case with its last Cd movable, the released ML-NN as forward model:
+at the true geometry the surrogate's spectrum meets the target; from 256 random starts
+in the 4 Å cube, some already do:
+
+>>> task = DesignTask.benchmark("Cd6Se6", n_movable=1, edge_angstrom=4.0)
+>>> env = BatchedDesignEnv(task, n_envs=256, seed=0)
+>>> env.reset().shape
+torch.Size([256, 3])
+>>> float(task.loss(task.spectra(task.centre[None])).detach()[0]) < task.config.termination_loss
+True
+>>> 0 < int((env.loss < task.config.termination_loss).sum()) < 256
+True
 """
 
 from __future__ import annotations
@@ -44,7 +54,12 @@ LOSS_SCALE = {"absorption": 1000.0, "emission": 100.0}
 
 @dataclass(frozen=True)
 class DesignConfig:
-    """The environment's rules; defaults are the authors'."""
+    """The environment's rules; defaults are the authors'.
+
+    >>> cfg = DesignConfig(edge_angstrom=10.0)
+    >>> cfg.edge_angstrom, cfg.step_angstrom, cfg.max_steps, cfg.termination_loss, cfg.exit_reward
+    (10.0, 0.4, 200, 0.122, -20.0)
+    """
 
     edge_angstrom: float = 4.0
     """Edge of the cube each movable atom must stay in, centred on its true position, Å (paper: 4 or 10)."""
@@ -73,6 +88,22 @@ class SurrogateForward:
         Slots of the padded matrix (30: 900 features).
     a, b : float
         Diagonal ``a·Z**b``.
+
+    Examples
+    --------
+    The same spectrum as the surrogate's ``predict`` on the Coulomb matrix built by
+    :class:`~qdlib.features.CoulombMatrix`:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from qdlib.features import CoulombMatrix
+    >>> from qdlib.surrogates import load_released
+    >>> atoms, _ = benchmark_target("Cd6Se6")
+    >>> model = load_released("absorption", device="cpu")
+    >>> spectra = SurrogateForward(model, atoms)(torch.tensor(atoms.positions[None], dtype=torch.float32))
+    >>> reference = model.predict(CoulombMatrix().create([atoms]))
+    >>> spectra.shape, bool(np.allclose(spectra.detach().numpy(), reference, atol=0.01))
+    (torch.Size([1, 500]), True)
     """
 
     def __init__(self, surrogate, atoms: Atoms, n_max: int = N_SLOTS, a: float = CM_A, b: float = CM_B,
@@ -102,6 +133,11 @@ def benchmark_target(dot: str, kind: str = "absorption", n_movable: int = 1) -> 
     Absorption: the ground-state geometry and absorption label; emission: the relaxed S1 geometry
     and emission label (L mol⁻¹ cm⁻¹). ``info["movable"]`` holds the designed atoms. Read once per
     process; every call returns fresh copies.
+
+    >>> from qdlib.spectra import peak_wavelength, wavelength_grid
+    >>> atoms, target = benchmark_target("Cd6Se6", "absorption", n_movable=2)
+    >>> atoms.get_chemical_formula(), atoms.info["movable"], round(peak_wavelength(target, wavelength_grid()), 1)
+    ('Cd6Se6', [11, 10], 374.4)
     """
     atoms, target = _benchmark_target(dot, kind, n_movable)
     return atoms.copy(), target.copy()  # ase copies info deeply
@@ -139,6 +175,26 @@ class DesignTask:
         :class:`SurrogateForward`, or anything with that signature).
     kind : {"absorption", "emission"}
     config : DesignConfig
+
+    Examples
+    --------
+    A CdSe dimer whose Se moves, with a toy forward model (:meth:`benchmark` makes the paper's
+    tasks): the loss is zero at the true bond length and grows away from it; an atom 2.4 Å
+    from the centre of its 4 Å cube is outside:
+
+    >>> import torch
+    >>> from ase import Atoms
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> def forward(positions):  # a toy forward model: bond length r (Å) -> a 3-bin "spectrum"
+    ...     r = (positions[:, 1] - positions[:, 0]).norm(dim=-1, keepdim=True)
+    ...     return 1000.0 * torch.exp(-((r - torch.tensor([2.0, 2.6, 3.2])) ** 2))
+    >>> target = forward(torch.tensor(dimer.positions[None]))[0].numpy()  # the spectrum at 2.6 Å
+    >>> task = DesignTask(dimer, movable=[1], target=target, forward=forward)
+    >>> moved = torch.tensor([[[0.0, 0.0, 2.6]], [[0.0, 0.0, 3.0]], [[0.0, 0.0, 5.0]]])
+    >>> task.loss(task.spectra(moved)).round(decimals=4), task.inside(moved)
+    (tensor([0.0000, 0.6662, 6.3798]), tensor([ True,  True, False]))
+    >>> task.move(moved[:1], torch.tensor([[0.0, 0.0]]))  # θ = 0: 0.4 Å along +z
+    tensor([[[0., 0., 3.]]])
     """
 
     atoms: Atoms
@@ -247,6 +303,27 @@ class BatchedDesignEnv:
 
     ``step`` returns the observations the actions led to (before any reset);
     call :meth:`reset_done` to restart the copies whose episode ended.
+
+    Examples
+    --------
+    The toy dimer task of :class:`DesignTask`, two copies started 0.4 Å and 0.9 Å from the
+    true bond length, both moved 0.4 Å outwards: the first lands on it and succeeds:
+
+    >>> import torch
+    >>> from ase import Atoms
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> def forward(positions):  # a toy forward model: bond length r (Å) -> a 3-bin "spectrum"
+    ...     r = (positions[:, 1] - positions[:, 0]).norm(dim=-1, keepdim=True)
+    ...     return 1000.0 * torch.exp(-((r - torch.tensor([2.0, 2.6, 3.2])) ** 2))
+    >>> target = forward(torch.tensor(dimer.positions[None]))[0].numpy()  # the spectrum at 2.6 Å
+    >>> task = DesignTask(dimer, movable=[1], target=target, forward=forward)
+    >>> env = BatchedDesignEnv(task, n_envs=2, seed=0)
+    >>> env.reset(starts=[[[0.0, 0.0, 2.2]], [[0.0, 0.0, 3.5]]])
+    tensor([[0.0000, 0.0000, 2.2000],
+            [0.0000, 0.0000, 3.5000]])
+    >>> obs, reward, terminated, truncated = env.step(torch.zeros(2, 2))
+    >>> reward.round(decimals=3), terminated, env.success
+    (tensor([-0.0000, -3.7400]), tensor([ True, False]), tensor([ True, False]))
     """
 
     def __init__(self, task: DesignTask, n_envs: int = 1, seed: int | None = None):
@@ -310,6 +387,28 @@ class DesignEnv(gym.Env):
     The same batched core with one copy; ``info`` carries ``loss`` (the authors' loss of the
     current geometry) and ``success``. ``reset(options={"start": positions})`` starts from given
     positions of the movable atoms.
+
+    Examples
+    --------
+    The toy dimer task of :class:`DesignTask`:
+
+    >>> import torch
+    >>> from ase import Atoms
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> def forward(positions):  # a toy forward model: bond length r (Å) -> a 3-bin "spectrum"
+    ...     r = (positions[:, 1] - positions[:, 0]).norm(dim=-1, keepdim=True)
+    ...     return 1000.0 * torch.exp(-((r - torch.tensor([2.0, 2.6, 3.2])) ** 2))
+    >>> target = forward(torch.tensor(dimer.positions[None]))[0].numpy()  # the spectrum at 2.6 Å
+    >>> task = DesignTask(dimer, movable=[1], target=target, forward=forward)
+    >>> env = DesignEnv(task)
+    >>> env.action_space
+    Box([-1.5707964 -3.1415927], [1.5707964 3.1415927], (2,), float32)
+    >>> obs, info = env.reset(seed=0, options={"start": [[0.0, 0.0, 2.2]]})
+    >>> obs, round(info["loss"], 4)
+    (array([0. , 0. , 2.2], dtype=float32), 0.6662)
+    >>> obs, reward, terminated, truncated, info = env.step([0.0, 0.0])
+    >>> terminated, truncated, info["success"]
+    (True, False, True)
     """
 
     metadata = {"render_modes": []}

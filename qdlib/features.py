@@ -19,11 +19,18 @@ with distances in Å, as in the authors' data (Rupp et al., PRL 108, 058301
     ``noise`` before sorting (Montavon et al., NIPS 2012), a data
     augmentation.
 
+A CdSe dimer (2.6 Å) in four slots, the authors' layout: Se first, block centred:
+
 >>> from ase import Atoms
 >>> cm = CoulombMatrix(n_max=4)
 >>> x = cm.create(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]]))
 >>> x.shape
 (16,)
+>>> x.reshape(4, 4).round(1)
+array([[   0. ,    0. ,    0. ,    0. ],
+       [   0. , 2368.8,  627.7,    0. ],
+       [   0. ,  627.7, 5419.4,    0. ],
+       [   0. ,    0. ,    0. ,    0. ]])
 """
 
 from __future__ import annotations
@@ -65,9 +72,13 @@ def coulomb_matrix(numbers: ArrayLike, positions_angstrom, a: float = CM_A, b: f
     -------
     ndarray or torch.Tensor, shape (..., n_atoms, n_atoms)
 
-    >>> cm = coulomb_matrix([48, 34], [[0, 0, 0], [0, 0, 2.0]])
-    >>> cm.round(1).tolist()
-    [[5421.0, 816.0], [816.0, 2340.8]]
+    Examples
+    --------
+    Cd (Z = 48) and Se (Z = 34) 2.6 Å apart: ``0.5·48**2.4``, ``48·34/2.6`` and ``0.5·34**2.4``:
+
+    >>> coulomb_matrix([48, 34], [[0, 0, 0], [0, 0, 2.6]]).round(1)
+    array([[5419.4,  627.7],
+           [ 627.7, 2368.8]])
     """
     if is_tensor(positions_angstrom):
         import torch
@@ -94,6 +105,11 @@ def authors_order(symbols: Sequence[str], element_order: Sequence[str] = ELEMENT
     ------
     ValueError
         If a symbol is not in ``element_order``.
+
+    Examples
+    --------
+    >>> authors_order(["Cd", "Se", "Te", "Se"])
+    array([1, 3, 0, 2])
     """
     rank = {el: k for k, el in enumerate(element_order)}
     unknown = sorted(set(symbols) - set(rank))
@@ -147,6 +163,17 @@ class CoulombMatrix:
         Width of the row-norm noise of the ``"random"`` layout.
     random_state : int, numpy.random.Generator or None
         Seed of the ``"random"`` layout.
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> CoulombMatrix(n_max=3, layout="sorted").matrix(dimer).round(1)
+    array([[5419.4,  627.7,    0. ],
+           [ 627.7, 2368.8,    0. ],
+           [   0. ,    0. ,    0. ]])
+    >>> CoulombMatrix(n_max=3).create([dimer, dimer]).shape
+    (2, 9)
     """
 
     def __init__(
@@ -228,6 +255,17 @@ def permute_within_elements(cm: ArrayLike, rng: np.random.Generator) -> NDArray[
     Returns
     -------
     ndarray of the input's shape
+
+    Examples
+    --------
+    A CdSe₂ fragment: the two Se slots may swap, the Cd slot stays:
+
+    >>> import numpy as np
+    >>> from ase import Atoms
+    >>> m = CoulombMatrix(n_max=3).matrix(Atoms("CdSe2", positions=[[0, 0, 0], [0, 0, 2.6], [0, 2.6, 0]]))
+    >>> p = permute_within_elements(m, np.random.default_rng(1))
+    >>> bool(np.allclose(np.diag(p), np.diag(m))), bool(np.allclose(np.sort(p, axis=None), np.sort(m, axis=None)))
+    (True, True)
     """
     cm = np.asarray(cm, dtype=float)
     n_max = int(round(np.sqrt(cm.size)))
@@ -263,6 +301,16 @@ def augment_permutations(
         ``(n_rows * (1 + n_copies), ...)``: the originals first, then the copies.
     source : ndarray of int
         Row of ``X`` each augmented row came from.
+
+    Examples
+    --------
+    One row and its 3-bin spectrum, two renumbered copies added:
+
+    >>> from ase import Atoms
+    >>> X = CoulombMatrix(n_max=3).create([Atoms("CdSe2", positions=[[0, 0, 0], [0, 0, 2.6], [0, 2.6, 0]])])
+    >>> X_aug, Y_aug, source = augment_permutations(X, [[1.0, 2.0, 3.0]], n_copies=2, random_state=0)
+    >>> X_aug.shape, Y_aug.shape, source
+    ((3, 9), (3, 3), array([0, 0, 0]))
     """
     X, Y = np.asarray(X, dtype=float), np.asarray(Y)
     if n_copies < 0:

@@ -21,9 +21,13 @@ Every geometry is reproducible on its own: geometry ``k`` of a case is drawn
 from a generator seeded by ``(seed, dot, edge, n_movable, k)``, so asking for
 more geometries later keeps the earlier ones (and their stored results).
 
->>> geoms = design_region_set(["Cd6Se6"], n_per_dot=6)   # doctest: +SKIP
->>> geoms[0].info["edge_angstrom"], geoms[0].info["movable"]  # doctest: +SKIP
+>>> geoms = design_region_set(["Cd6Se6"], n_per_dot=6)
+>>> geoms[0].info["edge_angstrom"], geoms[0].info["movable"]
 (4.0, [11])
+
+The relaxations and TD-DFT runs (:func:`relax_ground_state`, :func:`relax_s1`,
+:func:`generate_random_dataset`) take minutes per structure: notebook
+``01_dataset_generation`` runs them, as does ``qdlib random`` on the command line.
 """
 
 from __future__ import annotations
@@ -93,6 +97,16 @@ def design_region_set(
         Dot by dot; ``info`` holds ``set`` (``"design-region"``), ``dot``,
         ``edge_angstrom``, ``n_movable``, ``movable``, ``case_index`` and
         ``displacement_angstrom`` (norm of each atom's move).
+
+    Examples
+    --------
+    Six geometries of Cd6Se6 cover the six cases once:
+
+    >>> geoms = design_region_set(["Cd6Se6"], n_per_dot=6)
+    >>> [(g.info["edge_angstrom"], g.info["movable"]) for g in geoms]
+    [(4.0, [11]), (4.0, [11, 10]), (4.0, [11, 10, 9]), (10.0, [11]), (10.0, [11, 10]), (10.0, [11, 10, 9])]
+    >>> all(d <= 3 ** 0.5 * 2.0 for d in geoms[0].info["displacement_angstrom"])  # inside the 4 Å cube
+    True
     """
     cases = [(edge, n) for edge in edges_angstrom for n in n_movable]
     out = []
@@ -149,6 +163,14 @@ def sensitivity_set(
     list of ase.Atoms
         ``info`` holds ``set`` (``"sensitivity"``), ``dot``, ``n_movable``, ``movable``,
         ``distance_angstrom`` and ``direction_index`` (the reference: 0 atoms moved, 0 Å).
+
+    Examples
+    --------
+    >>> geoms = sensitivity_set("Cd6Se6", distances_angstrom=(0.1, 1.0), n_movable=(1,), n_directions=2)
+    >>> [(g.info["n_movable"], g.info["distance_angstrom"], g.info["direction_index"]) for g in geoms]
+    [(0, 0.0, 0), (1, 0.1, 0), (1, 1.0, 0), (1, 0.1, 1), (1, 1.0, 1)]
+    >>> round(float(((geoms[2].positions - geoms[0].positions) ** 2).sum() ** 0.5), 6)
+    1.0
     """
     bases = {n: fetch_benchmark_dot(dot, n) for n in n_movable}
     reference = fetch_benchmark_dot(dot)
@@ -198,6 +220,13 @@ def random_structures(
     -------
     list of ase.Atoms
         ``info``: ``set`` (``"random"``), ``seed``, ``index``, ``composition``.
+
+    Examples
+    --------
+    >>> [a.info["composition"] for a in random_structures(3, n_atoms=(8, 12), seed=0)]
+    ['Cd6Se4Te2', 'Cd5Se5Te0', 'Cd6Se0Te6']
+    >>> [a.info["composition"] for a in random_structures(2, n_atoms=(8, 8), se_fraction=0.5, seed=0)]
+    ['Cd4Se2Te2', 'Cd4Se2Te2']
     """
     lo, hi = n_atoms
     sizes = [k for k in range(lo + lo % 2, hi + 1, 2)]
@@ -230,6 +259,15 @@ def preoptimize_xtb(atoms: Atoms, fmax_ev_per_angstrom: float = 0.02, max_steps:
     ------
     RuntimeError
         If the tight-binding calculation fails (e.g. its SCF does not converge).
+
+    Examples
+    --------
+    A CdSe dimer started at 2.6 Å (notebook 01 relaxes the random clusters):
+
+    >>> from ase import Atoms
+    >>> relaxed = preoptimize_xtb(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]]))
+    >>> relaxed.info["xtb_converged"], round(float(relaxed.get_distance(0, 1)), 2)
+    (True, 2.31)
     """
     from ase.optimize import BFGS
     from tblite.ase import TBLite
@@ -257,6 +295,9 @@ def relax_ground_state(
 
     ``max_steps`` caps the DFT steps; a capped run is marked
     ``info["optimization_converged"] = False`` (and is not dataset material).
+
+    A DFT optimisation takes minutes even for small dots: notebook ``01_dataset_generation``
+    runs it (through :func:`generate_random_dataset`); ``qdlib random`` does on the command line.
     """
     pre = preoptimize_xtb(atoms)
     out = optimize_ground_state(pre, settings, options, max_steps=max_steps)
@@ -270,7 +311,11 @@ def relax_s1(
     options: EngineOptions = EngineOptions(),
     max_steps: int = 100,
 ) -> Atoms:
-    """The relaxed first excited state (TDDFT gradients, geomeTRIC) from a ground-state geometry."""
+    """The relaxed first excited state (TDDFT gradients, geomeTRIC) from a ground-state geometry.
+
+    Excited-state gradients take minutes even for small dots: notebook ``01_dataset_generation``
+    runs this step (through :func:`generate_random_dataset`).
+    """
     return optimize_excited_state(atoms, 1, settings, options, max_steps=max_steps)
 
 
@@ -281,6 +326,9 @@ def authors_structures(kind: str = "absorption", max_atoms: int = 30) -> list[At
     ``"emission"`` their relaxed S1 geometries. ``info``: ``set``
     (``"authors"``), ``geometry`` (``"S0"`` or ``"S1"``), ``group`` and
     ``composition``.
+
+    >>> [a.info["composition"] for a in authors_structures("absorption", max_atoms=8)]
+    ['Cd4Se4Te0', 'Cd4Se0Te4', 'Cd4Se2Te2', 'Cd4Se1Te3']
     """
     ds = fetch_paper_dataset(kind)
     out = []
@@ -373,6 +421,12 @@ def generate_random_dataset(
     Returns
     -------
     RandomDatasetRun
+
+    Notes
+    -----
+    Minutes per structure (DFT relaxations of the ground and excited states, then TD-DFT), too
+    slow for a docstring example: notebook ``01_dataset_generation`` runs it for a few small
+    clusters, ``qdlib random`` from the command line.
     """
     from .compute import compute_many, relax_many
     from .store import GeometryStore, ResultStore

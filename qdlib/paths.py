@@ -2,6 +2,9 @@
 
 Resolved from the source checkout (the package is installed editable); each
 can be overridden by an environment variable for installs elsewhere.
+
+>>> (repo_root() / "qdlib" / "paths.py").is_file(), notebooks_dir().name, params_dir().name
+(True, 'notebooks', 'params')
 """
 
 from __future__ import annotations
@@ -29,14 +32,24 @@ def notebooks_dir() -> Path:
 
 
 def figures_dir() -> Path:
-    """Where notebooks write figures (``QDLIB_FIGURES_DIR`` overrides); created on demand."""
+    """Where notebooks write figures (``QDLIB_FIGURES_DIR`` overrides); created on demand.
+
+    >>> import os
+    >>> os.environ["QDLIB_FIGURES_DIR"] = "my-figures"
+    >>> str(figures_dir()), figures_dir().is_dir()
+    ('my-figures', True)
+    """
     path = _sub("figures", "QDLIB_FIGURES_DIR")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def data_dir() -> Path:
-    """The project's released data (not the authors' files, which pooch caches)."""
+    """The project's released data (not the authors' files, which pooch caches).
+
+    >>> (data_dir() / "registry.txt").is_file()
+    True
+    """
     return _sub("data", "QDLIB_RELEASE_DIR")
 
 

@@ -2,6 +2,13 @@
 
 Every function takes the data it draws and an optional matplotlib ``ax``
 and returns the axes, so notebooks compose panels freely.
+
+>>> from qdlib import spectra
+>>> grid = spectra.wavelength_grid("absorption")
+>>> ax = plot_spectrum(grid, spectra.broaden([400.0, 350.0], [0.1, 0.05], grid), label="two sticks")
+>>> twin = plot_sticks([400.0, 350.0], [0.1, 0.05], ax=ax)
+>>> ax.get_xlabel(), twin.get_ylabel()
+('wavelength (nm)', 'oscillator strength')
 """
 
 from __future__ import annotations
@@ -42,7 +49,12 @@ def _axes(ax):
 
 
 def plot_spectrum(grid_nm: ArrayLike, spectrum: ArrayLike, ax=None, label: str | None = None, **kwargs):
-    """A broadened spectrum, ε (L mol⁻¹ cm⁻¹) against wavelength (nm)."""
+    """A broadened spectrum, ε (L mol⁻¹ cm⁻¹) against wavelength (nm).
+
+    >>> ax = plot_spectrum([390.0, 400.0, 410.0], [8705.0, 13509.0, 9077.0], label="3 bins")
+    >>> len(ax.lines), ax.lines[0].get_label()
+    (1, '3 bins')
+    """
     ax = _axes(ax)
     ax.plot(grid_nm, spectrum, label=label, **kwargs)
     ax.set_xlabel("wavelength (nm)")
@@ -51,7 +63,12 @@ def plot_spectrum(grid_nm: ArrayLike, spectrum: ArrayLike, ax=None, label: str |
 
 
 def plot_sticks(wavelengths_nm: ArrayLike, osc_strengths: ArrayLike, ax=None, label: str | None = None, color="k"):
-    """Oscillator-strength sticks on a secondary axis (dimensionless f)."""
+    """Oscillator-strength sticks on a secondary axis (dimensionless f).
+
+    >>> twin = plot_sticks([400.0, 350.0], [0.1, 0.05])
+    >>> twin.get_ylabel(), round(float(twin.get_ylim()[1]), 3)  # 15 % above the strongest stick
+    ('oscillator strength', 0.115)
+    """
     ax = _axes(ax)
     twin = ax.twinx()
     twin.vlines(wavelengths_nm, 0.0, osc_strengths, colors=color, lw=1.5, label=label)
@@ -61,7 +78,15 @@ def plot_sticks(wavelengths_nm: ArrayLike, osc_strengths: ArrayLike, ax=None, la
 
 
 def plot_coulomb_matrix(matrix: ArrayLike, ax=None, title: str | None = None):
-    """The Coulomb matrix as an image (paper Fig. 2a), logarithmic colour scale."""
+    """The Coulomb matrix as an image (paper Fig. 2a), logarithmic colour scale.
+
+    >>> from ase import Atoms
+    >>> from qdlib.features import CoulombMatrix
+    >>> matrix = CoulombMatrix(n_max=4).matrix(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]]))
+    >>> ax = plot_coulomb_matrix(matrix, title="CdSe")
+    >>> ax.images[0].get_array().shape, len(ax.figure.axes)  # the image and its colour bar
+    ((4, 4), 2)
+    """
     from matplotlib.colors import LogNorm
 
     ax = _axes(ax)
@@ -76,7 +101,16 @@ def plot_coulomb_matrix(matrix: ArrayLike, ax=None, title: str | None = None):
 
 
 def plot_learning_curves(histories: dict, metric: str = "rmse", ax=None):
-    """Train (dashed) and test (solid) error against epoch per model (paper Fig. 3 ①)."""
+    """Train (dashed) and test (solid) error against epoch per model (paper Fig. 3 ①).
+
+    ``histories``: per model, a surrogate's ``history_`` fitted with an ``eval_set``
+    (:class:`qdlib.surrogates.NNSurrogate`).
+
+    >>> history = {"epoch": [0, 10, 20], "train_rmse": [3000, 2000, 1000], "test_rmse": [3100, 2500, 2000]}
+    >>> ax = plot_learning_curves({"ML-NN": history})
+    >>> len(ax.lines), ax.get_yscale()
+    (2, 'log')
+    """
     ax = _axes(ax)
     for k, (name, h) in enumerate(histories.items()):
         ax.plot(h["epoch"], h[f"train_{metric}"], ls="--", color=f"C{k}", lw=1)
@@ -89,7 +123,14 @@ def plot_learning_curves(histories: dict, metric: str = "rmse", ax=None):
 
 
 def plot_rf_trees(staged: dict, ax=None):
-    """Random-forest test RMSE and MAE against the number of trees (paper Fig. 3 ②)."""
+    """Random-forest test RMSE and MAE against the number of trees (paper Fig. 3 ②).
+
+    ``staged``: :meth:`qdlib.surrogates.RFSurrogate.staged_errors`.
+
+    >>> ax = plot_rf_trees({"n_trees": [1, 10], "rmse": [1933, 1766], "mae": [724, 773]})
+    >>> [line.get_label() for line in ax.lines]
+    ['RMSE', 'MAE']
+    """
     ax = _axes(ax)
     ax.plot(staged["n_trees"], staged["rmse"], "o-", label="RMSE")
     ax.plot(staged["n_trees"], staged["mae"], "s-", label="MAE")
@@ -100,7 +141,12 @@ def plot_rf_trees(staged: dict, ax=None):
 
 
 def plot_peak_parity(true_nm: ArrayLike, predicted_nm: ArrayLike, ax=None, label: str | None = None):
-    """Predicted against TD-DFT peak wavelength, with the diagonal (paper Fig. 3 ③)."""
+    """Predicted against TD-DFT peak wavelength, with the diagonal (paper Fig. 3 ③).
+
+    >>> ax = plot_peak_parity([400.0, 420.0, 450.0], [402.0, 418.0, 455.0])
+    >>> ax.lines[0].get_xdata()  # the diagonal spans all peaks
+    array([400., 455.])
+    """
     ax = _axes(ax)
     t, p = np.asarray(true_nm), np.asarray(predicted_nm)
     ax.scatter(t, p, s=12, alpha=0.7, label=label)
@@ -119,6 +165,11 @@ def plot_design_peaks(labels: Sequence[str], target_nm: ArrayLike, surrogate_nm:
     starts, outliers as points) and, where computed, their TD-DFT peaks minus the target (red dots);
     the target is the zero line. The axis is linear within ±``linthresh_nm`` and logarithmic beyond,
     so a few far-off designs do not hide the rest.
+
+    >>> ax = plot_design_peaks(["1 atom", "2 atoms"], [374.4, 374.4], [[370.0, 380.0, 376.0], [360.0, 390.0]],
+    ...                        tddft_nm=[[373.0], []])
+    >>> [label.get_text() for label in ax.get_xticklabels()], ax.get_yscale()
+    (['1 atom', '2 atoms'], 'symlog')
     """
     ax = _axes(ax)
     x = np.arange(len(labels))
@@ -152,6 +203,13 @@ def plot_cv_errors(folds: dict, metric: str = "rmse", ax=None, protocols: Sequen
         ``"rmse"`` or ``"mae"`` (label units), or ``"peak_mae_nm"``.
     protocols : sequence of str
         Bars side by side per model (mean over folds; whiskers: fold minimum to maximum; dots: the folds).
+
+    Examples
+    --------
+    >>> folds = {"ML-RF": {"row": [{"rmse": 500.0}, {"rmse": 700.0}], "group": [{"rmse": 1500.0}, {"rmse": 2100.0}]}}
+    >>> ax = plot_cv_errors(folds)
+    >>> [float(bar.get_height()) for bar in ax.patches], [t.get_text() for t in ax.get_legend().get_texts()]
+    ([600.0, 1800.0], ['row split', 'group split'])
     """
     ax = _axes(ax)
     models = list(folds)
@@ -190,6 +248,14 @@ def plot_fig6(cases: Sequence, target_nm: ArrayLike, surrogate_nm: Sequence[Arra
     target_nm : array_like, shape (n_cases,)
     surrogate_nm, tddft_nm : sequence of array_like
         Per case, the designs' central peaks (NaN entries ignored).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> cases = [SimpleNamespace(dot="Cd6Se6", n_movable=1), SimpleNamespace(dot="Cd6Se6", n_movable=2)]
+    >>> ax = plot_fig6(cases, [374.4, 374.4], [[370.0, 380.0, 376.0], [360.0, 390.0]], [[373.0], []])
+    >>> [note.get_text().splitlines() for note in ax.texts]
+    [['no TD-DFT verdict:', '2 atom(s)']]
     """
     ax = _axes(ax)
     dots = list(dict.fromkeys(c.dot for c in cases))
@@ -237,6 +303,13 @@ def plot_sensitivity(distance_angstrom: ArrayLike, deviation_nm: ArrayLike, curv
     ``curve``: a :class:`~qdlib.validation.SensitivityCurve` (its mean drawn as a line);
     ``groups``: per-point labels (e.g. atoms moved) for colours; ``claim``: ``(d_from, d_to, nm)``
     bands drawn as dashed boxes, e.g. a published statement to compare with.
+
+    >>> from types import SimpleNamespace
+    >>> curve = SimpleNamespace(distance_angstrom=[0.1, 1.0], mean_nm=[1.0, 12.0])  # as SensitivityCurve
+    >>> ax = plot_sensitivity([0.1, 0.1, 1.0, 1.0], [0.5, -1.5, 10.0, -14.0], curve, groups=[1, 2, 1, 2],
+    ...                       claim=[(0.0, 0.5, 5.0)])
+    >>> [text.get_text() for text in ax.legend().get_texts()]
+    ['1 atom(s) moved', '2 atom(s) moved', 'mean', "paper's statement"]
     """
     from matplotlib.patches import Rectangle
 
@@ -257,7 +330,13 @@ def plot_sensitivity(distance_angstrom: ArrayLike, deviation_nm: ArrayLike, curv
 
 
 def view3d(atoms: Atoms, highlight: Sequence[int] = (), width: int = 400, height: int = 300):
-    """An interactive py3Dmol view of a dot, ``highlight``-ed atoms drawn larger."""
+    """An interactive py3Dmol view of a dot, ``highlight``-ed atoms drawn larger.
+
+    >>> from ase import Atoms
+    >>> view = view3d(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]]), highlight=[1])
+    >>> type(view).__module__
+    'py3Dmol'
+    """
     import py3Dmol
 
     from io import StringIO
@@ -276,7 +355,13 @@ def view3d(atoms: Atoms, highlight: Sequence[int] = (), width: int = 400, height
 
 
 def plot_structure(atoms: Atoms, ax=None, title: str | None = None, rotation: str = "10x,20y,0z"):
-    """A static ball rendering of a dot (ASE's matplotlib renderer) in :data:`ELEMENT_COLOURS`, with a legend."""
+    """A static ball rendering of a dot (ASE's matplotlib renderer) in :data:`ELEMENT_COLOURS`, with a legend.
+
+    >>> from ase import Atoms
+    >>> ax = plot_structure(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]]), title="CdSe")
+    >>> [text.get_text() for text in ax.get_legend().get_texts()]
+    ['Se', 'Cd']
+    """
     from ase.data import chemical_symbols
     from ase.data.colors import jmol_colors
     from ase.visualize.plot import plot_atoms
@@ -301,6 +386,15 @@ def save_figure(fig, name: str, formats: Sequence[str] = ("png", "svg"), show: b
     With ``show``, inside a Jupyter kernel, the PNG just written is displayed as the cell's output
     (whatever the matplotlib backend, so a notebook executed headless still shows its figures) and
     the figure is closed.
+
+    Examples
+    --------
+    (The doctests point ``QDLIB_FIGURES_DIR`` at a scratch folder.)
+
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> [path.name for path in save_figure(fig, "example")]
+    ['example.png', 'example.svg']
     """
     import matplotlib
 
@@ -329,6 +423,12 @@ def show_inline(fig) -> None:
 
     For figures a notebook shows without writing them to ``figures/`` (:func:`save_figure` does both).
     Outside a kernel the figure is left to the caller.
+
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> show_inline(fig)  # outside a kernel: nothing shown, the figure stays open
+    >>> plt.fignum_exists(fig.number)
+    True
     """
     if not _in_kernel():
         return

@@ -1,6 +1,11 @@
 """The registry of released files in ``data/``: SHA-256 of each, checked by the tests.
 
 Working result stores (``data/stores/``) are not released files and are skipped.
+
+>>> "tddft/structures.extxyz" in read_registry()
+True
+>>> verified_path("models/absorption_ml-nn.json").name
+'absorption_ml-nn.json'
 """
 
 from __future__ import annotations
@@ -17,7 +22,18 @@ _HEADER = "# sha256 of every released file in data/ (path relative to data/, the
 
 
 def released_files(root: Path | None = None) -> list[Path]:
-    """Files under ``data/`` that the registry must list."""
+    """Files under ``data/`` that the registry must list.
+
+    >>> from pathlib import Path
+    >>> root = Path("data")
+    >>> (root / "models").mkdir(parents=True)
+    >>> (root / "stores").mkdir()
+    >>> _ = (root / "models" / "toy.json").write_text("{}")
+    >>> _ = (root / "stores" / "work.db").write_text("a working store")
+    >>> _ = (root / "README.md").write_text("not listed")
+    >>> [p.relative_to(root).as_posix() for p in released_files(root)]
+    ['models/toy.json']
+    """
     root = root or data_dir()
     return sorted(
         p
@@ -27,7 +43,12 @@ def released_files(root: Path | None = None) -> list[Path]:
 
 
 def read_registry(root: Path | None = None) -> dict[str, str]:
-    """``{relative path: sha256}`` from ``data/registry.txt``."""
+    """``{relative path: sha256}`` from ``data/registry.txt``.
+
+    >>> registry = read_registry()
+    >>> "models/absorption_ml-nn.pt" in registry, len(registry["models/absorption_ml-nn.pt"])
+    (True, 64)
+    """
     root = root or data_dir()
     entries = {}
     for line in (root / "registry.txt").read_text().splitlines():
@@ -39,7 +60,19 @@ def read_registry(root: Path | None = None) -> dict[str, str]:
 
 
 def update_registry(root: Path | None = None) -> dict[str, str]:
-    """Rewrite ``data/registry.txt`` from the files present; returns the entries."""
+    """Rewrite ``data/registry.txt`` from the files present; returns the entries.
+
+    A release folder of one file (the default, ``root=None``, is the repository's ``data/``):
+
+    >>> from pathlib import Path
+    >>> (Path("data") / "models").mkdir(parents=True)
+    >>> _ = (Path("data") / "models" / "toy.json").write_text("{}")
+    >>> update_registry(Path("data"))
+    {'models/toy.json': '44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a'}
+    >>> print((Path("data") / "registry.txt").read_text(), end="")
+    # sha256 of every released file in data/ (path relative to data/, then the hash)
+    models/toy.json 44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a
+    """
     root = root or data_dir()
     entries = {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in released_files(root)}
     (root / "registry.txt").write_text(_HEADER + "".join(f"{k} {v}\n" for k, v in entries.items()))
@@ -53,6 +86,20 @@ def verified_path(name: str, root: Path | None = None) -> Path:
     ------
     qdlib.datasets.DataFileError
         If the file is missing, not in the registry, or its content differs from the registry.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> (Path("data") / "models").mkdir(parents=True)
+    >>> _ = (Path("data") / "models" / "toy.json").write_text("{}")
+    >>> _ = update_registry(Path("data"))
+    >>> verified_path("models/toy.json", Path("data")).as_posix()
+    'data/models/toy.json'
+    >>> _ = (Path("data") / "models" / "toy.json").write_text("{ }")
+    >>> verified_path("models/toy.json", Path("data"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    qdlib.datasets.DataFileError: data/models/toy.json does not match the registry (sha256 257c1be96ae6…, ...
     """
     from .datasets import DataFileError
 

@@ -35,13 +35,26 @@ class NotebookRun:
 
 
 def list_notebooks(folder: Path | None = None) -> list[Path]:
-    """The numbered notebooks (``NN_name.ipynb``) in execution order."""
+    """The numbered notebooks (``NN_name.ipynb``) in execution order.
+
+    >>> [path.name for path in list_notebooks()][:2]
+    ['00_quickstart.ipynb', '01_dataset_generation.ipynb']
+    """
     folder = folder or notebooks_dir()
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
 
 
 def load_parameters(profile: str, notebook: Path) -> dict:
-    """Papermill parameters of ``notebook`` under ``profile`` (empty when no file)."""
+    """Papermill parameters of ``notebook`` under ``profile`` (empty when no file).
+
+    >>> notebook = list_notebooks()[3]
+    >>> notebook.name, load_parameters("default", notebook)
+    ('03_ddpg_training.ipynb', {})
+    >>> load_parameters("fast", notebook)
+    Traceback (most recent call last):
+        ...
+    ValueError: unknown profile 'fast'; known profiles: ['default', 'paper']
+    """
     profile_dir = params_dir() / profile
     if not profile_dir.is_dir():
         known = sorted(p.name for p in params_dir().iterdir() if p.is_dir())
@@ -70,6 +83,11 @@ def reproduce(profile: str = "default", only: list[str] | None = None, kernel_na
     Returns
     -------
     list of NotebookRun
+
+    Notes
+    -----
+    Executes notebooks for minutes (``default``) to hours (``paper``), so it has no docstring
+    example: ``make reproduce`` and ``qdlib reproduce --profile paper`` call it.
     """
     import papermill as pm
 

@@ -63,7 +63,13 @@ def binomial_interval(
 
 
 def format_rate(k: int, n: int, confidence: float = 0.95, digits: int = 2) -> str:
-    """``"k/n = p [lo, hi]"`` with the Wilson interval; ``"0/0"`` when nothing was measured."""
+    """``"k/n = p [lo, hi]"`` with the Wilson interval; ``"0/0"`` when nothing was measured.
+
+    >>> format_rate(0, 11)
+    '0/11 = 0.00 [0.00, 0.26]'
+    >>> format_rate(0, 0)
+    '0/0'
+    """
     if n == 0:
         return "0/0"
     lo, hi = binomial_interval(k, n, confidence)

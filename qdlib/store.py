@@ -8,8 +8,25 @@ versions. Writes commit one row at a time, so a batch killed at any moment
 keeps everything it finished; a result already present is never written
 again.
 
->>> store = ResultStore("results.db")                     # doctest: +SKIP
->>> exc = store.get_or_compute(atoms, TDDFTSettings())      # doctest: +SKIP
+In this example a stand-in returns fixed excitations where
+:func:`qdlib.qchem.excitations` would run TD-DFT; the second request is
+answered from the store:
+
+>>> import numpy as np
+>>> from ase import Atoms
+>>> from qdlib.qchem import Excitations, TDDFTSettings
+>>> def fake_tddft(atoms, settings, options):
+...     return Excitations(energies_ev=np.array([2.5, 3.1]), osc_strengths=np.array([0.02, 0.1]),
+...                        e_tot_hartree=-100.0, td_converged=np.ones(2, bool), scf_strategy="diis",
+...                        settings=settings, backend="cpu", wall_time_s=0.0)
+>>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+>>> store = ResultStore("results.db")
+>>> store.get_or_compute(dimer, TDDFTSettings(n_states=2), compute=fake_tddft).energies_ev
+array([2.5, 3.1])
+>>> store.get_or_compute(dimer, TDDFTSettings(n_states=2), compute=None).osc_strengths
+array([0.02, 0.1 ])
+>>> store
+ResultStore('results.db', 1 results)
 """
 
 from __future__ import annotations
@@ -42,6 +59,17 @@ def result_key(atoms: Atoms, settings: TDDFTSettings) -> str:
     The geometry enters as atomic numbers and coordinates rounded to
     10⁻⁵ Å, in the given atom order; the settings as their sorted fields.
     Options that change only speed (backend, threads) do not enter.
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> from qdlib.qchem import TDDFTSettings
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> nudged = dimer.copy()
+    >>> nudged.positions[1, 2] += 1e-7  # below the rounding
+    >>> key = result_key(dimer, TDDFTSettings())
+    >>> len(key), key == result_key(nudged, TDDFTSettings()), key == result_key(dimer, TDDFTSettings(n_states=2))
+    (24, True, False)
     """
     pos = np.round(np.asarray(atoms.positions, dtype=float), KEY_DECIMALS) + 0.0  # no -0.0
     payload = {
@@ -58,6 +86,12 @@ def covered_key(atoms: Atoms, settings: TDDFTSettings, cover_nm: float, max_stat
 
     Its own key, not :func:`result_key` of the states it ended with: a store finds the request done
     without knowing beforehand how many states it took.
+
+    >>> from ase import Atoms
+    >>> from qdlib.qchem import TDDFTSettings
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> covered_key(dimer, TDDFTSettings(), 337.7, 40).split(":", 1)[1]
+    'cover337.70nm:max40'
     """
     return f"{result_key(atoms, settings)}:cover{cover_nm:.2f}nm:max{int(max_states)}"
 
@@ -79,6 +113,11 @@ def connect(url: str | os.PathLike):
         SQLite file path, ``postgresql://`` URL, or a path ending in ``.json``: ASE's JSON
         database, text that a version-control system stores as small deltas (every write
         rewrites the file: for stores of hundreds of rows, not a cluster's).
+
+    Examples
+    --------
+    >>> connect("new.db").count(), connect("new.json").count()
+    (0, 0)
     """
     import ase.db
 
@@ -110,6 +149,27 @@ class ResultStore:
     ----------
     url : str or path-like
         SQLite file path (created on first write) or a PostgreSQL URL.
+
+    Examples
+    --------
+    The module docstring computes through the store; here a result is written and found by
+    geometry and settings, and by a label:
+
+    >>> import numpy as np
+    >>> from ase import Atoms
+    >>> from qdlib.qchem import Excitations, TDDFTSettings
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> exc = Excitations(energies_ev=np.array([2.5, 3.1]), osc_strengths=np.array([0.02, 0.1]),
+    ...                   e_tot_hartree=-100.0, td_converged=np.ones(2, bool), scf_strategy="diis",
+    ...                   settings=TDDFTSettings(n_states=2), backend="cpu", wall_time_s=0.0)
+    >>> store = ResultStore("results.db")
+    >>> key = store.put(dimer, exc, dataset="toy")
+    >>> key in store, store.get(dimer, TDDFTSettings(n_states=2)).energies_ev
+    (True, array([2.5, 3.1]))
+    >>> [(atoms.get_chemical_formula(), labels["n_states"]) for atoms, _, labels in store.select(dataset="toy")]
+    [('CdSe', 2)]
+    >>> store.get(dimer, TDDFTSettings()) is None  # not computed at the paper settings
+    True
     """
 
     def __init__(self, url: str | os.PathLike = "qdlib-results.db"):
@@ -201,6 +261,14 @@ class GeometryStore:
     ----------
     url : str or path-like
         SQLite file path or PostgreSQL URL.
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> store = GeometryStore("relaxed.db")
+    >>> store.put("start-key:S0", Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]]), converged=True)
+    >>> store.get("start-key:S0").info, store.get("another-key:S0")
+    ({'converged': True, 'relax_key': 'start-key:S0'}, None)
     """
 
     def __init__(self, url: str | os.PathLike):

@@ -5,9 +5,10 @@ read and written through :mod:`ase.io` (xyz / extxyz).
 
 >>> import numpy as np
 >>> atoms = random_cluster(8, rng=np.random.default_rng(0))
->>> composition(atoms)[:3]
-'Cd4'
->>> _ = validate(atoms)
+>>> composition(atoms), len(atoms)
+('Cd4Se4Te0', 8)
+>>> validate(atoms) is atoms, is_connected(atoms)
+(True, True)
 """
 
 from __future__ import annotations
@@ -54,13 +55,24 @@ class StructureError(ValueError):
 
 
 def distances(atoms: Atoms) -> np.ndarray:
-    """All interatomic distances, Å, shape (n, n), no periodic images."""
+    """All interatomic distances, Å, shape (n, n), no periodic images.
+
+    >>> from ase import Atoms
+    >>> distances(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])).round(2)
+    array([[0. , 2.6],
+           [2.6, 0. ]])
+    """
     r = atoms.positions
     return np.linalg.norm(r[:, None, :] - r[None, :, :], axis=-1)
 
 
 def composition(atoms: Atoms) -> str:
-    """Composition label in the paper's Cd_x Se_y Te_z form, zeros kept: ``"Cd6Se6Te0"``."""
+    """Composition label in the paper's Cd_x Se_y Te_z form, zeros kept: ``"Cd6Se6Te0"``.
+
+    >>> from ase import Atoms
+    >>> composition(Atoms("Cd5SeTe4"))
+    'Cd5Se1Te4'
+    """
     symbols = atoms.get_chemical_symbols()
     return "".join(f"{el}{symbols.count(el)}" for el in SUPPORTED_ELEMENTS)
 
@@ -92,6 +104,14 @@ def validate(
     ------
     StructureError
         With a message naming the problem and the offending atoms.
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> validate(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 1.0]]))
+    Traceback (most recent call last):
+        ...
+    qdlib.structures.StructureError: atoms 0 (Cd) and 1 (Se) overlap: 1.000 Å apart, minimum allowed 1.5 Å
     """
     if not isinstance(atoms, Atoms):
         raise StructureError(f"expected ase.Atoms, got {type(atoms).__name__}")
@@ -144,6 +164,18 @@ def read(path: str | os.PathLike, index: int | str | None = None, **validate_kwa
     ------
     StructureError
         If the file is missing or cannot be parsed, or a structure is invalid.
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> write("dimer.xyz", Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]]))
+    >>> atoms = read("dimer.xyz")
+    >>> atoms.get_chemical_formula(), atoms.positions[1].tolist()
+    ('CdSe', [0.0, 0.0, 2.6])
+    >>> read("missing.xyz")
+    Traceback (most recent call last):
+        ...
+    qdlib.structures.StructureError: no such structure file: missing.xyz
     """
     import ase.io
 
@@ -198,14 +230,28 @@ def _plain_xyz_comments(path: str) -> list[str] | None:
 
 
 def write(path: str | os.PathLike, atoms: Atoms | Sequence[Atoms], **kwargs) -> None:
-    """Write structures as extended xyz (``atoms.info`` kept as per-frame metadata)."""
+    """Write structures as extended xyz (``atoms.info`` kept as per-frame metadata).
+
+    >>> from ase import Atoms
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]], info={"name": "dimer"})
+    >>> write("dimer.extxyz", [dimer, dimer])
+    >>> [a.info["name"] for a in read("dimer.extxyz", index=":")]
+    ['dimer', 'dimer']
+    """
     import ase.io
 
     ase.io.write(os.fspath(path), atoms, format="extxyz", **kwargs)
 
 
 def is_connected(atoms: Atoms, cutoff_angstrom: float = 3.4) -> bool:
-    """Whether the bond graph (pairs closer than ``cutoff_angstrom``) is connected."""
+    """Whether the bond graph (pairs closer than ``cutoff_angstrom``) is connected.
+
+    >>> from ase import Atoms
+    >>> is_connected(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]]))
+    True
+    >>> is_connected(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 5.0]]))
+    False
+    """
     from scipy.sparse.csgraph import connected_components
 
     adj = distances(atoms) < cutoff_angstrom
@@ -221,6 +267,16 @@ def same_structure(a: Atoms, b: Atoms, tol_angstrom: float = 0.02) -> bool:
     starts that reach one minimum agree to a few thousandths of an ångström.
     Equal distance lists are necessary, not sufficient (a homometric pair,
     rare for relaxed clusters, would pass).
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> turned = dimer.copy()
+    >>> turned.rotate(90, "x")
+    >>> turned.translate([1.0, 2.0, 3.0])
+    >>> same_structure(dimer, turned), same_structure(dimer, displace_by(dimer, [1], 0.1, rng=0))
+    (True, False)
     """
     if len(a) != len(b) or composition(a) != composition(b):
         return False
@@ -232,6 +288,13 @@ def distinct_structures(structures: Sequence[Atoms], tol_angstrom: float = 0.02)
 
     Returns ``{index: index of its first occurrence}`` for the repeats only;
     an empty dict when all are distinct.
+
+    >>> from ase import Atoms
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> shifted = dimer.copy()
+    >>> shifted.translate([1.0, 0.0, 0.0])
+    >>> distinct_structures([dimer, displace_by(dimer, [1], 0.5, rng=0), shifted])
+    {2: 0}
     """
     firsts: list[int] = []
     repeats = {}
@@ -303,6 +366,12 @@ def random_cluster(
     -------
     ase.Atoms
         Centred at the origin; ``info["composition"]`` as :func:`composition`.
+
+    Examples
+    --------
+    >>> atoms = random_cluster(10, rng=0, n_se=2)
+    >>> atoms.info["composition"], is_connected(atoms)
+    ('Cd5Se2Te3', True)
     """
     rng = np.random.default_rng(rng)
     anions = _composition(n_atoms, n_se, rng)
@@ -388,6 +457,16 @@ def displace_in_cuboid(
     ------
     RuntimeError
         If no draw satisfies ``min_distance_angstrom`` within ``max_tries``.
+
+    Examples
+    --------
+    The Se of a dimer moved inside a 4 Å cube around its position:
+
+    >>> from ase import Atoms
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> moved = displace_in_cuboid(dimer, [1], 4.0, rng=0)
+    >>> moved.positions[1].round(2), moved.info["displaced"]
+    (array([-1.93,  1.25,  4.25]), [1])
     """
     idx = np.asarray(indices, dtype=int)
     half = 0.5 * np.broadcast_to(np.asarray(edge_angstrom, dtype=float), (3,))
@@ -433,6 +512,14 @@ def displace_by(
         If ``distance_angstrom`` is negative.
     RuntimeError
         If no draw satisfies ``min_distance_angstrom`` within ``max_tries``.
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> moved = displace_by(dimer, [1], 0.5, rng=0)
+    >>> [round(d, 6) for d in moved.info["displacement_angstrom"]]
+    [0.5]
     """
     if not distance_angstrom >= 0:
         raise ValueError(f"distance_angstrom must be >= 0, got {distance_angstrom}")

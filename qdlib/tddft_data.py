@@ -23,8 +23,12 @@ absorption spectrum, a relaxed S1 geometry the S1→S0 emission (Kasha), and a
 displaced design-region geometry both (absorption, and vertical emission
 from the same TD-DFT run).
 
->>> ds = load_tddft_dataset()                           # doctest: +SKIP
->>> ds.select(set="design-region", dot="Cd6Se6")[0].info["energies_ev"]  # doctest: +SKIP
+>>> ds = load_tddft_dataset()
+>>> frame = ds.select(set="design-region", dot="Cd6Se6")[0]
+>>> frame.info["xc"], frame.info["basis"], frame.info["role"]
+('camb3lyp', 'lanl2dz', 'absorption+emission')
+>>> ds.get(frame).energies_ev.size, int(frame.info["n_states"])
+(6, 6)
 """
 
 from __future__ import annotations
@@ -89,6 +93,24 @@ def make_entry(atoms: Atoms, result: Excitations, role: str, **labels) -> Atoms:
     role : {"absorption", "emission", "absorption+emission"}
     labels
         Scalar labels (``set``, ``dot``, ``group``, ``edge_angstrom``, …).
+
+    Examples
+    --------
+    Hand-made excitations of a CdSe dimer stand in for a TD-DFT result:
+
+    >>> import numpy as np
+    >>> from ase import Atoms
+    >>> from qdlib.qchem import Excitations, TDDFTSettings
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> exc = Excitations(energies_ev=np.array([2.5, 3.1]), osc_strengths=np.array([0.02, 0.1]),
+    ...                   e_tot_hartree=-100.0, td_converged=np.ones(2, bool), scf_strategy="diis",
+    ...                   settings=TDDFTSettings(n_states=2), backend="cpu", wall_time_s=0.0)
+    >>> entry = make_entry(dimer, exc, "absorption", set="toy")
+    >>> entry.info["role"], entry.info["composition"], entry.info["n_states"], entry.info["energies_ev"]
+    ('absorption', 'Cd1Se1Te0', 2, array([2.5, 3.1]))
+    >>> back = entry_excitations(entry)
+    >>> back.energies_ev, back.osc_strengths, back.settings == exc.settings
+    (array([2.5, 3.1]), array([0.02, 0.1 ]), True)
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {sorted(ROLES)}, got {role!r}")
@@ -120,7 +142,13 @@ def make_entry(atoms: Atoms, result: Excitations, role: str, **labels) -> Atoms:
 
 
 def entry_excitations(entry: Atoms) -> Excitations:
-    """The :class:`~qdlib.qchem.Excitations` a frame records (inverse of :func:`make_entry`)."""
+    """The :class:`~qdlib.qchem.Excitations` a frame records (inverse of :func:`make_entry`).
+
+    >>> ds = load_tddft_dataset()
+    >>> exc = entry_excitations(ds.select(set="design-region")[0])
+    >>> exc.settings.xc, exc.spectrum("absorption").shape
+    ('camb3lyp', (500,))
+    """
     info = entry.info
     fields = {f.name: info[f.name] for f in dataclasses.fields(TDDFTSettings)}
     fields["auxbasis"] = None if fields["auxbasis"] == "default" else fields["auxbasis"]
@@ -141,14 +169,23 @@ def entry_excitations(entry: Atoms) -> Excitations:
 def encode_transitions(transitions: list[list[tuple[int, int, float]]]) -> str:
     """:attr:`Excitations.transitions <qdlib.qchem.Excitations>` as one ASCII string for an extxyz frame.
 
-    States are separated by ``|``, pairs by ``;``, a pair is ``h,l,w`` (HOMO−h → LUMO+l, weight w):
-    ``"0,0,0.9213;1,0,0.0512|0,1,0.88"``.
+    States are separated by ``|``, pairs by ``;``, a pair is ``h,l,w`` (HOMO−h → LUMO+l, weight w,
+    four decimals):
+
+    >>> encode_transitions([[(0, 0, 0.9213), (1, 0, 0.0512)], [(0, 1, 0.88)]])
+    '0,0,0.9213;1,0,0.0512|0,1,0.8800'
     """
     return "|".join(";".join(f"{h},{l},{w:.4f}" for h, l, w in state) for state in transitions)
 
 
 def decode_transitions(text: str) -> list[list[tuple[int, int, float]]]:
-    """Inverse of :func:`encode_transitions` (``""`` → ``[]``)."""
+    """Inverse of :func:`encode_transitions` (``""`` → ``[]``).
+
+    >>> decode_transitions("0,0,0.9213;1,0,0.0512|0,1,0.88")
+    [[(0, 0, 0.9213), (1, 0, 0.0512)], [(0, 1, 0.88)]]
+    >>> decode_transitions("")
+    []
+    """
     if not text:
         return []
     states = []
@@ -163,7 +200,11 @@ def decode_transitions(text: str) -> list[list[tuple[int, int, float]]]:
 
 def role_of(labels: dict) -> str:
     """The role of a result from its labels: displaced benchmark dots (:data:`DISPLACED_SETS`)
-    give both spectra (the vertical S1→S0 line is the emission at that geometry), relaxed S1 geometries (``geometry="S1"``) emission, the rest absorption."""
+    give both spectra (the vertical S1→S0 line is the emission at that geometry), relaxed S1 geometries (``geometry="S1"``) emission, the rest absorption.
+
+    >>> role_of({"set": "design-region"}), role_of({"set": "authors", "geometry": "S1"}), role_of({"set": "random"})
+    ('absorption+emission', 'emission', 'absorption')
+    """
     if labels.get("set") in DISPLACED_SETS:
         return "absorption+emission"
     return "emission" if labels.get("geometry") == "S1" else "absorption"
@@ -197,6 +238,20 @@ def entries_from_store(store: ResultStore | str | Path, **labels) -> list[Atoms]
 
     The authors' structures get their ``group`` (their row group in the
     published files) by matching geometries.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ase import Atoms
+    >>> from qdlib.qchem import Excitations, TDDFTSettings
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> exc = Excitations(energies_ev=np.array([2.5, 3.1]), osc_strengths=np.array([0.02, 0.1]),
+    ...                   e_tot_hartree=-100.0, td_converged=np.ones(2, bool), scf_strategy="diis",
+    ...                   settings=TDDFTSettings(n_states=2), backend="cpu", wall_time_s=0.0)
+    >>> store = ResultStore("random.db")
+    >>> key = store.put(dimer, exc, seed=0, index=3, geometry="S0")
+    >>> [(e.info["set"], e.info["index"], e.info["role"]) for e in entries_from_store(store, set="random")]
+    [('random', 3, 'absorption')]
     """
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     groups: dict[str, int] = {}
@@ -226,6 +281,9 @@ def collect_entries(stores_dir: str | Path | None = None) -> list[Atoms]:
 
     An authors' structure computed at several settings enters once, at the paper settings
     (:class:`~qdlib.qchem.TDDFTSettings` defaults) when present.
+
+    >>> collect_entries("an-empty-folder")  # stores that are absent are skipped
+    []
     """
     from .paths import stores_dir as default_stores_dir
 
@@ -296,6 +354,25 @@ def write_tddft_dataset(entries: Sequence[Atoms], directory: str | Path) -> dict
 
     Frames are sorted by set, size and id so the files are stable under
     re-export. Returns the number of rows per file.
+
+    Examples
+    --------
+    One hand-made absorption frame written and read back:
+
+    >>> import numpy as np
+    >>> from ase import Atoms
+    >>> from qdlib.qchem import Excitations, TDDFTSettings
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> exc = Excitations(energies_ev=np.array([2.5, 3.1]), osc_strengths=np.array([0.02, 0.1]),
+    ...                   e_tot_hartree=-100.0, td_converged=np.ones(2, bool), scf_strategy="diis",
+    ...                   settings=TDDFTSettings(n_states=2), backend="cpu", wall_time_s=0.0)
+    >>> write_tddft_dataset([make_entry(dimer, exc, "absorption", set="toy")], "toy")
+    {'structures.extxyz': 1, 'spectra_absorption.csv': 1, 'spectra_emission.csv': 0}
+    >>> ds = load_tddft_dataset("toy")
+    >>> ds
+    TDDFTDataset(1 geometries; spectra: {'absorption': 1, 'emission': 0})
+    >>> ds.get(dimer, TDDFTSettings(n_states=2)).energies_ev
+    array([2.5, 3.1])
     """
     from ase.io import write
 
@@ -332,6 +409,13 @@ class TDDFTDataset:
         Per kind, the frame ids and their broadened spectra (n, 500), L mol⁻¹ cm⁻¹.
     wavelength_nm : dict of str to ndarray
         Per kind, the grid of the spectra, nm.
+
+    Examples
+    --------
+    >>> ds = load_tddft_dataset()
+    >>> X, Y, frames = ds.training_set("absorption", ds.select(set="design-region", dot="Cd6Se6"))
+    >>> X.shape[1], Y.shape[1], len(frames) == len(X) > 0
+    (900, 500, True)
     """
 
     entries: list[Atoms]
@@ -393,6 +477,14 @@ def load_tddft_dataset(directory: str | Path | None = None, verify: bool = True)
     ------
     qdlib.datasets.DataFileError
         If a file is missing, differs from the registry, or the files disagree with each other.
+
+    Examples
+    --------
+    >>> ds = load_tddft_dataset()
+    >>> ds.wavelength_nm["absorption"].size, ds.wavelength_nm["emission"].size
+    (500, 500)
+
+    :func:`write_tddft_dataset` reads a dataset of one's own from its folder.
     """
     from ase.io import read
 

@@ -18,12 +18,13 @@ scored. Every verdict carries the design's DFT energy above the reference dot
 and its shortest interatomic distance: a spectrum match at a structure 10 eV
 above the dot is no design.
 
->>> import numpy as np
 >>> from qdlib import spectra
 >>> grid = spectra.wavelength_grid("absorption")
 >>> w = target_window(spectra.broaden([400.0], [0.1], grid), "absorption")
 >>> round(w.blue_nm, 1), round(w.cover_nm, 1)
 (374.4, 337.7)
+
+:func:`judge` shows a whole verdict on hand-made excitations.
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ class Window:
     n_sigma : float
         How many broadening widths (σ, cm⁻¹) beyond the blue edge the states must reach: a state
         that far away adds at most exp(−n_sigma²) of its height inside the window.
+
+    Examples
+    --------
+    >>> w = Window("absorption", blue_nm=374.4, red_nm=798.4)
+    >>> round(w.cover_nm, 1), int(w.mask().sum())
+    (337.7, 266)
+    >>> Window("emission", 300.0, 2994.6).cover_nm is None
+    True
     """
 
     kind: str
@@ -108,6 +117,15 @@ def target_window(target: ArrayLike, kind: str, fraction: float = 0.05, n_sigma:
         Height that ends the band, relative to the peak.
     n_sigma : float
         See :class:`Window`.
+
+    Examples
+    --------
+    >>> from qdlib import spectra
+    >>> target = spectra.broaden([400.0], [0.1], spectra.wavelength_grid("absorption"))
+    >>> target_window(target, "absorption")
+    Window(kind='absorption', blue_nm=374.4, red_nm=798.4, n_sigma=3.0)
+    >>> target_window(target, "emission")
+    Window(kind='emission', blue_nm=300.0, red_nm=2994.6, n_sigma=3.0)
     """
     grid = spectra.wavelength_grid(kind)
     if kind == "emission":
@@ -124,6 +142,14 @@ def window_peak(spectrum: ArrayLike, window: Window) -> float:
 
     NaN when the spectrum has no maximum inside the window (dark there, or rising towards an edge:
     the band lies outside).
+
+    >>> from qdlib import spectra
+    >>> grid = spectra.wavelength_grid("absorption")
+    >>> w = Window("absorption", 374.4, 798.4)
+    >>> round(window_peak(spectra.broaden([400.0], [0.1], grid), w), 1)
+    400.0
+    >>> window_peak(spectra.broaden([300.0], [0.1], grid), w)  # its band lies to the blue of the window
+    nan
     """
     y = np.asarray(spectrum, dtype=float)
     grid = spectra.wavelength_grid(window.kind)
@@ -140,7 +166,15 @@ def window_peak(spectrum: ArrayLike, window: Window) -> float:
 
 
 def cosine_similarity(a: ArrayLike, b: ArrayLike, window: Window) -> float:
-    """Cosine of the angle between two spectra on the window (1: the same shape, any height); NaN if one is zero."""
+    """Cosine of the angle between two spectra on the window (1: the same shape, any height); NaN if one is zero.
+
+    >>> from qdlib import spectra
+    >>> grid = spectra.wavelength_grid("absorption")
+    >>> a, b = spectra.broaden([400.0], [0.1], grid), spectra.broaden([450.0], [0.1], grid)
+    >>> w = Window("absorption", 374.4, 798.4)
+    >>> round(cosine_similarity(a, 2 * a, w), 6), round(cosine_similarity(a, b, w), 3)
+    (1.0, 0.016)
+    """
     m = window.mask()
     x, y = np.asarray(a, dtype=float)[m], np.asarray(b, dtype=float)[m]
     norm = np.linalg.norm(x) * np.linalg.norm(y)
@@ -148,7 +182,12 @@ def cosine_similarity(a: ArrayLike, b: ArrayLike, window: Window) -> float:
 
 
 def shortest_distance(atoms: Atoms) -> float:
-    """Shortest interatomic distance, Å."""
+    """Shortest interatomic distance, Å.
+
+    >>> from ase import Atoms
+    >>> shortest_distance(Atoms("CdSe2", positions=[[0, 0, 0], [0, 0, 2.6], [0, 2.7, 0]]))
+    2.6
+    """
     d = atoms.get_all_distances()
     return float(d[np.triu_indices(len(atoms), 1)].min()) if len(atoms) > 1 else float("inf")
 
@@ -201,6 +240,22 @@ class Target:
         ------
         ValueError
             If the reference's states do not cover the window.
+
+        Examples
+        --------
+        Three hand-made states of a reference dot, the highest at 326 nm, beyond the window's
+        337.7 nm:
+
+        >>> import numpy as np
+        >>> from qdlib import spectra
+        >>> from qdlib.qchem import Excitations, TDDFTSettings
+        >>> ref = Excitations(energies_ev=np.array([3.1, 3.5, 3.8]), osc_strengths=np.array([0.1, 0.0, 0.05]),
+        ...                   e_tot_hartree=-100.0, td_converged=np.ones(3, bool), scf_strategy="diis",
+        ...                   settings=TDDFTSettings(n_states=3), backend="cpu", wall_time_s=0.0)
+        >>> paper = spectra.broaden([400.0], [0.1], spectra.wavelength_grid("absorption"))
+        >>> target = Target.from_reference(ref, paper, "absorption", name="toy")
+        >>> round(target.peak_nm, 1), round(target.window.cover_nm, 1)
+        (400.0, 337.7)
         """
         window = target_window(paper_target, kind)
         if not window.covered_by(reference):
@@ -280,6 +335,32 @@ def judge(atoms: Atoms, result: Excitations, target: Target, threshold: float = 
     Verdict
         ``"unconverged"`` if any state (or the ground state) did not converge, ``"uncovered"`` if
         its states do not reach the window's :attr:`~Window.cover_nm`; scored only otherwise.
+
+    Examples
+    --------
+    A target from three hand-made states (see :meth:`Target.from_reference`), then designs whose
+    first state lies 1 meV and 10 meV below the target's, 0.01 Eh (0.27 eV) above its energy:
+
+    >>> import numpy as np
+    >>> from ase import Atoms
+    >>> from qdlib import spectra
+    >>> from qdlib.qchem import Excitations, TDDFTSettings
+    >>> def states(ev, e_hartree=-100.0):
+    ...     n = len(ev)
+    ...     return Excitations(energies_ev=np.array(ev), osc_strengths=np.array([0.1, 0.0, 0.05][:n]),
+    ...                        e_tot_hartree=e_hartree, td_converged=np.ones(n, bool), scf_strategy="diis",
+    ...                        settings=TDDFTSettings(n_states=n), backend="cpu", wall_time_s=0.0)
+    >>> paper = spectra.broaden([400.0], [0.1], spectra.wavelength_grid("absorption"))
+    >>> target = Target.from_reference(states([3.1, 3.5, 3.8]), paper, "absorption")
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+    >>> v = judge(dimer, states([3.099, 3.5, 3.8], -99.99), target)
+    >>> v.status, v.success, round(v.loss, 4), round(v.peak_error_nm, 2), round(v.energy_above_reference_ev, 3)
+    ('valid', True, 0.0058, 0.13, 0.272)
+    >>> v = judge(dimer, states([3.09, 3.5, 3.8]), target)
+    >>> v.success, round(v.loss, 4), round(v.similarity, 4)
+    (False, 0.5804, 0.9965)
+    >>> judge(dimer, states([3.09, 3.5]), target).status  # its highest state, 354 nm, stops short of 337.7 nm
+    'uncovered'
     """
     from .design import LOSS_SCALE
 
