@@ -383,7 +383,7 @@ class DropoutSurrogate(NNSurrogate):
     >>> model.fit([[1.0, 0.0], [0.0, 1.0]], [[1.0], [2.0]]).model_
     Sequential(
       (0): Linear(in_features=2, out_features=32, bias=True)
-      (1): ReLU(inplace=True)
+      (1): ReLU()
       (2): Dropout(p=0.3, inplace=False)
       (3): Linear(in_features=32, out_features=1, bias=True)
     )
