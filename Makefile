@@ -11,11 +11,12 @@ STAMP := $(VENV)/.qdlib-installed
 
 install: $(STAMP)
 
+# The postgres extra: the driver for the tests of a PostgreSQL results store (.ci/postgres.sh starts a server).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install $(TORCH)
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[test,postgres]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (qdlib)"
 	touch $@
 

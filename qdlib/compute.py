@@ -103,12 +103,18 @@ def local_executor(max_workers: int | None = None) -> cf.ProcessPoolExecutor:
 
 
 def _as_executor(executor):
-    """Accept a dask ``Client`` where a concurrent.futures executor is expected."""
+    """Accept a dask ``Client`` where a concurrent.futures executor is expected.
+
+    Each submission is a task of its own (``pure=False``). Dask names a pure task by its
+    arguments, so a batch run again on the same client would be handed the first run's
+    futures, failures included (a task whose worker died stays failed), instead of
+    computing again; and a structure given twice would be one task.
+    """
     if type(executor).__module__.startswith("distributed"):
         from distributed import Client
 
         if isinstance(executor, Client):
-            return executor.get_executor()
+            return executor.get_executor(pure=False)
     return executor
 
 

@@ -1,12 +1,15 @@
 """The results store: every TD-DFT result written once, keyed by geometry and settings.
 
 An :mod:`ase.db` database (an SQLite file by default; a
-``postgresql://...`` URL for a store shared by a cluster). Each row holds the
-structure, the excitations (``data``) and, as searchable key-value pairs,
-the result key, the settings, the backend, the wall time and the package
-versions. Writes commit one row at a time, so a batch killed at any moment
-keeps everything it finished; a result already present is never written
-again.
+``postgresql://...`` URL for a store shared by a cluster, with the
+``postgres`` extra). Each row holds the structure, the excitations
+(``data``) and, as searchable key-value pairs, the result key, the
+settings, the backend, the wall time and the package versions. Writes
+commit one row at a time, so a batch killed at any moment keeps everything
+it finished; a result already present is never written again, also when
+several processes write the same key at once (the look and the write are
+one transaction that holds a lock: the whole file for SQLite, the key for
+PostgreSQL).
 
 In this example a stand-in returns fixed excitations where
 :func:`qdlib.qchem.excitations` would run TD-DFT; the second request is
@@ -99,20 +102,35 @@ def covered_key(atoms: Atoms, settings: TDDFTSettings, cover_nm: float, max_stat
 def connect(url: str | os.PathLike):
     """The ASE database at ``url``, its tables created before it is returned.
 
-    ASE creates an SQLite file's tables on first use, by looking for them
-    and then creating them; two processes opening a new store at once can
-    both look, and the second fails ("table systems already exists") or
-    reads a half-made schema. Here a new file's tables are created inside
-    an exclusive SQLite transaction, so a second process waits for the
-    first and then finds them. A file that already has its tables is
-    opened without a lock (read-only files included).
+    ASE creates a database's tables on first use, by looking for them and
+    then creating them; two processes opening a new store at once can both
+    look, and the second fails ("table systems already exists") or reads a
+    half-made schema. Here a new SQLite file's tables are created inside an
+    exclusive SQLite transaction, and a PostgreSQL database's under an
+    advisory lock (:mod:`qdlib._postgresql`, which also mends ASE's row ids
+    under concurrent writers), so a second process waits for the first and
+    then finds them. An SQLite file that already has its tables is opened
+    without a lock (read-only files included).
+
+    SQLite files are opened without ASE's lock file (``<file>.lock``): it is
+    made and removed by the writer, so a writer killed inside a write leaves
+    it behind and every later writer waits for it forever. SQLite's own
+    locks, which the operating system releases when a process dies, keep
+    writers apart. (On a network file system, where those locks may not
+    hold, use PostgreSQL.)
 
     Parameters
     ----------
     url : str or path-like
-        SQLite file path, ``postgresql://`` URL, or a path ending in ``.json``: ASE's JSON
-        database, text that a version-control system stores as small deltas (every write
-        rewrites the file: for stores of hundreds of rows, not a cluster's).
+        SQLite file path; ``postgresql://`` (or ``postgres://``) URL, which needs the
+        ``postgres`` extra (``pip install 'qdlib[postgres]'``); or a path ending in ``.json``:
+        ASE's JSON database, text that a version-control system stores as small deltas (every
+        write rewrites the file, under ASE's lock file: for stores of hundreds of rows written by a few
+        local processes, not a cluster's).
+
+    Returns
+    -------
+    ase.db.core.Database
 
     Examples
     --------
@@ -122,16 +140,48 @@ def connect(url: str | os.PathLike):
     import ase.db
 
     url = os.fspath(url)
-    if url.startswith("postgresql"):
-        return ase.db.connect(url, type="postgresql")
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            from ._postgresql import PostgreSQLDatabase
+        except ImportError as err:
+            raise ImportError(
+                f"a PostgreSQL store needs the driver and ASE's backend: pip install 'qdlib[postgres]' ({err})"
+            ) from err
+        db = PostgreSQLDatabase(url)
+        db.count()  # creates the tables (under the lock) or finds them, once per connection object
+        return db
     if url.endswith(".json"):
         return ase.db.connect(url, type="json")
-    db = ase.db.connect(url, type="db")
+    db = ase.db.connect(url, type="db", use_lock_file=False)
     if not _has_tables(url):
         with db:  # one connection, held: the lock below covers ASE's look-then-create
             db.connection.execute("BEGIN EXCLUSIVE")
             db.count()
     return db
+
+
+@contextlib.contextmanager
+def _one_writer(db, key: str) -> Iterator:
+    """``db`` inside one transaction in which no other process writes ``key``.
+
+    Look for ``key`` and write its row inside this block: a second writer of
+    the same key waits until the first commits, then finds the row. SQLite
+    locks the whole file (``BEGIN IMMEDIATE``); PostgreSQL takes an advisory
+    lock on the key, so writers of other keys go on. The transaction commits
+    at the end of the block and rolls back on an error (or when the process
+    dies inside it). ASE's JSON file has no transactions: its writes are not
+    guarded (one writer only).
+    """
+    kind = getattr(db, "type", None)  # "db" (SQLite) or "postgresql"; ASE's JSON database has none
+    if kind not in ("db", "postgresql"):
+        yield db
+        return
+    with db:  # one connection for the block: committed at its end, rolled back on an error
+        if kind == "postgresql":
+            db.lock_key(key)
+        else:
+            db.connection.execute("BEGIN IMMEDIATE")
+        yield db
 
 
 def _has_tables(path: str) -> bool:
@@ -148,7 +198,8 @@ class ResultStore:
     Parameters
     ----------
     url : str or path-like
-        SQLite file path (created on first write) or a PostgreSQL URL.
+        SQLite file path (created on first write), PostgreSQL URL or ``.json`` path: see
+        :func:`connect`.
 
     Examples
     --------
@@ -200,7 +251,7 @@ class ResultStore:
         key-value pairs (e.g. ``dataset="authors"``).
         """
         key = key or result_key(atoms, result.settings)
-        if key in self:
+        if key in self:  # cheap look without a lock; looked at again under it below
             log.info("result %s already stored; not written again", key)
             return key
         pairs = {
@@ -221,7 +272,11 @@ class ResultStore:
         if "cover_nm" in pairs:  # asked to reach a wavelength: say whether it did
             pairs["covered"] = bool(result.covers(float(pairs["cover_nm"])))
         clean = Atoms(atoms.numbers, positions=atoms.positions)
-        self._db.write(clean, key_value_pairs=pairs, data={"excitations": result.to_dict()})
+        with _one_writer(self._db, key) as db:
+            if db.count(result_key=key):
+                log.info("result %s stored meanwhile by another writer; not written again", key)
+                return key
+            db.write(clean, key_value_pairs=pairs, data={"excitations": result.to_dict()})
         return key
 
     def get_or_compute(
@@ -260,7 +315,7 @@ class GeometryStore:
     Parameters
     ----------
     url : str or path-like
-        SQLite file path or PostgreSQL URL.
+        SQLite file path, PostgreSQL URL or ``.json`` path: see :func:`connect`.
 
     Examples
     --------
@@ -293,7 +348,10 @@ class GeometryStore:
             return
         pairs = {k: v for k, v in atoms.info.items() if isinstance(v, (str, int, float, bool, np.integer, np.floating))}
         pairs.update(labels, relax_key=key)
-        self._db.write(Atoms(atoms.numbers, positions=atoms.positions), key_value_pairs=pairs)
+        with _one_writer(self._db, key) as db:
+            if db.count(relax_key=key):
+                return
+            db.write(Atoms(atoms.numbers, positions=atoms.positions), key_value_pairs=pairs)
 
     def select(self, **filters) -> Iterator[Atoms]:
         """Stored geometries matching ASE-db filters, labels in ``info``."""

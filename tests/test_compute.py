@@ -20,8 +20,8 @@ def _check(report, n):
         np.testing.assert_allclose(report.results[i].energies_ev[0], 2.0 + 0.1 * (2.5 + 0.1 * i))
 
 
-def test_serial_with_store_and_failure(tmp_path):
-    store = ResultStore(tmp_path / "r.db")
+def test_serial_with_store_and_failure(store_url):
+    store = ResultStore(store_url)
     report = compute_many(_structures(4), store=store, compute=fake_excitations, labels=lambda i, a: {"index": i})
     _check(report, 4)
     assert report.n_computed == 4 and len(store) == 4
@@ -35,9 +35,9 @@ def test_process_pool(tmp_path):
     _check(report, 3)
 
 
-def test_dask_local_cluster(tmp_path):
+def test_dask_local_cluster(store_url):
     distributed = pytest.importorskip("distributed")
-    store = ResultStore(tmp_path / "r.db")
+    store = ResultStore(store_url)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
             report = compute_many(_structures(5), store=store, executor=client, compute=fake_excitations, progress=False)

@@ -37,6 +37,7 @@ def test_extras():
     extras = project["optional-dependencies"]
     assert {_name(s) for s in extras["gpu"]} == PIP_ONLY
     assert "pytest" in {_name(s) for s in extras["test"]}
+    assert {_name(s) for s in extras["postgres"]} == {"ase-db-backends", "psycopg2-binary"}
     assert project["scripts"]["qdlib"] == "qdlib.cli:main"
 
 

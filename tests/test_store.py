@@ -1,3 +1,10 @@
+"""The results store, on an SQLite file and (with ``QDLIB_TEST_POSTGRES`` set) on a PostgreSQL server.
+
+Tests taking ``store_url`` run once per backend, each on a new, empty store (tests/conftest.py).
+"""
+
+import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -11,7 +18,25 @@ from ase import Atoms
 
 from qdlib.qchem import TDDFTSettings
 from qdlib.store import ResultStore, result_key
-from tests.fakes import fake_excitations
+from tests.fakes import fake_excitations, write_in_worker
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@contextlib.contextmanager
+def deadline(seconds: float):
+    """Raise TimeoutError in the main thread if the block runs longer than ``seconds``."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _dot(shift=0.0):
@@ -33,8 +58,8 @@ def test_key_depends_on_geometry_and_settings_only():
     assert len(k) == 24 and int(k, 16) >= 0
 
 
-def test_put_get_once(tmp_path):
-    store = ResultStore(tmp_path / "r.db")
+def test_put_get_once(store_url):
+    store = ResultStore(store_url)
     atoms = _dot()
     assert store.get(atoms, TDDFTSettings()) is None
     exc = fake_excitations(atoms, TDDFTSettings(), None)
@@ -48,8 +73,8 @@ def test_put_get_once(tmp_path):
     assert pairs["result_key"] == key and pairs["xc"] == "camb3lyp"
 
 
-def test_get_or_compute_computes_once(tmp_path):
-    store = ResultStore(tmp_path / "r.db")
+def test_get_or_compute_computes_once(store_url):
+    store = ResultStore(store_url)
     calls = []
 
     def compute(atoms, settings, options):
@@ -60,6 +85,18 @@ def test_get_or_compute_computes_once(tmp_path):
     b = store.get_or_compute(_dot(), compute=compute)
     assert len(calls) == 1
     np.testing.assert_array_equal(a.energies_ev, b.energies_ev)
+
+
+def test_a_failed_write_leaves_nothing_behind(store_url):
+    """An error inside the write's transaction rolls it back; the store stays usable."""
+    store = ResultStore(store_url)
+    atoms = _dot()
+    exc = fake_excitations(atoms, TDDFTSettings(), None)
+    with pytest.raises(ValueError, match="Bad key"):  # ASE refuses the key after the row's look-up
+        store.put(atoms, exc, **{"not a key": 1})
+    assert len(store) == 0
+    store.put(atoms, exc)
+    assert len(store) == 1
 
 
 BATCH = textwrap.dedent(
@@ -76,24 +113,24 @@ BATCH = textwrap.dedent(
 )
 
 
-def test_batch_survives_sigkill(tmp_path):
+def test_batch_survives_sigkill(store_url, tmp_path):
     """A batch killed with SIGKILL keeps what it finished; the rerun adds only the rest."""
-    db = tmp_path / "r.db"
+    db = store_url
     script = tmp_path / "batch.py"
     script.write_text(BATCH)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONPATH": root, "QDLIB_FAKE_DELAY_S": "0.25"}
-    proc = subprocess.Popen([sys.executable, str(script), str(db)], env=env, cwd=root)
-    deadline = time.time() + 60
-    while time.time() < deadline:  # wait until some, not all, are stored
-        if db.exists() and 3 <= len(ResultStore(db)) < 12:
+    env = {**os.environ, "PYTHONPATH": ROOT, "QDLIB_FAKE_DELAY_S": "0.25"}
+    proc = subprocess.Popen([sys.executable, str(script), db], env=env, cwd=ROOT)
+    stop = time.time() + 60
+    while time.time() < stop:  # wait until some, not all, are stored
+        if (db.startswith("postgresql") or os.path.exists(db)) and 3 <= len(ResultStore(db)) < 12:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     done = len(ResultStore(db))
     assert 3 <= done < 12
-    out = subprocess.run([sys.executable, str(script), str(db)], env=env, cwd=root, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, str(script), db], env=env, cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
     assert out.returncode == 0, out.stderr
     n_computed, n_cached = int(out.stdout.split()[1]), int(out.stdout.split()[3])
     assert n_cached == done and n_computed == 12 - done
@@ -102,7 +139,7 @@ def test_batch_survives_sigkill(tmp_path):
     assert len(keys) == 12 and len(set(keys)) == 12
 
 
-def test_a_fallback_answer_is_found_under_the_request(tmp_path):
+def test_a_fallback_answer_is_found_under_the_request(store_url):
     import dataclasses
 
     from qdlib.store import result_key
@@ -110,7 +147,7 @@ def test_a_fallback_answer_is_found_under_the_request(tmp_path):
     atoms = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
     asked = TDDFTSettings()
     answered = fake_excitations(atoms, dataclasses.replace(asked, tda=True))
-    store = ResultStore(tmp_path / "r.db")
+    store = ResultStore(store_url)
     key = store.put(atoms, answered, key=result_key(atoms, asked))
     assert key == result_key(atoms, asked) != result_key(atoms, answered.settings)
     found = store.get(atoms, asked)
@@ -118,8 +155,8 @@ def test_a_fallback_answer_is_found_under_the_request(tmp_path):
 
 
 @pytest.mark.parametrize("store_class", ["ResultStore", "GeometryStore"])
-def test_two_openers_of_a_new_store_do_not_race(tmp_path, monkeypatch, store_class):
-    """Two connections opening one new file at once both get a working store.
+def test_two_openers_of_a_new_store_do_not_race(store_url, monkeypatch, store_class):
+    """Two connections opening one new store at once both get a working store.
 
     ASE looks for its tables and then creates them; a slow first statement
     widens the gap between the look and the creation to ~0.3 s, so that,
@@ -127,13 +164,20 @@ def test_two_openers_of_a_new_store_do_not_race(tmp_path, monkeypatch, store_cla
     """
     import threading
 
-    import ase.db.sqlite
-
     from qdlib import store as store_module
 
-    slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT COUNT(*) FROM c"
-    monkeypatch.setattr(ase.db.sqlite, "init_statements", [slow, *ase.db.sqlite.init_statements])
-    path = tmp_path / "new.db"
+    if store_url.startswith("postgresql"):
+        from qdlib import _postgresql
+
+        backend = sys.modules[_postgresql._ASEPostgreSQLDatabase.__module__]
+        slow = "SELECT pg_sleep(0.3)"
+    else:
+        import ase.db.sqlite as backend
+
+        slow = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) "
+                "SELECT COUNT(*) FROM c")
+    monkeypatch.setattr(backend, "init_statements", [slow, *backend.init_statements])
+    path = store_url
     barrier, errors = threading.Barrier(2), []
 
     def open_and_write(i):
@@ -152,3 +196,94 @@ def test_two_openers_of_a_new_store_do_not_race(tmp_path, monkeypatch, store_cla
     [t.join(timeout=60) for t in threads]
     assert errors == []
     assert len(getattr(store_module, store_class)(path)) == 2
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from ase import Atoms
+    from qdlib.store import ResultStore
+    from tests.fakes import fake_excitations
+    url, writer, n, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    store = ResultStore(url)
+    time.sleep(max(0.0, start - time.time()))  # both writers begin together
+    for i in range(n):
+        own = 0.0 if i % 2 == 0 else 1.0 + writer  # even i: a key both writers write
+        atoms = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.5 + 0.01 * i + own]])
+        store.put(atoms, fake_excitations(atoms), index=i, writer=writer)
+    """
+)
+
+
+def test_concurrent_writers_keep_each_row_whole(store_url, tmp_path):
+    """Two processes writing at once: no key twice, and each row's key index points at that row.
+
+    ASE's PostgreSQL backend took a new row's id from the sequence's last value (any session's),
+    so one writer's keys landed on the other's row or failed its foreign key.
+    """
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    n, start = 30, time.time() + 3.0
+    writers = [
+        subprocess.Popen([sys.executable, str(script), store_url, str(w), str(n), str(start)], env=env, cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for w in range(2)
+    ]
+    for proc in writers:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    store = ResultStore(store_url)
+    expected = n // 2 + 2 * (n - n // 2)  # shared keys once, each writer's own keys
+    keys = [pairs["result_key"] for _, _, pairs in store.select()]
+    assert len(keys) == expected and len(set(keys)) == expected
+    db = store._db
+    assert db.count("result_key") == expected  # ASE's key table: one entry per row, on that row
+    by_index = [row.index for row in db.select(sort="index")]  # joins the number key-value table
+    assert by_index == sorted(by_index) and len(by_index) == expected
+    for atoms, exc, _ in store.select():
+        np.testing.assert_allclose(exc.energies_ev, fake_excitations(atoms).energies_ev)
+
+
+def test_dask_workers_write_at_once_and_a_killed_worker_loses_nothing(store_url, tmp_path):
+    """Workers of a dask cluster write the store; one is SIGKILLed mid-write; the rerun completes it.
+
+    Every structure is asked for twice, side by side, so that the two workers write the same key
+    at once; the one chosen to die is killed with its row written but not committed (its lock
+    held). The scheduler gives up on the tasks of the dead worker (no retries), the batch reports
+    them failed, and the same batch run again stores what is missing. At the end each result is
+    stored exactly once.
+    """
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    from qdlib.compute import compute_many
+
+    n, victim = 8, 3
+    geometry = [[[0, 0, 0], [0, 0, 2.5 + 0.01 * i]] for i in range(n)]
+    structures = []
+    for i in range(n):
+        structures += [Atoms("CdSe", positions=geometry[i]) for _ in range(1 if i == victim else 2)]
+    structures[2 * victim].info["kill"] = True
+    structures.append(Atoms("CdSe", positions=geometry[victim]))  # its twin, late: the victim writes first
+    marker = tmp_path / "killed"
+    task = functools.partial(write_in_worker, url=store_url, delay_s=0.2, kill_marker=str(marker))
+
+    config = {"distributed.scheduler.allowed-failures": 0, "distributed.comm.timeouts.connect": "30s"}
+    with deadline(120), dask.config.set(config):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        with cluster, distributed.Client(cluster, timeout="30s") as client:
+            first = compute_many(structures, executor=client, compute=task, progress=False)
+            again = compute_many(structures, executor=client, compute=task, progress=False)
+
+    assert marker.exists()  # a worker was killed
+    assert first.failures and all(err.startswith("KilledWorker") for err in first.failures.values()), first.failures
+    assert len(first.results) + len(first.failures) == len(structures) and len(first.results) > 0
+    assert again.failures == {} and set(again.results) == set(range(len(structures)))
+    store = ResultStore(store_url)
+    keys = [pairs["result_key"] for _, _, pairs in store.select()]
+    assert sorted(keys) == sorted({result_key(atoms, TDDFTSettings()) for atoms in structures})  # each once
+    assert store._db.count("result_key") == n
+    for i, atoms in enumerate(structures):
+        np.testing.assert_allclose(again.results[i].energies_ev, fake_excitations(atoms).energies_ev)
+        np.testing.assert_allclose(store.get(atoms, TDDFTSettings()).energies_ev, fake_excitations(atoms).energies_ev)
