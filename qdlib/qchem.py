@@ -26,7 +26,7 @@ measured: the Tamm–Dancoff approximation (``tda``), density fitting
 (``density_fit``), smaller grids (``grid_level``, ``response_grid_level``).
 
 >>> from qdlib import datasets, qchem                       # doctest: +SKIP
->>> exc = qchem.absorption(datasets.fetch_benchmark_dot("Cd6Se6"))  # doctest: +SKIP
+>>> exc = qchem.excitations(datasets.fetch_benchmark_dot("Cd6Se6"))  # doctest: +SKIP
 >>> exc.wavelengths_nm.round(1)                              # doctest: +SKIP
 """
 
@@ -69,8 +69,6 @@ __all__ = [
     "format_transition",
     "excitations",
     "next_state_count",
-    "absorption",
-    "vertical_emission",
     "optimize_ground_state",
     "optimize_excited_state",
     "emission",
@@ -1248,20 +1246,6 @@ def _grow_until_covered(mf, td, settings, options, atoms, cover_nm, max_states, 
         settings = dataclasses.replace(settings, n_states=n)
         restart = _checkpoint_path(atoms, settings, options.checkpoint_dir, ".td.npz")
         td = run_tddft(mf, settings, options, restart_file=restart)
-
-
-def absorption(atoms: Atoms, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptions = EngineOptions()):
-    """Absorption excitations at the given (ground-state) geometry; see :func:`excitations`."""
-    return excitations(atoms, settings, options)
-
-
-def vertical_emission(atoms: Atoms, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptions = EngineOptions()):
-    """S1→S0 emission at a fixed geometry (taken as the emitting one).
-
-    The same calculation as :func:`absorption`; use
-    ``result.spectrum("emission")``, which broadens S1 alone.
-    """
-    return excitations(atoms, settings, options)
 
 
 def _to_numpy(x):
