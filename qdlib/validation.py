@@ -491,8 +491,8 @@ def compute_covering(frames: Sequence[Atoms], window: Window, store, settings=No
     import functools
 
     from .compute import compute_many
-    from .qchem import EngineOptions, TDDFTSettings, excitations
-    from .store import covered_key, result_key
+    from .qchem import EngineOptions, TDDFTSettings, excitations, result_key
+    from .store import covered_key
 
     settings, options = settings or TDDFTSettings(), options or EngineOptions()
     if window.cover_nm is None:

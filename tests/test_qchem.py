@@ -8,6 +8,7 @@ import pytest
 from ase import Atoms
 
 from qdlib import qchem, spectra
+from qdlib.qchem import accelerated, engine, geomopt
 from qdlib.qchem import EngineOptions, TDDFTSettings
 from qdlib.structures import StructureError
 
@@ -56,7 +57,7 @@ def test_mo_space_kernels_match_pyscf_on_random_transition_densities(xc):
     atoms = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]])
     settings = TDDFTSettings(xc=xc, grid_level=0, scf_conv_tol=1e-8)
     mf = qchem.run_scf(qchem.build_mol(atoms, settings), settings, CPU)
-    basis = qchem._OVBasis(mf)
+    basis = accelerated._OVBasis(mf)
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(2, 3, basis.nocc, basis.nvir))
     dms = basis.co @ x @ basis.cv.T + basis.cv @ y.transpose(0, 2, 1) @ basis.co.T  # 3 non-symmetric ov densities
@@ -64,7 +65,7 @@ def test_mo_space_kernels_match_pyscf_on_random_transition_densities(xc):
     rho0, vxc, fxc = ni.cache_xc_kernel(mf.mol, mf.grids, mf.xc, mf.mo_coeff, mf.mo_occ, spin=1)
     fxc = fxc[0, :, 0] + fxc[0, :, 1]  # singlet kernel, as PySCF's response does
     reference = dft.numint.NumInt.nr_rks_fxc(ni, mf.mol, mf.grids, mf.xc, None, dms, 0, 0, rho0, vxc, fxc)
-    with qchem._mo_space_response(mf, CPU):
+    with accelerated._mo_space_response(mf, CPU):
         assert "nr_rks_fxc" in vars(ni)  # the ov-space kernel is in place
         ours = ni.nr_rks_fxc(mf.mol, mf.grids, mf.xc, None, dms, hermi=0, fxc=fxc)
         vj, vk = mf.get_jk(mf.mol, dms, hermi=0)
@@ -82,7 +83,7 @@ def camb3lyp_dimer():
     atoms = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]])
     settings = TDDFTSettings(grid_level=0, scf_conv_tol=1e-8)
     mf = qchem.run_scf(qchem.build_mol(atoms, settings), settings, CPU)
-    basis = qchem._OVBasis(mf)
+    basis = accelerated._OVBasis(mf)
     x, y = np.random.default_rng(1).normal(size=(2, 3, basis.nocc, basis.nvir))
     dms = basis.co @ x @ basis.cv.T + basis.cv @ y.transpose(0, 2, 1) @ basis.co.T
     return mf, basis, dms
@@ -96,7 +97,7 @@ def test_disk_mo_space_jk_matches_pyscf_for_both_coulomb_ranges(tmp_path, monkey
     mf, basis, dms = camb3lyp_dimer
     omega = mf._numint.rsh_and_hybrid_coeff(mf.xc)[0]
     assert omega > 0
-    disk = qchem._DiskMOSpaceJK(basis, mf.mol, [None, omega], 500, str(tmp_path))
+    disk = accelerated._DiskMOSpaceJK(basis, mf.mol, [None, omega], 500, str(tmp_path))
     monkeypatch.setattr(disk, "row_block_mb", 1e-3)  # one occupied row, one orbital pair per step: every block path
     for om in (None, omega):
         vj, vk = disk.jk(om, *basis.blocks(dms), True, True, dms.shape)
@@ -114,13 +115,13 @@ def test_scratch_files_of_stopped_processes_are_removed(tmp_path):
     import subprocess
 
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    prefix = f"{qchem._DiskMOSpaceJK.prefix}{platform.node()}_"
+    prefix = f"{accelerated._DiskMOSpaceJK.prefix}{platform.node()}_"
     stale = tmp_path / f"{prefix}{done.stdout.strip()}_x1.h5"  # its process has exited
     live = tmp_path / f"{prefix}{os.getpid()}_x2.h5"  # this process
-    other_host = tmp_path / f"{qchem._DiskMOSpaceJK.prefix}elsewhere_{done.stdout.strip()}_x3.h5"
+    other_host = tmp_path / f"{accelerated._DiskMOSpaceJK.prefix}elsewhere_{done.stdout.strip()}_x3.h5"
     for f in (stale, live, other_host):
         f.write_bytes(b"")
-    assert qchem._DiskMOSpaceJK.remove_stale(str(tmp_path)) == [str(stale)]
+    assert accelerated._DiskMOSpaceJK.remove_stale(str(tmp_path)) == [str(stale)]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other_host.name])
 
 
@@ -133,15 +134,15 @@ def test_response_streams_mo_integrals_from_disk_when_ao_integrals_are_not_store
     monkeypatch.setattr(mf, "_is_mem_enough", lambda: False)  # PySCF's direct algorithm from here on
     monkeypatch.setattr(lib.param, "TMPDIR", str(tmp_path))
     built = []
-    monkeypatch.setattr(qchem._DiskMOSpaceJK, "close", lambda self, real=qchem._DiskMOSpaceJK.close: (built.append(
+    monkeypatch.setattr(accelerated._DiskMOSpaceJK, "close", lambda self, real=accelerated._DiskMOSpaceJK.close: (built.append(
         os.path.isfile(self.path)), real(self)))  # fmt: skip
-    with qchem._mo_space_response(mf, CPU):
+    with accelerated._mo_space_response(mf, CPU):
         vj, vk = mf.get_jk(mf.mol, dms, hermi=0)
     assert built == [True] and not list(tmp_path.iterdir())  # the scratch file existed and is gone
     np.testing.assert_allclose(_ov_blocks(basis, vk), _ov_blocks(basis, ref_k), atol=1e-10 * np.abs(ref_k).max())
     np.testing.assert_allclose(_ov_blocks(basis, vj), _ov_blocks(basis, ref_j), atol=1e-10 * np.abs(ref_j).max())
     original = mf.get_jk
-    with qchem._mo_space_response(mf, dataclasses.replace(CPU, mo_space_disk=False)):
+    with accelerated._mo_space_response(mf, dataclasses.replace(CPU, mo_space_disk=False)):
         assert mf.get_jk == original  # switched off: PySCF's own J/K
     assert built == [True]  # and nothing built
 
@@ -185,7 +186,7 @@ def test_dominant_transitions_reads_pairs_relative_to_homo_and_lumo():
 
 def test_invalid_structure_rejected_before_integrals(monkeypatch):
     called = []
-    monkeypatch.setattr(qchem, "run_scf", lambda *a, **k: called.append(1))
+    monkeypatch.setattr(engine, "run_scf", lambda *a, **k: called.append(1))
     with pytest.raises(StructureError, match="overlap"):
         qchem.excitations(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 0.4]]), CHEAP, CPU)
     with pytest.raises(StructureError, match="unsupported element"):
@@ -263,7 +264,7 @@ def test_gpu_path_builds_gpu4pyscf_objects(monkeypatch):
     dft.rks = rks
     monkeypatch.setitem(sys.modules, "gpu4pyscf.dft", dft)
     monkeypatch.setitem(sys.modules, "gpu4pyscf.dft.rks", rks)
-    mf = qchem._make_rks("MOL", TDDFTSettings(), EngineOptions(backend="gpu"), "gpu")
+    mf = engine._make_rks("MOL", TDDFTSettings(), EngineOptions(backend="gpu"), "gpu")
     assert isinstance(mf, FakeRKS) and made == {"mol": "MOL", "xc": "camb3lyp"}
     assert mf.grids.level == 3 and mf.conv_tol == 1e-9
 
@@ -317,8 +318,8 @@ def test_emission_relaxes_s1_then_computes_there(monkeypatch):
         seen["geometry"] = atoms.positions.copy()
         return "EXC"
 
-    monkeypatch.setattr(qchem, "optimize_excited_state", fake_opt)
-    monkeypatch.setattr(qchem, "excitations", fake_exc)
+    monkeypatch.setattr(geomopt, "optimize_excited_state", fake_opt)
+    monkeypatch.setattr(geomopt, "excitations", fake_exc)
     exc, geom = qchem.emission(start, CHEAP, CPU)
     assert exc == "EXC" and geom is relaxed and seen["state"] == 1
     np.testing.assert_array_equal(seen["geometry"], relaxed.positions)
@@ -366,8 +367,8 @@ def test_saddle_point_ground_state_is_followed_then_tddft_retried(monkeypatch, d
         calls.append("stability")
         return real_follow(mf)
 
-    monkeypatch.setattr(qchem, "run_tddft", run_tddft)
-    monkeypatch.setattr(qchem, "follow_internal_instability", follow)
+    monkeypatch.setattr(engine, "run_tddft", run_tddft)
+    monkeypatch.setattr(engine, "follow_internal_instability", follow)
     again = qchem.excitations(atoms, CHEAP, CPU)
     assert calls == ["tddft", "stability", "tddft"]
     assert again.scf_strategy == "diis+stability"
@@ -385,7 +386,7 @@ def test_full_tddft_still_unsolvable_after_stability_falls_back_to_tamm_dancoff(
             raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
         return real_run_tddft(mf, s, options, **kw)
 
-    monkeypatch.setattr(qchem, "run_tddft", run_tddft)
+    monkeypatch.setattr(engine, "run_tddft", run_tddft)
     out = qchem.excitations(atoms, CHEAP, CPU)
     assert seen == [False, False, True]
     assert out.scf_strategy == "diis+stability+tda-fallback" and out.settings == dataclasses.replace(CHEAP, tda=True)
@@ -398,7 +399,7 @@ def test_full_tddft_still_unsolvable_after_stability_falls_back_to_tamm_dancoff(
         seen.append(s.tda)
         raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
 
-    monkeypatch.setattr(qchem, "run_tddft", always_unsolvable)
+    monkeypatch.setattr(engine, "run_tddft", always_unsolvable)
     with pytest.raises(RuntimeError, match="saddle-point"):  # Tamm-Dancoff asked for and failing: nothing left to try
         qchem.excitations(atoms, dataclasses.replace(CHEAP, tda=True), CPU)
     assert seen == [True, True]
@@ -424,7 +425,7 @@ def test_other_tddft_errors_are_not_swallowed(monkeypatch, dimer_result):
     def broken(mf, settings, options, **kw):
         raise RuntimeError("something else")
 
-    monkeypatch.setattr(qchem, "run_tddft", broken)
+    monkeypatch.setattr(engine, "run_tddft", broken)
     with pytest.raises(RuntimeError, match="something else"):
         qchem.excitations(atoms, CHEAP, CPU)
 
@@ -470,7 +471,7 @@ def test_relaxation_steps_free_the_previous_steps_scf_objects(monkeypatch):
         made.append(weakref.ref(mf))
         return mf
 
-    monkeypatch.setattr(qchem, "run_scf", recording_run_scf)
+    monkeypatch.setattr(geomopt, "run_scf", recording_run_scf)
     out = qchem.optimize_ground_state(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.9]]), CHEAP, CPU, max_steps=4)
     assert out.info["optimization_gradients"] >= 3
     assert alive_at_step[0] == 0 and max(alive_at_step) == 0
@@ -488,7 +489,7 @@ def test_a_single_point_leaves_no_reference_cycle_holding_its_scf_object(tmp_pat
         made.append(weakref.ref(mf))
         return mf
 
-    monkeypatch.setattr(qchem, "run_scf", recording_run_scf)
+    monkeypatch.setattr(engine, "run_scf", recording_run_scf)
     options = dataclasses.replace(CPU, checkpoint_dir=str(tmp_path))  # the solver's recording wrapper too
     gc.disable()
     try:
@@ -585,7 +586,7 @@ def test_excitations_keep_tddft_vectors_beside_the_scf_checkpoint_until_done(tmp
         written.append((restart_file, os.path.isfile(restart_file)))
         return td
 
-    monkeypatch.setattr(qchem, "run_tddft", run_tddft)
+    monkeypatch.setattr(engine, "run_tddft", run_tddft)
     out = qchem.excitations(atoms, CHEAP, dataclasses.replace(CPU, checkpoint_dir=str(chk)))
     assert written == [(str(chk / f"{result_key(atoms, CHEAP)}.td.npz"), True)]
     assert not list(chk.iterdir())  # both restart points removed once the result exists
