@@ -249,7 +249,7 @@ def test_unknown_backend():
 
 
 def test_gpu_path_builds_gpu4pyscf_objects(monkeypatch):
-    """With backend 'gpu' the ground state is solved by gpu4pyscf.dft.rks's RKS object, at the settings' functional and grid."""
+    """With backend 'gpu' the ground state is solved by gpu4pyscf.dft.rks's RKS, at the settings' functional, grid."""
     _fake_gpu_stack(monkeypatch, 1)
     made = {}
 
@@ -274,7 +274,7 @@ def test_gpu_path_builds_gpu4pyscf_objects(monkeypatch):
 
 
 def test_public_names_are_importable_from_the_package():
-    """Whatever module of qdlib.qchem defines a name, callers import it from qdlib.qchem (and result_key from the store too)."""
+    """Whichever module of qdlib.qchem defines a name, it is imported from qdlib.qchem (result_key also from store)."""
     from qdlib import store
 
     used = {"BackendUnavailableError", "EngineOptions", "Excitations", "HARTREE_EV", "OptimizationCheckpoint",
@@ -430,7 +430,8 @@ def test_scf_checkpoint_restarts_from_the_last_orbitals(tmp_path, dimer_result):
     again = qchem.run_scf(mol, CHEAP, CPU, chkfile=chk)
     assert first.cycles > 3 and again.cycles <= 2 and abs(again.e_tot - first.e_tot) < 1e-8
     out = qchem.excitations(atoms, CHEAP, dataclasses.replace(CPU, checkpoint_dir=str(tmp_path / "chk")))
-    assert (tmp_path / "chk").is_dir() and not (tmp_path / "chk" / f"{qchem.result_key(atoms, CHEAP)}.chk").exists()  # removed when done
+    chk = tmp_path / "chk" / f"{qchem.result_key(atoms, CHEAP)}.chk"
+    assert chk.parent.is_dir() and not chk.exists()  # removed when done
     np.testing.assert_allclose(out.energies_ev, exc.energies_ev, atol=1e-6)
 
 

@@ -23,6 +23,17 @@ rounding) faster, on molecules of a few hundred basis functions (``benchmarks/td
 
 :func:`_drop_caches` frees what all of these hold, so that an SCF object kept for its density does
 not keep gigabytes of integrals with it.
+
+Each is switched by a field of :class:`~qdlib.qchem.EngineOptions`; with all of them off, the
+engine runs PySCF's own code, to the same answer:
+
+>>> from ase import Atoms
+>>> from qdlib.qchem import TDDFTSettings, excitations
+>>> plain = EngineOptions(incore_eri=False, mo_space_jk=False, mo_space_xc=False, ao_cache_mb=0)
+>>> settings = TDDFTSettings(n_states=2, grid_level=0)
+>>> fast, slow = (excitations(Atoms("Cd"), settings, options) for options in (EngineOptions(), plain))
+>>> float(abs(fast.energies_ev - slow.energies_ev).max()) < 1e-6  # eV
+True
 """
 
 from __future__ import annotations

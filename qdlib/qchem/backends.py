@@ -22,11 +22,22 @@ Backend = Literal["auto", "cpu", "gpu"]
 
 
 class BackendUnavailableError(RuntimeError):
-    """The requested backend cannot run on this machine."""
+    """The requested backend cannot run on this machine (``"gpu"`` without gpu4pyscf or a CUDA device)."""
 
 
 def gpu_available() -> bool:
-    """Whether gpu4pyscf imports and CuPy sees at least one CUDA device."""
+    """Whether gpu4pyscf imports and CuPy sees at least one CUDA device.
+
+    Returns
+    -------
+    bool
+        ``False`` also when the CUDA driver fails (no error is raised).
+
+    Examples
+    --------
+    >>> gpu_available() in (True, False)
+    True
+    """
     try:
         importlib.import_module("gpu4pyscf")
         cupy = importlib.import_module("cupy")
@@ -38,12 +49,30 @@ def gpu_available() -> bool:
 def select_backend(requested: Backend = "auto") -> Literal["cpu", "gpu"]:
     """Resolve ``"auto"``/``"cpu"``/``"gpu"`` to the backend that will run.
 
+    Parameters
+    ----------
+    requested : {"auto", "cpu", "gpu"}
+        ``"auto"`` takes the GPU when :func:`gpu_available`, else the CPU.
+
+    Returns
+    -------
+    {"cpu", "gpu"}
+
     Raises
     ------
     BackendUnavailableError
         If ``"gpu"`` is requested and gpu4pyscf or a CUDA device is missing.
     ValueError
         For an unknown name.
+
+    Examples
+    --------
+    >>> select_backend("cpu")
+    'cpu'
+    >>> select_backend("tpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: backend must be 'auto', 'cpu' or 'gpu', got 'tpu'
     """
     if requested not in ("auto", "cpu", "gpu"):
         raise ValueError(f"backend must be 'auto', 'cpu' or 'gpu', got {requested!r}")
@@ -59,7 +88,23 @@ def select_backend(requested: Backend = "auto") -> Literal["cpu", "gpu"]:
 
 
 def versions(backend: str) -> dict[str, str]:
-    """Versions of the packages behind a calculation."""
+    """Versions of the packages behind a calculation, recorded with every result.
+
+    Parameters
+    ----------
+    backend : {"cpu", "gpu"}
+        The backend that ran; ``"gpu"`` adds gpu4pyscf's version.
+
+    Returns
+    -------
+    dict of str to str
+        Package name to version: PySCF, NumPy, Python, qdlib (and gpu4pyscf).
+
+    Examples
+    --------
+    >>> sorted(versions("cpu"))
+    ['numpy', 'pyscf', 'python', 'qdlib']
+    """
     import pyscf
 
     out = {"pyscf": pyscf.__version__, "numpy": np.__version__, "python": platform.python_version()}
@@ -75,6 +120,7 @@ def versions(backend: str) -> dict[str, str]:
 
 
 def _to_numpy(x):
+    """A NumPy array of a NumPy or CuPy (gpu4pyscf) array."""
     return x.get() if hasattr(x, "get") else x
 
 

@@ -6,6 +6,15 @@ structure, basis and ECP), :func:`run_scf` (restricted Kohn–Sham with retries)
 saddle point followed downhill (:func:`follow_internal_instability`), and more states solved for
 until a wavelength is reached when asked (:func:`next_state_count`). On the CPU the integrals
 and kernels of :mod:`qdlib.qchem.accelerated` make it faster without changing the answer.
+
+The steps one by one, on a cadmium atom (a tenth of a second):
+
+>>> from ase import Atoms
+>>> settings = TDDFTSettings(n_states=2, grid_level=0)
+>>> mf = run_scf(build_mol(Atoms("Cd"), settings), settings)
+>>> td = run_tddft(mf, settings)
+>>> (td.e * HARTREE_EV).round(2)  # eV
+array([5.11, 5.11])
 """
 
 from __future__ import annotations
@@ -41,16 +50,38 @@ log = logging.getLogger(__name__)
 
 
 class SCFConvergenceError(RuntimeError):
-    """The ground-state SCF did not converge with any of the retry strategies."""
+    """The ground-state SCF did not converge with any of the retry strategies (:func:`run_scf`)."""
 
 
 def build_mol(atoms: Atoms, settings: TDDFTSettings = TDDFTSettings(), verbose: int = 0):
-    """A PySCF ``Mole`` of a validated structure (Å), basis and ECP from ``settings``.
+    """A PySCF ``Mole`` of a validated structure, basis and ECP from ``settings``.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Geometry, Å; checked by :func:`qdlib.structures.validate` (elements Cd, Se, Te, no
+        overlapping atoms).
+    settings : TDDFTSettings
+        Its ``basis``, ``ecp``, ``charge`` and ``spin`` are used.
+    verbose : int
+        PySCF verbosity.
+
+    Returns
+    -------
+    pyscf.gto.Mole
+        Built, coordinates in Å (``mol.unit``).
 
     Raises
     ------
     qdlib.structures.StructureError
         Before any integral is computed, if the structure is invalid.
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> mol = build_mol(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]]))
+    >>> mol.nao_nr(), mol.nelectron  # LanL2DZ: valence electrons only, the cores are in the ECP
+    (26, 18)
     """
     from pyscf import gto
 
@@ -105,14 +136,36 @@ def run_scf(mol, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptio
     (Newton) solver from the last density. With ``chkfile``, PySCF writes the orbitals
     there every cycle.
 
+    Parameters
+    ----------
+    mol : pyscf.gto.Mole
+        The molecule (:func:`build_mol`, or any PySCF ``Mole``).
+    settings : TDDFTSettings
+        Functional, grid, density fitting and convergence threshold (Eh).
+    options : EngineOptions
+        Backend, memory (MB), stored integrals, SCF cycles per strategy.
+    dm0 : ndarray, shape (n_ao, n_ao), optional
+        Initial density matrix (e.g. the previous geometry's).
+    chkfile : str, optional
+        PySCF checkpoint file to restart from and write to.
+
     Returns
     -------
-    mf : pyscf RKS object (converged), with ``mf.qdlib_strategy`` naming the strategy
+    mf : pyscf RKS object
+        Converged; ``mf.e_tot`` in Eh, ``mf.qdlib_strategy`` names the strategy that converged.
 
     Raises
     ------
     SCFConvergenceError
         If no strategy converges.
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> settings = TDDFTSettings(grid_level=0)
+    >>> mf = run_scf(build_mol(Atoms("Cd"), settings), settings)
+    >>> mf.converged, mf.qdlib_strategy, round(float(mf.e_tot), 3)  # Eh
+    (True, 'diis', -48.002)
     """
     backend = select_backend(options.backend)
     mf = _make_rks(mol, settings, options, backend)
@@ -153,6 +206,7 @@ def run_scf(mol, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptio
 
 
 def _formula(mol) -> str:
+    """``"Cd4Se4"``: the composition of a PySCF ``Mole``, elements in order of appearance."""
     symbols = [mol.atom_pure_symbol(i) for i in range(mol.natm)]
     return "".join(f"{el}{symbols.count(el)}" for el in dict.fromkeys(symbols))
 
@@ -161,11 +215,35 @@ def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOpti
               restart_file: str | None = None):  # fmt: skip
     """Solve for ``settings.n_states`` singlet excitations on a converged ground state.
 
-    With ``restart_file`` (CPU), the solver's best vectors are saved there after every
-    iteration and, when the file exists, the solver starts from them
-    (:class:`ResponseCheckpoint`).
+    The exchange-correlation kernel is integrated on the response grid
+    (``settings.response_grid_level``); on the CPU the response's J, K and kernel are
+    contracted in the occupied–virtual space (:mod:`qdlib.qchem.accelerated`).
 
-    Returns the PySCF TDDFT/TDA object after ``kernel()``.
+    Parameters
+    ----------
+    mf : pyscf RKS object
+        A converged ground state (:func:`run_scf`).
+    settings : TDDFTSettings
+        States, full TDDFT or Tamm–Dancoff (``tda``), response grid, threshold (Eh).
+    options : EngineOptions
+        Memory (MB) and the occupied–virtual contractions.
+    restart_file : str, optional
+        (CPU) The solver's best vectors are saved there after every iteration and, when the
+        file exists, the solver starts from them (:class:`~qdlib.qchem.ResponseCheckpoint`).
+
+    Returns
+    -------
+    td : pyscf TDDFT or TDA object
+        After ``kernel()``: ``td.e`` excitation energies, Eh; ``td.xy`` response vectors;
+        ``td.converged`` per state.
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> settings = TDDFTSettings(n_states=2, grid_level=0)
+    >>> td = run_tddft(run_scf(build_mol(Atoms("Cd"), settings), settings), settings)
+    >>> (td.e * HARTREE_EV).round(2), bool(all(td.converged))  # eV
+    (array([5.11, 5.11]), True)
     """
     if settings.response_grid_level is not None and settings.response_grid_level != settings.grid_level:
         from pyscf import dft
@@ -218,14 +296,33 @@ def follow_internal_instability(mf, max_rounds: int = 3):
     orbitals along the unstable mode; the SCF restarts from them until the
     solution is a minimum.
 
+    Parameters
+    ----------
+    mf : pyscf RKS object
+        A converged ground state (:func:`run_scf`).
+    max_rounds : int
+        Stability analyses (and re-convergences) at most.
+
     Returns
     -------
-    mf : the same object, converged to a stable solution; ``mf.qdlib_strategy`` gains ``"+stability"``.
+    mf : pyscf RKS object
+        The same object, converged to a stable solution (``mf.e_tot``, Eh, at or below where it
+        was); ``mf.qdlib_strategy`` gains ``"+stability"``.
 
     Raises
     ------
     SCFConvergenceError
         If the SCF does not converge from the rotated orbitals, or is still unstable after ``max_rounds``.
+
+    Examples
+    --------
+    A stable ground state is returned as it was:
+
+    >>> from ase import Atoms
+    >>> settings = TDDFTSettings(grid_level=0)
+    >>> mf = run_scf(build_mol(Atoms("Cd"), settings), settings)
+    >>> follow_internal_instability(mf).qdlib_strategy
+    'diis+stability'
     """
     for _ in range(max_rounds):
         mo, _, stable, _ = mf.stability(internal=True, external=False, return_status=True)
@@ -279,15 +376,23 @@ def excitations(
     -------
     Excitations
 
+    Raises
+    ------
+    qdlib.structures.StructureError
+        If the structure is invalid (before any integral is computed).
+    SCFConvergenceError
+        If the ground state does not converge.
+
     Examples
     --------
-    A CdSe dimer's two lowest states lie in the infrared; a spectrum complete down to 300 nm
-    needs more (a few seconds):
+    A cadmium atom's two lowest singlets (a degenerate set of three) lie at 242 nm; a
+    spectrum complete down to 200 nm needs more states:
 
-    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]])
-    >>> exc = excitations(dimer, TDDFTSettings(n_states=2, grid_level=0), cover_nm=300.0, max_states=12)
-    >>> exc.settings.n_states, exc.covers(300.0)
-    (8, True)
+    >>> exc = excitations(Atoms("Cd"), TDDFTSettings(n_states=2, grid_level=0), cover_nm=200.0, max_states=12)
+    >>> exc.settings.n_states, exc.covers(200.0), exc.converged
+    (8, True, True)
+    >>> exc.wavelengths_nm.round(1)
+    array([242.5, 242.5, 242.5, 117.1, 117.1, 117.1,  86.6,  86.6])
     """
     backend = select_backend(options.backend)
     with _threads(options.threads):
@@ -349,6 +454,21 @@ def next_state_count(energies_ev: ArrayLike, cover_ev: float, max_states: int) -
     times as many (a few near-degenerate states make the spacing, and the extrapolation,
     unreliable) and at most ``max_states``.
 
+    Parameters
+    ----------
+    energies_ev : array_like
+        Excitation energies found so far, eV.
+    cover_ev : float
+        Energy the highest state should reach, eV.
+    max_states : int
+        The most states to ask for.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
     >>> next_state_count([2.0, 2.1, 2.2, 2.3, 2.4, 2.5], cover_ev=3.2, max_states=40)
     17
     >>> next_state_count([2.0, 2.0, 2.0, 2.1, 2.1, 2.1], cover_ev=3.5, max_states=40)

@@ -6,6 +6,14 @@ its geometry and settings, the SCF orbitals (PySCF's chkfile, ``<key>.chk``), th
 solver's best vectors (:class:`ResponseCheckpoint`, ``<key>.td.npz``) and a relaxation's latest
 geometry (:class:`OptimizationCheckpoint`, ``<key>.S<n>.opt.xyz``); each is removed once its
 result exists.
+
+>>> import tempfile
+>>> from ase import Atoms
+>>> tmp = tempfile.TemporaryDirectory()
+>>> checkpoint = OptimizationCheckpoint.for_run(Atoms("Cd"), 1, TDDFTSettings(), tmp.name)
+>>> os.path.basename(checkpoint.path) == result_key(Atoms("Cd"), TDDFTSettings()) + ".S1.opt.xyz"
+True
+>>> tmp.cleanup()
 """
 
 from __future__ import annotations
@@ -59,6 +67,21 @@ class ResponseCheckpoint:
         saved file belongs to.
     n_keep : int
         Ritz vectors saved (the lowest ones).
+
+    Examples
+    --------
+    :func:`~qdlib.qchem.run_tddft` wraps PySCF's response operator with it (``restart_file``).
+    By hand, on a 3×3 Hermitian problem whose solver has asked for two products so far:
+
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> checkpoint = ResponseCheckpoint(os.path.join(tmp.name, "x.td.npz"), hermitian=True, n_ov=3, n_keep=1)
+    >>> a = np.diag([0.5, 0.7, 0.9])  # the response matrix, Eh
+    >>> vind = checkpoint.wrap(lambda zs: np.asarray(zs) @ a)
+    >>> _ = vind(np.eye(3)[:2])
+    >>> np.abs(checkpoint.initial_guess())  # the lowest Ritz vector of the subspace, saved
+    array([[1., 0., 0.]])
+    >>> tmp.cleanup()
     """
 
     def __init__(self, path: str, hermitian: bool, n_ov: int, n_keep: int):
@@ -67,7 +90,7 @@ class ResponseCheckpoint:
 
     @property
     def size(self) -> int:
-        """Length of one solver vector."""
+        """Length of one solver vector: ``n_ov`` (Hermitian) or ``2 n_ov`` (``[X, Y]``)."""
         return self.n_ov if self.hermitian else 2 * self.n_ov
 
     def initial_guess(self) -> NDArray[np.float64] | None:
@@ -87,7 +110,20 @@ class ResponseCheckpoint:
         return z
 
     def wrap(self, vind):
-        """The response operator ``vind`` recording what it is asked and saving the Ritz vectors."""
+        """The response operator ``vind`` recording what it is asked and saving the Ritz vectors.
+
+        Parameters
+        ----------
+        vind : callable
+            PySCF's response operator (``td.gen_vind()[0]``): trial vectors ``(n, size)`` to their
+            products, Eh.
+
+        Returns
+        -------
+        callable
+            The same operator; after every call the ``n_keep`` lowest Ritz vectors of all the
+            vectors it has seen are written to ``path``.
+        """
 
         def recorded(zs):
             az = vind(zs)
@@ -163,18 +199,65 @@ class OptimizationCheckpoint:
     ----------
     path : str
         The extended-xyz file (positions in Å; ``gradients`` done so far in its comment line).
+
+    Examples
+    --------
+    :func:`~qdlib.qchem.optimize_excited_state` saves one after every gradient. By hand:
+
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]])
+    >>> checkpoint = OptimizationCheckpoint.for_run(dimer, 1, TDDFTSettings(), tmp.name)
+    >>> checkpoint.save(dimer, [[0, 0, 0], [0, 0, 2.61]], gradients=3)
+    >>> start, done = checkpoint.load(dimer)
+    >>> round(float(start.get_distance(0, 1)), 2), done
+    (2.61, 3)
+    >>> checkpoint.remove()
+    >>> checkpoint.load(dimer)[1]  # nothing saved: start from the given geometry
+    0
+    >>> tmp.cleanup()
     """
 
     path: str
 
     @classmethod
     def for_run(cls, atoms: Atoms, state: int, settings: TDDFTSettings, directory: str | None):
-        """The checkpoint of relaxing ``state`` from ``atoms`` at ``settings``, or ``None`` without a directory."""
+        """The checkpoint of relaxing ``state`` from ``atoms`` at ``settings``.
+
+        Parameters
+        ----------
+        atoms : ase.Atoms
+            The starting geometry, Å (with ``settings`` it names the file, :func:`result_key`).
+        state : int
+            0 for the ground state, n for Sn.
+        settings : TDDFTSettings
+        directory : str or None
+            Where the file goes (created when missing).
+
+        Returns
+        -------
+        OptimizationCheckpoint or None
+            ``None`` without a directory.
+        """
         path = _checkpoint_path(atoms, settings, directory, f".S{state}.opt.xyz")
         return None if path is None else cls(path)
 
     def load(self, atoms: Atoms) -> tuple[Atoms, int]:
-        """The geometry to start from and the gradients already spent (``atoms`` and 0 when none saved)."""
+        """The geometry to start from and the gradients already spent.
+
+        Parameters
+        ----------
+        atoms : ase.Atoms
+            The relaxation's starting geometry, Å.
+
+        Returns
+        -------
+        start : ase.Atoms
+            A copy of ``atoms`` at the saved positions, Å; ``atoms`` itself when nothing usable is
+            saved (no file, a damaged one, or one of other atoms).
+        gradients : int
+            Energy-and-gradient evaluations already done (0 when nothing is saved).
+        """
         import ase.io
 
         if not os.path.isfile(self.path):
@@ -194,7 +277,17 @@ class OptimizationCheckpoint:
         return start, done
 
     def save(self, atoms: Atoms, positions_angstrom, gradients: int) -> None:
-        """Write the current geometry atomically."""
+        """Write the current geometry atomically.
+
+        Parameters
+        ----------
+        atoms : ase.Atoms
+            The atoms relaxed (their elements are written).
+        positions_angstrom : array_like, shape (n_atoms, 3)
+            The current positions, Å.
+        gradients : int
+            Energy-and-gradient evaluations done so far.
+        """
         import ase.io
 
         current = Atoms(atoms.get_chemical_symbols(), positions=positions_angstrom)
@@ -204,5 +297,6 @@ class OptimizationCheckpoint:
         os.replace(tmp, self.path)
 
     def remove(self) -> None:
+        """Delete the file (the relaxation has ended); no error when there is none."""
         with contextlib.suppress(FileNotFoundError):
             os.remove(self.path)

@@ -47,7 +47,16 @@ class TDDFTSettings:
     """Everything that changes the computed spectrum; defaults are the paper's.
 
     Two calculations with equal settings and equal geometry give the same
-    answer, so these fields (and only these) key the results store.
+    answer, so these fields (and only these) key the results store
+    (:func:`result_key`). Units are given field by field below.
+
+    Examples
+    --------
+    >>> cheap = TDDFTSettings(n_states=2, grid_level=0)
+    >>> cheap.xc, cheap.n_states, cheap.tda
+    ('camb3lyp', 2, False)
+    >>> dataclasses.replace(cheap, tda=True) == TDDFTSettings(n_states=2, grid_level=0, tda=True)
+    True
     """
 
     xc: str = "camb3lyp"
@@ -82,13 +91,26 @@ class TDDFTSettings:
     """Davidson residual threshold of the excitation energies, Hartree."""
 
     def key_dict(self) -> dict[str, Any]:
-        """The settings as a plain dict (stable order) for hashing and storage."""
+        """The settings as a plain dict (stable order) for hashing and storage.
+
+        >>> TDDFTSettings().key_dict()["basis"]
+        'lanl2dz'
+        """
         return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """How to run a calculation: these change the speed, never the answer."""
+    """How to run a calculation: these change the speed, never the answer.
+
+    They do not enter :func:`result_key`. Units are given field by field below.
+
+    Examples
+    --------
+    >>> options = EngineOptions(backend="cpu", threads=2)
+    >>> options.max_memory_mb, options.incore_eri
+    (8000, True)
+    """
 
     backend: Backend = "auto"
     """``"auto"`` (GPU when gpu4pyscf and a CUDA device are present), ``"cpu"`` or ``"gpu"``."""
@@ -116,9 +138,9 @@ class EngineOptions:
     """Directory for restart points, one pair per geometry and settings, removed when the
     excitations are done: the SCF checkpoint (PySCF chkfile, ``<key>.chk``, written every SCF
     cycle) and the TDDFT solver's vectors (``<key>.td.npz``, written every Davidson iteration,
-    :class:`ResponseCheckpoint`). An interrupted calculation restarts from its last orbitals
+    :class:`~qdlib.qchem.ResponseCheckpoint`). An interrupted calculation restarts from its last orbitals
     and its last response vectors. Geometry optimisations keep their latest geometry there
-    too (:class:`OptimizationCheckpoint`). ``None``: none."""
+    too (:class:`~qdlib.qchem.OptimizationCheckpoint`). ``None``: none."""
 
 
 @dataclass
@@ -149,6 +171,23 @@ class Excitations:
         excitation from HOMO−h to LUMO+l with weight ``w`` (its share of the response vector,
         ``2(X² − Y²)`` for singlets); see :func:`dominant_transitions`. Empty for results
         stored before this field existed.
+
+    Examples
+    --------
+    Computed by :func:`~qdlib.qchem.excitations`; made by hand here:
+
+    >>> exc = Excitations(energies_ev=np.array([2.5, 3.0]), osc_strengths=np.array([0.12, 0.0]),
+    ...                   e_tot_hartree=-100.0, td_converged=np.array([True, True]), scf_strategy="diis",
+    ...                   settings=TDDFTSettings(n_states=2), backend="cpu", wall_time_s=1.0,
+    ...                   transitions=[[(0, 0, 0.95)], [(1, 0, 0.7), (0, 1, 0.25)]])
+    >>> print(exc.table())
+    state   E (eV)   λ (nm)        f  transitions
+        1   2.5000    495.9   0.1200  H→L (95%)
+        2   3.0000    413.3   0.0000  H-1→L (70%), H→L+1 (25%)
+    >>> exc.converged, exc.covers(450.0), exc.covers(400.0)  # the highest state, 413 nm, reaches 450 nm, not 400
+    (True, True, False)
+    >>> Excitations.from_dict(exc.to_dict()).transitions == exc.transitions
+    True
     """
 
     energies_ev: NDArray[np.float64]
@@ -164,12 +203,15 @@ class Excitations:
 
     @property
     def wavelengths_nm(self) -> NDArray[np.float64]:
-        """Excitation wavelengths, nm."""
+        """Excitation wavelengths, nm (``spectra.HC_EV_NM / energies_ev``)."""
         return spectra.ev_to_nm(self.energies_ev)
 
     def covers(self, wavelength_nm: float) -> bool:
-        """Whether the highest state solved for lies at or below ``wavelength_nm``: the broadened
-        spectrum is then complete from a few broadening widths to the red of it onwards."""
+        """Whether the highest state solved for lies at or below ``wavelength_nm`` (nm).
+
+        The broadened spectrum is then complete from a few broadening widths to the red of
+        ``wavelength_nm`` onwards. No states cover nothing.
+        """
         return bool(self.energies_ev.size) and float(np.max(self.energies_ev)) >= float(spectra.nm_to_ev(wavelength_nm))
 
     @property
@@ -180,8 +222,18 @@ class Excitations:
     def spectrum(self, kind: Literal["absorption", "emission"] = "absorption", grid_nm=None) -> NDArray[np.float64]:
         """Broadened spectrum on the paper grid (or ``grid_nm``), L mol⁻¹ cm⁻¹.
 
-        ``"absorption"`` broadens every state; ``"emission"`` broadens the
-        S1→S0 transition alone (Kasha's rule), at this geometry.
+        Parameters
+        ----------
+        kind : {"absorption", "emission"}
+            ``"absorption"`` broadens every state; ``"emission"`` broadens the
+            S1→S0 transition alone (Kasha's rule), at this geometry.
+        grid_nm : array_like, optional
+            Wavelengths, nm; default the paper's grid of ``kind`` (:func:`qdlib.spectra.wavelength_grid`).
+
+        Returns
+        -------
+        ndarray, shape (n_grid,)
+            Molar absorption coefficient, L mol⁻¹ cm⁻¹ (Gaussian broadening, :func:`qdlib.spectra.broaden`).
         """
         grid = spectra.wavelength_grid(kind) if grid_nm is None else np.asarray(grid_nm, dtype=float)
         if kind == "emission":
@@ -254,6 +306,20 @@ def dominant_transitions(xy, n_occ: int, min_weight: float = 0.1, top: int = 3) 
     list of list of (h, l, w)
         Per state, strongest first: from HOMO−h to LUMO+l with weight ``w = 2(X² − Y²)``
         (the weights of a state sum to 1).
+
+    Raises
+    ------
+    ValueError
+        If the vectors do not have ``n_occ`` occupied rows.
+
+    Examples
+    --------
+    One state of three occupied and two virtual orbitals, 90 % HOMO→LUMO:
+
+    >>> x = np.zeros((3, 2))
+    >>> x[2, 0], x[1, 1] = np.sqrt(0.45), np.sqrt(0.05)
+    >>> dominant_transitions([(x, 0)], n_occ=3, min_weight=0.05)
+    [[(0, 0, 0.9), (1, 1, 0.1)]]
     """
     out = []
     for x, y in xy:
@@ -273,17 +339,53 @@ def dominant_transitions(xy, n_occ: int, min_weight: float = 0.1, top: int = 3) 
 
 
 def format_transition(h: int, l: int, w: float | None = None) -> str:  # noqa: E741 (LUMO offset)
-    """``"H-1→L+2 (87%)"``: a pair of :func:`dominant_transitions` as text."""
+    """A pair of :func:`dominant_transitions` as text.
+
+    Parameters
+    ----------
+    h, l : int
+        From HOMO−h to LUMO+l.
+    w : float, optional
+        Weight (a fraction of 1), shown as a percentage.
+
+    Examples
+    --------
+    >>> format_transition(1, 2, 0.87), format_transition(0, 0)
+    ('H-1→L+2 (87%)', 'H→L')
+    """
     label = ("H" if h == 0 else f"H-{h}") + "→" + ("L" if l == 0 else f"L+{l}")
     return label if w is None else f"{label} ({w:.0%})"
 
 
 def result_key(atoms: Atoms, settings: TDDFTSettings) -> str:
-    """SHA-256 (hex, 24 characters) of the geometry and the settings.
+    """The name of a calculation: SHA-256 (hex, 24 characters) of the geometry and the settings.
 
     The geometry enters as atomic numbers and coordinates rounded to
-    10⁻⁵ Å, in the given atom order; the settings as their sorted fields.
-    Options that change only speed (backend, threads) do not enter.
+    10⁻⁵ Å (:data:`KEY_DECIMALS`), in the given atom order; the settings as their sorted
+    fields. Options that change only speed (:class:`EngineOptions`) do not enter. Results are
+    stored under it (:mod:`qdlib.store`) and restart files named by it (:mod:`qdlib.qchem.restart`).
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The geometry, Å.
+    settings : TDDFTSettings
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]])
+    >>> result_key(dimer, TDDFTSettings())
+    'fd2bfe00c3dc2fc4d4cb09fe'
+    >>> moved = dimer.copy()
+    >>> moved.positions[1, 2] += 1e-7  # Å, below the rounding
+    >>> result_key(moved, TDDFTSettings()) == result_key(dimer, TDDFTSettings())
+    True
+    >>> result_key(dimer, TDDFTSettings(tda=True)) == result_key(dimer, TDDFTSettings())
+    False
     """
     pos = np.round(np.asarray(atoms.positions, dtype=float), KEY_DECIMALS) + 0.0  # no -0.0
     payload = {
