@@ -6,8 +6,8 @@ response vectors (:func:`state_gradient`); geomeTRIC moves the atoms. PySCF's ow
 scanners leave the accelerations out (an S1 step of Cd4Se4 10× slower,
 ``benchmarks/relax_speed.py``). :func:`emission` relaxes S1 and computes the excitations there.
 
-A relaxation takes one :func:`state_gradient` per step, each a fraction of a second for a CdSe
-dimer and minutes for a 30-atom dot: the examples of the relaxations are not run as tests.
+A relaxation takes one :func:`state_gradient` per step, a second or two for a CdSe dimer and far
+longer for a real dot: the examples of the relaxations are not run as tests.
 """
 
 from __future__ import annotations
