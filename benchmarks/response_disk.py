@@ -30,6 +30,8 @@ import numpy as np
 from qdlib import qchem
 from qdlib.generate import authors_structures
 from qdlib.qchem import EngineOptions, TDDFTSettings
+from qdlib.qchem.accelerated import _mo_space_response
+from qdlib.qchem.backends import _threads
 
 
 def rpa_on_response_grid(mf, settings: TDDFTSettings):
@@ -57,7 +59,7 @@ def main(argv=None):
     atoms = next(a for a in authors_structures("absorption", 30) if a.info["composition"] == args.composition)
     settings = TDDFTSettings()
     options = EngineOptions(backend="cpu", threads=args.threads, incore_eri=False)
-    with qchem._threads(args.threads):
+    with _threads(args.threads):
         mol = qchem.build_mol(atoms, settings)
         mf = qchem.run_scf(mol, settings, options, chkfile=args.chkfile)
         fits = getattr(mf, "_eri", None) is not None
@@ -71,7 +73,7 @@ def main(argv=None):
         for name, disk in (("direct", False), ("disk", True)):
             opts = EngineOptions(backend="cpu", threads=args.threads, mo_space_disk=disk)
             t0 = time.perf_counter()
-            with qchem._mo_space_response(mf, opts):
+            with _mo_space_response(mf, opts):
                 t1 = time.perf_counter()
                 vind, _ = td.gen_vind(mf)
                 products[name] = vind(z)

@@ -58,8 +58,8 @@ from dataclasses import dataclass, field
 
 from ase import Atoms
 
-from .qchem import EngineOptions, Excitations, TDDFTSettings, excitations
-from .store import GeometryStore, ResultStore, result_key
+from .qchem import EngineOptions, Excitations, TDDFTSettings, excitations, result_key
+from .store import GeometryStore, ResultStore
 
 __all__ = ["BatchReport", "compute_many", "relax_many", "local_executor", "map_tasks"]
 
@@ -154,7 +154,7 @@ def compute_many(
         Show a tqdm progress bar.
     key : callable
         ``key(atoms, settings) -> str``, the store key of a request (default
-        :func:`~qdlib.store.result_key`; :func:`~qdlib.store.covered_key` for
+        :func:`~qdlib.qchem.result_key`; :func:`~qdlib.store.covered_key` for
         requests whose state count is decided while computing).
 
     Returns

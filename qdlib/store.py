@@ -35,8 +35,6 @@ ResultStore('results.db', 1 results)
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import sqlite3
@@ -46,42 +44,12 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from .qchem import EngineOptions, Excitations, TDDFTSettings, excitations
+from .qchem import EngineOptions, Excitations, TDDFTSettings, excitations, result_key
 
+# result_key is defined with the settings it hashes (qdlib.qchem.settings) and re-exported here.
 __all__ = ["result_key", "covered_key", "connect", "ResultStore", "GeometryStore"]
 
 log = logging.getLogger(__name__)
-
-#: Coordinates are rounded to this many decimals (Å) before hashing.
-KEY_DECIMALS = 5
-
-
-def result_key(atoms: Atoms, settings: TDDFTSettings) -> str:
-    """SHA-256 (hex, 24 characters) of the geometry and the settings.
-
-    The geometry enters as atomic numbers and coordinates rounded to
-    10⁻⁵ Å, in the given atom order; the settings as their sorted fields.
-    Options that change only speed (backend, threads) do not enter.
-
-    Examples
-    --------
-    >>> from ase import Atoms
-    >>> from qdlib.qchem import TDDFTSettings
-    >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
-    >>> nudged = dimer.copy()
-    >>> nudged.positions[1, 2] += 1e-7  # below the rounding
-    >>> key = result_key(dimer, TDDFTSettings())
-    >>> len(key), key == result_key(nudged, TDDFTSettings()), key == result_key(dimer, TDDFTSettings(n_states=2))
-    (24, True, False)
-    """
-    pos = np.round(np.asarray(atoms.positions, dtype=float), KEY_DECIMALS) + 0.0  # no -0.0
-    payload = {
-        "numbers": [int(z) for z in atoms.numbers],
-        "positions": [f"{x:.{KEY_DECIMALS}f}" for x in pos.ravel()],
-        "settings": settings.key_dict(),
-    }
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:24]
 
 
 def covered_key(atoms: Atoms, settings: TDDFTSettings, cover_nm: float, max_states: int) -> str:

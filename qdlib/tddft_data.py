@@ -44,9 +44,9 @@ import numpy as np
 from ase import Atoms
 from numpy.typing import NDArray
 
-from .qchem import Excitations, TDDFTSettings
+from .qchem import Excitations, TDDFTSettings, result_key
 from .spectra import wavelength_grid
-from .store import ResultStore, result_key
+from .store import ResultStore
 from .structures import composition
 
 __all__ = [

@@ -35,10 +35,10 @@ from .agents import Case, CaseValidation
 from .compute import compute_many
 from .design import DesignConfig, benchmark_target
 from . import qchem
-from .qchem import EngineOptions, TDDFTSettings
+from .qchem import EngineOptions, TDDFTSettings, result_key
 from .spectra import spectrum_peak, wavelength_grid
 from .stats import binomial_interval, finite_median
-from .store import ResultStore, covered_key, result_key
+from .store import ResultStore, covered_key
 from .structures import MIN_DISTANCE_ANGSTROM
 from .tddft_data import TDDFTDataset, entry_excitations
 from .verdict import COVER_MAX_STATES, Target, Window, judge, target_window

@@ -8,7 +8,8 @@ import pytest
 from ase import Atoms
 
 from qdlib import qchem, spectra
-from qdlib.qchem import EngineOptions, TDDFTSettings
+from qdlib.qchem import EngineOptions, TDDFTSettings, engine, geomopt
+from qdlib.qchem.accelerated import _cached_mb, _DiskMOSpaceJK, _mo_space_response, _OVBasis  # checked against PySCF
 from qdlib.structures import StructureError
 
 #: Cheap settings for an end-to-end run in seconds: small grid, two states.
@@ -56,7 +57,7 @@ def test_mo_space_kernels_match_pyscf_on_random_transition_densities(xc):
     atoms = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]])
     settings = TDDFTSettings(xc=xc, grid_level=0, scf_conv_tol=1e-8)
     mf = qchem.run_scf(qchem.build_mol(atoms, settings), settings, CPU)
-    basis = qchem._OVBasis(mf)
+    basis = _OVBasis(mf)
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(2, 3, basis.nocc, basis.nvir))
     dms = basis.co @ x @ basis.cv.T + basis.cv @ y.transpose(0, 2, 1) @ basis.co.T  # 3 non-symmetric ov densities
@@ -64,7 +65,7 @@ def test_mo_space_kernels_match_pyscf_on_random_transition_densities(xc):
     rho0, vxc, fxc = ni.cache_xc_kernel(mf.mol, mf.grids, mf.xc, mf.mo_coeff, mf.mo_occ, spin=1)
     fxc = fxc[0, :, 0] + fxc[0, :, 1]  # singlet kernel, as PySCF's response does
     reference = dft.numint.NumInt.nr_rks_fxc(ni, mf.mol, mf.grids, mf.xc, None, dms, 0, 0, rho0, vxc, fxc)
-    with qchem._mo_space_response(mf, CPU):
+    with _mo_space_response(mf, CPU):
         assert "nr_rks_fxc" in vars(ni)  # the ov-space kernel is in place
         ours = ni.nr_rks_fxc(mf.mol, mf.grids, mf.xc, None, dms, hermi=0, fxc=fxc)
         vj, vk = mf.get_jk(mf.mol, dms, hermi=0)
@@ -82,7 +83,7 @@ def camb3lyp_dimer():
     atoms = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]])
     settings = TDDFTSettings(grid_level=0, scf_conv_tol=1e-8)
     mf = qchem.run_scf(qchem.build_mol(atoms, settings), settings, CPU)
-    basis = qchem._OVBasis(mf)
+    basis = _OVBasis(mf)
     x, y = np.random.default_rng(1).normal(size=(2, 3, basis.nocc, basis.nvir))
     dms = basis.co @ x @ basis.cv.T + basis.cv @ y.transpose(0, 2, 1) @ basis.co.T
     return mf, basis, dms
@@ -96,7 +97,7 @@ def test_disk_mo_space_jk_matches_pyscf_for_both_coulomb_ranges(tmp_path, monkey
     mf, basis, dms = camb3lyp_dimer
     omega = mf._numint.rsh_and_hybrid_coeff(mf.xc)[0]
     assert omega > 0
-    disk = qchem._DiskMOSpaceJK(basis, mf.mol, [None, omega], 500, str(tmp_path))
+    disk = _DiskMOSpaceJK(basis, mf.mol, [None, omega], 500, str(tmp_path))
     monkeypatch.setattr(disk, "row_block_mb", 1e-3)  # one occupied row, one orbital pair per step: every block path
     for om in (None, omega):
         vj, vk = disk.jk(om, *basis.blocks(dms), True, True, dms.shape)
@@ -114,13 +115,13 @@ def test_scratch_files_of_stopped_processes_are_removed(tmp_path):
     import subprocess
 
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    prefix = f"{qchem._DiskMOSpaceJK.prefix}{platform.node()}_"
+    prefix = f"{_DiskMOSpaceJK.prefix}{platform.node()}_"
     stale = tmp_path / f"{prefix}{done.stdout.strip()}_x1.h5"  # its process has exited
     live = tmp_path / f"{prefix}{os.getpid()}_x2.h5"  # this process
-    other_host = tmp_path / f"{qchem._DiskMOSpaceJK.prefix}elsewhere_{done.stdout.strip()}_x3.h5"
+    other_host = tmp_path / f"{_DiskMOSpaceJK.prefix}elsewhere_{done.stdout.strip()}_x3.h5"
     for f in (stale, live, other_host):
         f.write_bytes(b"")
-    assert qchem._DiskMOSpaceJK.remove_stale(str(tmp_path)) == [str(stale)]
+    assert _DiskMOSpaceJK.remove_stale(str(tmp_path)) == [str(stale)]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other_host.name])
 
 
@@ -133,15 +134,15 @@ def test_response_streams_mo_integrals_from_disk_when_ao_integrals_are_not_store
     monkeypatch.setattr(mf, "_is_mem_enough", lambda: False)  # PySCF's direct algorithm from here on
     monkeypatch.setattr(lib.param, "TMPDIR", str(tmp_path))
     built = []
-    monkeypatch.setattr(qchem._DiskMOSpaceJK, "close", lambda self, real=qchem._DiskMOSpaceJK.close: (built.append(
+    monkeypatch.setattr(_DiskMOSpaceJK, "close", lambda self, real=_DiskMOSpaceJK.close: (built.append(
         os.path.isfile(self.path)), real(self)))  # fmt: skip
-    with qchem._mo_space_response(mf, CPU):
+    with _mo_space_response(mf, CPU):
         vj, vk = mf.get_jk(mf.mol, dms, hermi=0)
     assert built == [True] and not list(tmp_path.iterdir())  # the scratch file existed and is gone
     np.testing.assert_allclose(_ov_blocks(basis, vk), _ov_blocks(basis, ref_k), atol=1e-10 * np.abs(ref_k).max())
     np.testing.assert_allclose(_ov_blocks(basis, vj), _ov_blocks(basis, ref_j), atol=1e-10 * np.abs(ref_j).max())
     original = mf.get_jk
-    with qchem._mo_space_response(mf, dataclasses.replace(CPU, mo_space_disk=False)):
+    with _mo_space_response(mf, dataclasses.replace(CPU, mo_space_disk=False)):
         assert mf.get_jk == original  # switched off: PySCF's own J/K
     assert built == [True]  # and nothing built
 
@@ -185,7 +186,7 @@ def test_dominant_transitions_reads_pairs_relative_to_homo_and_lumo():
 
 def test_invalid_structure_rejected_before_integrals(monkeypatch):
     called = []
-    monkeypatch.setattr(qchem, "run_scf", lambda *a, **k: called.append(1))
+    monkeypatch.setattr(engine, "run_scf", lambda *a, **k: called.append(1))
     with pytest.raises(StructureError, match="overlap"):
         qchem.excitations(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 0.4]]), CHEAP, CPU)
     with pytest.raises(StructureError, match="unsupported element"):
@@ -248,7 +249,7 @@ def test_unknown_backend():
 
 
 def test_gpu_path_builds_gpu4pyscf_objects(monkeypatch):
-    """With backend 'gpu' the RKS object comes from gpu4pyscf.dft.rks."""
+    """With backend 'gpu', gpu4pyscf's RKS (gpu4pyscf.dft.rks) solves the ground state at the settings' xc and grid."""
     _fake_gpu_stack(monkeypatch, 1)
     made = {}
 
@@ -257,15 +258,32 @@ def test_gpu_path_builds_gpu4pyscf_objects(monkeypatch):
             made.update(mol=mol, xc=xc)
             self.grids = types.SimpleNamespace(level=None)
 
+        def kernel(self, dm0=None):
+            made["kernel"] = made.get("kernel", 0) + 1
+            self.converged, self.e_tot = True, -1.0
+
     dft = types.ModuleType("gpu4pyscf.dft")
     rks = types.ModuleType("gpu4pyscf.dft.rks")
     rks.RKS = FakeRKS
     dft.rks = rks
     monkeypatch.setitem(sys.modules, "gpu4pyscf.dft", dft)
     monkeypatch.setitem(sys.modules, "gpu4pyscf.dft.rks", rks)
-    mf = qchem._make_rks("MOL", TDDFTSettings(), EngineOptions(backend="gpu"), "gpu")
-    assert isinstance(mf, FakeRKS) and made == {"mol": "MOL", "xc": "camb3lyp"}
-    assert mf.grids.level == 3 and mf.conv_tol == 1e-9
+    mf = qchem.run_scf("MOL", TDDFTSettings(), EngineOptions(backend="gpu"))
+    assert isinstance(mf, FakeRKS) and made == {"mol": "MOL", "xc": "camb3lyp", "kernel": 1}
+    assert mf.grids.level == 3 and mf.conv_tol == 1e-9 and mf.qdlib_strategy == "diis"
+
+
+def test_public_names_are_importable_from_the_package():
+    """Whichever module of qdlib.qchem defines a name, it is imported from qdlib.qchem (result_key also from store)."""
+    from qdlib import store
+
+    used = {"BackendUnavailableError", "EngineOptions", "Excitations", "HARTREE_EV", "OptimizationCheckpoint",
+            "ResponseCheckpoint", "SCFConvergenceError", "TDDFTSettings", "build_mol", "dominant_transitions",
+            "emission", "excitations", "follow_internal_instability", "format_transition", "gpu_available",
+            "next_state_count", "optimize_excited_state", "optimize_ground_state", "result_key", "run_scf",
+            "run_tddft", "select_backend", "state_gradient", "versions"}  # fmt: skip
+    assert used <= set(qchem.__all__) and all(hasattr(qchem, name) for name in qchem.__all__)
+    assert store.result_key is qchem.result_key
 
 
 def test_settings_defaults_are_the_papers():
@@ -317,8 +335,8 @@ def test_emission_relaxes_s1_then_computes_there(monkeypatch):
         seen["geometry"] = atoms.positions.copy()
         return "EXC"
 
-    monkeypatch.setattr(qchem, "optimize_excited_state", fake_opt)
-    monkeypatch.setattr(qchem, "excitations", fake_exc)
+    monkeypatch.setattr(geomopt, "optimize_excited_state", fake_opt)
+    monkeypatch.setattr(geomopt, "excitations", fake_exc)
     exc, geom = qchem.emission(start, CHEAP, CPU)
     assert exc == "EXC" and geom is relaxed and seen["state"] == 1
     np.testing.assert_array_equal(seen["geometry"], relaxed.positions)
@@ -366,8 +384,8 @@ def test_saddle_point_ground_state_is_followed_then_tddft_retried(monkeypatch, d
         calls.append("stability")
         return real_follow(mf)
 
-    monkeypatch.setattr(qchem, "run_tddft", run_tddft)
-    monkeypatch.setattr(qchem, "follow_internal_instability", follow)
+    monkeypatch.setattr(engine, "run_tddft", run_tddft)
+    monkeypatch.setattr(engine, "follow_internal_instability", follow)
     again = qchem.excitations(atoms, CHEAP, CPU)
     assert calls == ["tddft", "stability", "tddft"]
     assert again.scf_strategy == "diis+stability"
@@ -385,7 +403,7 @@ def test_full_tddft_still_unsolvable_after_stability_falls_back_to_tamm_dancoff(
             raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
         return real_run_tddft(mf, s, options, **kw)
 
-    monkeypatch.setattr(qchem, "run_tddft", run_tddft)
+    monkeypatch.setattr(engine, "run_tddft", run_tddft)
     out = qchem.excitations(atoms, CHEAP, CPU)
     assert seen == [False, False, True]
     assert out.scf_strategy == "diis+stability+tda-fallback" and out.settings == dataclasses.replace(CHEAP, tda=True)
@@ -398,15 +416,13 @@ def test_full_tddft_still_unsolvable_after_stability_falls_back_to_tamm_dancoff(
         seen.append(s.tda)
         raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
 
-    monkeypatch.setattr(qchem, "run_tddft", always_unsolvable)
+    monkeypatch.setattr(engine, "run_tddft", always_unsolvable)
     with pytest.raises(RuntimeError, match="saddle-point"):  # Tamm-Dancoff asked for and failing: nothing left to try
         qchem.excitations(atoms, dataclasses.replace(CHEAP, tda=True), CPU)
     assert seen == [True, True]
 
 
 def test_scf_checkpoint_restarts_from_the_last_orbitals(tmp_path, dimer_result):
-    from qdlib.store import result_key
-
     atoms, exc = dimer_result
     mol = qchem.build_mol(atoms, CHEAP)
     chk = str(tmp_path / "dimer.chk")
@@ -414,7 +430,8 @@ def test_scf_checkpoint_restarts_from_the_last_orbitals(tmp_path, dimer_result):
     again = qchem.run_scf(mol, CHEAP, CPU, chkfile=chk)
     assert first.cycles > 3 and again.cycles <= 2 and abs(again.e_tot - first.e_tot) < 1e-8
     out = qchem.excitations(atoms, CHEAP, dataclasses.replace(CPU, checkpoint_dir=str(tmp_path / "chk")))
-    assert (tmp_path / "chk").is_dir() and not (tmp_path / "chk" / f"{result_key(atoms, CHEAP)}.chk").exists()  # removed when done
+    chk = tmp_path / "chk" / f"{qchem.result_key(atoms, CHEAP)}.chk"
+    assert chk.parent.is_dir() and not chk.exists()  # removed when done
     np.testing.assert_allclose(out.energies_ev, exc.energies_ev, atol=1e-6)
 
 
@@ -424,7 +441,7 @@ def test_other_tddft_errors_are_not_swallowed(monkeypatch, dimer_result):
     def broken(mf, settings, options, **kw):
         raise RuntimeError("something else")
 
-    monkeypatch.setattr(qchem, "run_tddft", broken)
+    monkeypatch.setattr(engine, "run_tddft", broken)
     with pytest.raises(RuntimeError, match="something else"):
         qchem.excitations(atoms, CHEAP, CPU)
 
@@ -470,7 +487,7 @@ def test_relaxation_steps_free_the_previous_steps_scf_objects(monkeypatch):
         made.append(weakref.ref(mf))
         return mf
 
-    monkeypatch.setattr(qchem, "run_scf", recording_run_scf)
+    monkeypatch.setattr(geomopt, "run_scf", recording_run_scf)
     out = qchem.optimize_ground_state(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.9]]), CHEAP, CPU, max_steps=4)
     assert out.info["optimization_gradients"] >= 3
     assert alive_at_step[0] == 0 and max(alive_at_step) == 0
@@ -488,7 +505,7 @@ def test_a_single_point_leaves_no_reference_cycle_holding_its_scf_object(tmp_pat
         made.append(weakref.ref(mf))
         return mf
 
-    monkeypatch.setattr(qchem, "run_scf", recording_run_scf)
+    monkeypatch.setattr(engine, "run_scf", recording_run_scf)
     options = dataclasses.replace(CPU, checkpoint_dir=str(tmp_path))  # the solver's recording wrapper too
     gc.disable()
     try:
@@ -500,8 +517,9 @@ def test_a_single_point_leaves_no_reference_cycle_holding_its_scf_object(tmp_pat
 
 def test_state_gradient_leaves_no_caches_behind():
     mol = qchem.build_mol(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.4]]), CHEAP)
+    assert _cached_mb(qchem.run_scf(mol, CHEAP, CPU)) > 0  # a single point keeps integrals and AO values
     _, _, mf = qchem.state_gradient(mol, 1, CHEAP, CPU)
-    assert mf._eri is None and not mf._qdlib_eri_lr and "_ao_cache" not in mf._numint.__dict__
+    assert _cached_mb(mf) == 0  # a relaxation step returns its SCF object without them
     assert mf.converged and mf.make_rdm1().shape == (mol.nao_nr(), mol.nao_nr())
 
 
@@ -574,8 +592,6 @@ def test_restart_file_of_another_problem_is_ignored(tmp_path, dimer_scf, caplog)
 
 
 def test_excitations_keep_tddft_vectors_beside_the_scf_checkpoint_until_done(tmp_path, monkeypatch, dimer_result):
-    from qdlib.store import result_key
-
     atoms, exc = dimer_result
     chk = tmp_path / "chk"
     real_run_tddft, written = qchem.run_tddft, []
@@ -585,9 +601,9 @@ def test_excitations_keep_tddft_vectors_beside_the_scf_checkpoint_until_done(tmp
         written.append((restart_file, os.path.isfile(restart_file)))
         return td
 
-    monkeypatch.setattr(qchem, "run_tddft", run_tddft)
+    monkeypatch.setattr(engine, "run_tddft", run_tddft)
     out = qchem.excitations(atoms, CHEAP, dataclasses.replace(CPU, checkpoint_dir=str(chk)))
-    assert written == [(str(chk / f"{result_key(atoms, CHEAP)}.td.npz"), True)]
+    assert written == [(str(chk / f"{qchem.result_key(atoms, CHEAP)}.td.npz"), True)]
     assert not list(chk.iterdir())  # both restart points removed once the result exists
     np.testing.assert_allclose(out.energies_ev, exc.energies_ev, atol=1e-6)
 

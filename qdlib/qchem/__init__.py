@@ -1,0 +1,86 @@
+"""TD-DFT excitations of quantum dots with PySCF (CPU) or gpu4pyscf (GPU).
+
+The defaults are the paper's: CAM-B3LYP, LanL2DZ basis and ECP on Cd/Se/Te,
+neutral singlet, 6 singlet excited states, full linear response (RPA, as
+Gaussian's ``td``). Absorption is computed at the given geometry; emission
+follows Kasha's rule from the relaxed first excited state, or vertically at
+a fixed geometry (the design verification: the designed geometry is the
+emitting one: ``excitations(atoms).spectrum("emission")``).
+
+One idea per module; every public name is importable from here:
+
+:mod:`~qdlib.qchem.backends`
+    CPU (PySCF) or GPU (gpu4pyscf): :func:`select_backend`, :func:`gpu_available`, :func:`versions`.
+:mod:`~qdlib.qchem.settings`
+    What is computed and what comes back: :class:`TDDFTSettings`, :class:`EngineOptions`,
+    :class:`Excitations`, :func:`dominant_transitions`, and :func:`result_key`, the name of a
+    calculation (geometry + settings) in the results store and on its restart files.
+:mod:`~qdlib.qchem.accelerated`
+    The integrals and response kernels that replace PySCF's own on the CPU (same answer, faster):
+    long-range integrals and AO values on the grid kept in memory, the response's J, K and
+    exchange-correlation kernel in the occupied–virtual space (``benchmarks/tddft_speed.py``).
+:mod:`~qdlib.qchem.restart`
+    Restart files of stopped calculations: :class:`ResponseCheckpoint`, :class:`OptimizationCheckpoint`.
+:mod:`~qdlib.qchem.engine`
+    The single point: :func:`build_mol`, :func:`run_scf`, :func:`run_tddft`, :func:`excitations`.
+:mod:`~qdlib.qchem.geomopt`
+    Relaxations on the engine's gradients (:func:`state_gradient`) and Kasha :func:`emission`.
+
+Approximations that do change the answer are options whose error is
+measured: the Tamm–Dancoff approximation (``tda``), density fitting
+(``density_fit``), smaller grids (``grid_level``, ``response_grid_level``).
+
+>>> from ase import Atoms
+>>> exc = excitations(Atoms("Cd"), TDDFTSettings(n_states=2, grid_level=0))
+>>> exc.wavelengths_nm.round(1)
+array([242.5, 242.5])
+"""
+
+from .backends import BackendUnavailableError, gpu_available, select_backend, versions
+from .engine import (
+    SCFConvergenceError,
+    build_mol,
+    excitations,
+    follow_internal_instability,
+    next_state_count,
+    run_scf,
+    run_tddft,
+)
+from .geomopt import emission, optimize_excited_state, optimize_ground_state, state_gradient
+from .restart import OptimizationCheckpoint, ResponseCheckpoint
+from .settings import (
+    HARTREE_EV,
+    EngineOptions,
+    Excitations,
+    TDDFTSettings,
+    dominant_transitions,
+    format_transition,
+    result_key,
+)
+
+__all__ = [
+    "HARTREE_EV",
+    "TDDFTSettings",
+    "EngineOptions",
+    "Excitations",
+    "SCFConvergenceError",
+    "BackendUnavailableError",
+    "select_backend",
+    "gpu_available",
+    "versions",
+    "result_key",
+    "build_mol",
+    "run_scf",
+    "run_tddft",
+    "state_gradient",
+    "ResponseCheckpoint",
+    "OptimizationCheckpoint",
+    "follow_internal_instability",
+    "dominant_transitions",
+    "format_transition",
+    "excitations",
+    "next_state_count",
+    "optimize_ground_state",
+    "optimize_excited_state",
+    "emission",
+]

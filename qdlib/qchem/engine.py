@@ -1,0 +1,498 @@
+"""The single-point engine: ground state and singlet excitations of one geometry.
+
+:func:`excitations` is the TD-DFT call of the whole package: :func:`build_mol` (validated
+structure, basis and ECP), :func:`run_scf` (restricted Kohn–Sham with retries),
+:func:`run_tddft` (the response, full TDDFT or Tamm–Dancoff), a ground state found to be a
+saddle point followed downhill (:func:`follow_internal_instability`), and more states solved for
+until a wavelength is reached when asked (:func:`next_state_count`). On the CPU the integrals
+and kernels of :mod:`qdlib.qchem.accelerated` make it faster without changing the answer.
+
+The steps one by one, on a cadmium atom (a tenth of a second):
+
+>>> from ase import Atoms
+>>> settings = TDDFTSettings(n_states=2, grid_level=0)
+>>> mf = run_scf(build_mol(Atoms("Cd"), settings), settings)
+>>> td = run_tddft(mf, settings)
+>>> (td.e * HARTREE_EV).round(2)  # eV
+array([5.11, 5.11])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import time
+
+import numpy as np
+from ase import Atoms
+from numpy.typing import ArrayLike, NDArray
+
+from .. import spectra
+from ..structures import validate
+from .accelerated import _cache_ao_values, _keep_integrals_in_memory, _mo_space_response
+from .backends import _threads, _to_numpy, select_backend, versions
+from .restart import ResponseCheckpoint, _checkpoint_path
+from .settings import HARTREE_EV, EngineOptions, Excitations, TDDFTSettings, dominant_transitions
+
+__all__ = [
+    "SCFConvergenceError",
+    "build_mol",
+    "run_scf",
+    "run_tddft",
+    "follow_internal_instability",
+    "excitations",
+    "next_state_count",
+]
+
+log = logging.getLogger(__name__)
+
+
+class SCFConvergenceError(RuntimeError):
+    """The ground-state SCF did not converge with any of the retry strategies (:func:`run_scf`)."""
+
+
+def build_mol(atoms: Atoms, settings: TDDFTSettings = TDDFTSettings(), verbose: int = 0):
+    """A PySCF ``Mole`` of a validated structure, basis and ECP from ``settings``.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Geometry, Å; checked by :func:`qdlib.structures.validate` (elements Cd, Se, Te, no
+        overlapping atoms).
+    settings : TDDFTSettings
+        Its ``basis``, ``ecp``, ``charge`` and ``spin`` are used.
+    verbose : int
+        PySCF verbosity.
+
+    Returns
+    -------
+    pyscf.gto.Mole
+        Built, coordinates in Å (``mol.unit``).
+
+    Raises
+    ------
+    qdlib.structures.StructureError
+        Before any integral is computed, if the structure is invalid.
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> mol = build_mol(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]]))
+    >>> mol.nao_nr(), mol.nelectron  # LanL2DZ: valence electrons only, the cores are in the ECP
+    (26, 18)
+    """
+    from pyscf import gto
+
+    validate(atoms)
+    mol = gto.Mole()
+    mol.atom = [(s, tuple(p)) for s, p in zip(atoms.get_chemical_symbols(), atoms.positions.tolist())]
+    mol.unit = "Angstrom"
+    mol.basis = settings.basis
+    mol.ecp = settings.ecp
+    mol.charge = settings.charge
+    mol.spin = settings.spin
+    mol.verbose = verbose
+    mol.build()
+    return mol
+
+
+def _make_rks(mol, settings: TDDFTSettings, options: EngineOptions, backend: str):
+    """An RKS object on ``backend`` with the settings' functional, grid and fitting.
+
+    Its caches (AO values on the grid, stored integrals) belong to ``mol``'s
+    geometry: a moved geometry gets a new object (:func:`state_gradient`).
+    """
+    if backend == "gpu":
+        from gpu4pyscf.dft import rks as gpu_rks
+
+        mf = gpu_rks.RKS(mol, xc=settings.xc)
+        if settings.density_fit:
+            mf = mf.density_fit(auxbasis=settings.auxbasis)
+    else:
+        from pyscf import dft
+
+        mf = dft.RKS(mol, xc=settings.xc)
+        if options.ao_cache_mb > 0:
+            _cache_ao_values(mf, options.ao_cache_mb)
+        if settings.density_fit:
+            mf = mf.density_fit(auxbasis=settings.auxbasis)
+        elif options.incore_eri:
+            _keep_integrals_in_memory(mf, options.max_memory_mb)
+    mf.grids.level = settings.grid_level
+    mf.conv_tol = settings.scf_conv_tol
+    mf.max_memory = options.max_memory_mb
+    mf.verbose = options.verbose
+    return mf
+
+
+def run_scf(mol, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptions = EngineOptions(), dm0=None,
+            chkfile: str | None = None):  # fmt: skip
+    """Converged restricted Kohn–Sham ground state, retrying when needed.
+
+    Strategies in order: DIIS from ``dm0`` (or the orbitals in ``chkfile`` when it exists,
+    else the minimal-basis guess); level shift 0.5 Eh with damping 0.5; second-order
+    (Newton) solver from the last density. With ``chkfile``, PySCF writes the orbitals
+    there every cycle.
+
+    Parameters
+    ----------
+    mol : pyscf.gto.Mole
+        The molecule (:func:`build_mol`, or any PySCF ``Mole``).
+    settings : TDDFTSettings
+        Functional, grid, density fitting and convergence threshold (Eh).
+    options : EngineOptions
+        Backend, memory (MB), stored integrals, SCF cycles per strategy.
+    dm0 : ndarray, shape (n_ao, n_ao), optional
+        Initial density matrix (e.g. the previous geometry's).
+    chkfile : str, optional
+        PySCF checkpoint file to restart from and write to.
+
+    Returns
+    -------
+    mf : pyscf RKS object
+        Converged; ``mf.e_tot`` in Eh, ``mf.qdlib_strategy`` names the strategy that converged.
+
+    Raises
+    ------
+    SCFConvergenceError
+        If no strategy converges.
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> settings = TDDFTSettings(grid_level=0)
+    >>> mf = run_scf(build_mol(Atoms("Cd"), settings), settings)
+    >>> mf.converged, mf.qdlib_strategy, round(float(mf.e_tot), 3)  # Eh
+    (True, 'diis', -48.002)
+    """
+    backend = select_backend(options.backend)
+    mf = _make_rks(mol, settings, options, backend)
+    if chkfile is not None:
+        if dm0 is None and os.path.isfile(chkfile):
+            dm0 = mf.from_chk(chkfile)
+            log.info("%s: SCF restarts from %s", _formula(mol), chkfile)
+        mf.chkfile = chkfile
+    attempts = []
+    n = options.scf_max_cycle
+    strategies = [("diis", {"max_cycle": n}), ("level_shift", {"level_shift": 0.5, "damp": 0.5, "max_cycle": 2 * n})]
+    dm = dm0
+    for name, attrs in strategies:
+        for k, v in attrs.items():
+            setattr(mf, k, v)
+        mf.kernel(dm0=dm)
+        attempts.append((name, float(mf.e_tot)))
+        if mf.converged:
+            mf.level_shift, mf.damp = 0.0, 0.0
+            mf.qdlib_strategy = name
+            return mf
+        log.warning("SCF (%s) did not converge for %s; trying the next strategy", name, _formula(mol))
+        dm = mf.make_rdm1()
+    mf.level_shift, mf.damp = 0.0, 0.0
+    newton = mf.newton()
+    newton.max_cycle = n
+    newton.kernel(dm0=dm)
+    attempts.append(("newton", float(newton.e_tot)))
+    if newton.converged:
+        mf.mo_coeff, mf.mo_occ, mf.mo_energy = newton.mo_coeff, newton.mo_occ, newton.mo_energy
+        mf.e_tot, mf.converged = newton.e_tot, True
+        mf.qdlib_strategy = "newton"
+        return mf
+    raise SCFConvergenceError(
+        f"SCF did not converge for {_formula(mol)} after "
+        + ", ".join(f"{n} (E={e:.6f} Eh)" for n, e in attempts)
+    )
+
+
+def _formula(mol) -> str:
+    """``"Cd4Se4"``: the composition of a PySCF ``Mole``, elements in order of appearance."""
+    symbols = [mol.atom_pure_symbol(i) for i in range(mol.natm)]
+    return "".join(f"{el}{symbols.count(el)}" for el in dict.fromkeys(symbols))
+
+
+def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptions = EngineOptions(),
+              restart_file: str | None = None):  # fmt: skip
+    """Solve for ``settings.n_states`` singlet excitations on a converged ground state.
+
+    The exchange-correlation kernel is integrated on the response grid
+    (``settings.response_grid_level``); on the CPU the response's J, K and kernel are
+    contracted in the occupied–virtual space (:mod:`qdlib.qchem.accelerated`).
+
+    Parameters
+    ----------
+    mf : pyscf RKS object
+        A converged ground state (:func:`run_scf`).
+    settings : TDDFTSettings
+        States, full TDDFT or Tamm–Dancoff (``tda``), response grid, threshold (Eh).
+    options : EngineOptions
+        Memory (MB) and the occupied–virtual contractions.
+    restart_file : str, optional
+        (CPU) The solver's best vectors are saved there after every iteration and, when the
+        file exists, the solver starts from them (:class:`~qdlib.qchem.ResponseCheckpoint`).
+
+    Returns
+    -------
+    td : pyscf TDDFT or TDA object
+        After ``kernel()``: ``td.e`` excitation energies, Eh; ``td.xy`` response vectors;
+        ``td.converged`` per state.
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> settings = TDDFTSettings(n_states=2, grid_level=0)
+    >>> td = run_tddft(run_scf(build_mol(Atoms("Cd"), settings), settings), settings)
+    >>> (td.e * HARTREE_EV).round(2), bool(all(td.converged))  # eV
+    (array([5.11, 5.11]), True)
+    """
+    if settings.response_grid_level is not None and settings.response_grid_level != settings.grid_level:
+        from pyscf import dft
+
+        grids = dft.gen_grid.Grids(mf.mol)
+        grids.level = settings.response_grid_level
+        grids.build()
+        scf_grids, mf.grids = mf.grids, grids  # the response kernel is built on mf.grids
+    else:
+        scf_grids = mf.grids
+    td = mf.TDA() if settings.tda else mf.TDDFT()
+    td.nstates = settings.n_states
+    td.singlet = True
+    td.conv_tol = settings.td_conv_tol
+    cpu = not type(mf).__module__.startswith("gpu4pyscf")
+    x0 = None
+    if restart_file is not None and cpu:
+        from pyscf.tdscf.rhf import TDA
+
+        nocc = int(np.count_nonzero(mf.mo_occ > 0))
+        checkpoint = ResponseCheckpoint(restart_file, isinstance(td, TDA), nocc * (len(mf.mo_occ) - nocc),
+                                        n_keep=2 * settings.n_states)  # fmt: skip
+        x0 = checkpoint.initial_guess()
+        gen_vind = td.gen_vind
+
+        def recording_gen_vind(mf=None):
+            vind, hdiag = gen_vind(mf)
+            return checkpoint.wrap(vind), hdiag
+
+        td.gen_vind = recording_gen_vind
+    try:
+        with _mo_space_response(mf, options) if cpu else contextlib.nullcontext():
+            td.kernel(x0=x0)
+    finally:
+        mf.grids = scf_grids
+        td.__dict__.pop("gen_vind", None)  # the recording wrapper holds td's own method: a reference cycle
+    return td
+
+
+#: What PySCF's TDDFT solver says when the ground state is a saddle point (A − B not positive definite).
+_SADDLE_POINT_MESSAGE = "saddle-point solution"
+
+
+def follow_internal_instability(mf, max_rounds: int = 3):
+    """Re-converge a ground state that is a saddle point, downhill along its internal instability.
+
+    A displaced or strained geometry can converge to an SCF solution with a
+    negative orbital-rotation Hessian eigenvalue; full TDDFT (RPA) then has
+    no real solution. PySCF's internal stability analysis gives rotated
+    orbitals along the unstable mode; the SCF restarts from them until the
+    solution is a minimum.
+
+    Parameters
+    ----------
+    mf : pyscf RKS object
+        A converged ground state (:func:`run_scf`).
+    max_rounds : int
+        Stability analyses (and re-convergences) at most.
+
+    Returns
+    -------
+    mf : pyscf RKS object
+        The same object, converged to a stable solution (``mf.e_tot``, Eh, at or below where it
+        was); ``mf.qdlib_strategy`` gains ``"+stability"``.
+
+    Raises
+    ------
+    SCFConvergenceError
+        If the SCF does not converge from the rotated orbitals, or is still unstable after ``max_rounds``.
+
+    Examples
+    --------
+    A stable ground state is returned as it was:
+
+    >>> from ase import Atoms
+    >>> settings = TDDFTSettings(grid_level=0)
+    >>> mf = run_scf(build_mol(Atoms("Cd"), settings), settings)
+    >>> follow_internal_instability(mf).qdlib_strategy
+    'diis+stability'
+    """
+    for _ in range(max_rounds):
+        mo, _, stable, _ = mf.stability(internal=True, external=False, return_status=True)
+        if stable:
+            mf.qdlib_strategy = f"{mf.qdlib_strategy}+stability"
+            return mf
+        e_before = float(mf.e_tot)
+        mf.kernel(dm0=mf.make_rdm1(mo, mf.mo_occ))
+        if not mf.converged:
+            raise SCFConvergenceError(f"SCF did not re-converge after following the instability of {_formula(mf.mol)}")
+        log.warning("%s: followed an internal SCF instability, E %.6f -> %.6f Eh", _formula(mf.mol), e_before, mf.e_tot)
+    raise SCFConvergenceError(f"{_formula(mf.mol)}: SCF still unstable after {max_rounds} stability rounds")
+
+
+def _states_converged(td) -> NDArray[np.bool_]:
+    """Whether each state of a solved TDDFT/TDA object converged (PySCF may give one flag for all)."""
+    return np.broadcast_to(np.asarray(_to_numpy(td.converged), dtype=bool), np.shape(_to_numpy(td.e))).copy()
+
+
+def excitations(
+    atoms: Atoms,
+    settings: TDDFTSettings = TDDFTSettings(),
+    options: EngineOptions = EngineOptions(),
+    dm0=None,
+    cover_nm: float | None = None,
+    max_states: int = 40,
+) -> Excitations:
+    """Ground state and singlet excitations of one geometry (the heart of every TD-DFT call).
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Geometry, Å; validated first.
+    settings : TDDFTSettings
+        What to compute (paper defaults).
+    options : EngineOptions
+        How to compute it (backend, threads, memory).
+    dm0 : ndarray, optional
+        Initial density matrix (e.g. from a nearby geometry).
+    cover_nm : float, optional
+        Solve for more states than ``settings.n_states`` until the highest one lies at or below
+        this wavelength (nm), so that a spectrum is complete down to it (a distorted geometry's
+        lowest states can all lie far to the red). The ground state is solved once; the state
+        count grows from the spacing of the states found (:func:`next_state_count`). The
+        result's ``settings.n_states`` says how many were solved; :meth:`Excitations.covers`
+        whether the wavelength was reached.
+    max_states : int
+        The most states solved for with ``cover_nm``; a result that stops here may not cover it.
+
+    Returns
+    -------
+    Excitations
+
+    Raises
+    ------
+    qdlib.structures.StructureError
+        If the structure is invalid (before any integral is computed).
+    SCFConvergenceError
+        If the ground state does not converge.
+
+    Examples
+    --------
+    A cadmium atom's two lowest singlets (a degenerate set of three) lie at 242 nm; a
+    spectrum complete down to 200 nm needs more states:
+
+    >>> exc = excitations(Atoms("Cd"), TDDFTSettings(n_states=2, grid_level=0), cover_nm=200.0, max_states=12)
+    >>> exc.settings.n_states, exc.covers(200.0), exc.converged
+    (8, True, True)
+    >>> exc.wavelengths_nm.round(1)
+    array([242.5, 242.5, 242.5, 117.1, 117.1, 117.1,  86.6,  86.6])
+    """
+    backend = select_backend(options.backend)
+    with _threads(options.threads):
+        t0 = time.perf_counter()
+        mol = build_mol(atoms, settings, verbose=options.verbose)
+        chkfile = _checkpoint_path(atoms, settings, options.checkpoint_dir, ".chk")
+        restart = _checkpoint_path(atoms, settings, options.checkpoint_dir, ".td.npz")
+        mf = run_scf(mol, settings, options, dm0=dm0, chkfile=chkfile)
+        try:
+            td = run_tddft(mf, settings, options, restart_file=restart)
+        except RuntimeError as exc:
+            if _SADDLE_POINT_MESSAGE not in str(exc):
+                raise
+            log.warning("%s: TDDFT found the ground state a saddle point; following its instability", _formula(mol))
+            mf = follow_internal_instability(mf)
+            try:
+                td = run_tddft(mf, settings, options, restart_file=restart)
+            except RuntimeError as again:
+                if _SADDLE_POINT_MESSAGE not in str(again) or settings.tda:
+                    raise
+                # A ground state stable to real orbital rotations whose full-TDDFT problem is still not
+                # positive definite (A − B, e.g. a complex instability of the hybrid): the Tamm–Dancoff
+                # problem (A alone) is Hermitian and solvable. The result says so in its settings.
+                log.warning("%s: full TDDFT has no real solution here; Tamm-Dancoff approximation instead", _formula(mol))
+                settings = dataclasses.replace(settings, tda=True)
+                td = run_tddft(mf, settings, options, restart_file=restart)
+                mf.qdlib_strategy = f"{mf.qdlib_strategy}+tda-fallback"
+        if cover_nm is not None:
+            td, settings, restart = _grow_until_covered(mf, td, settings, options, atoms, cover_nm, max_states, restart)
+        wall = time.perf_counter() - t0
+    for done in (chkfile, restart):  # the result goes to the store, the restart points are not needed
+        if done is not None and os.path.isfile(done):
+            os.remove(done)
+    e_ev = np.asarray(_to_numpy(td.e), dtype=float) * HARTREE_EV
+    f = np.asarray(_to_numpy(td.oscillator_strength()), dtype=float)
+    conv = _states_converged(td)
+    if not conv.all():
+        log.warning("TDDFT: states %s did not converge", np.nonzero(~conv)[0].tolist())
+    return Excitations(
+        energies_ev=e_ev,
+        osc_strengths=f,
+        e_tot_hartree=float(mf.e_tot),
+        td_converged=conv,
+        scf_strategy=mf.qdlib_strategy,
+        settings=settings,
+        backend=backend,
+        wall_time_s=wall,
+        versions=versions(backend),
+        transitions=dominant_transitions(td.xy, int(np.count_nonzero(_to_numpy(mf.mo_occ) > 0))),
+    )
+
+
+def next_state_count(energies_ev: ArrayLike, cover_ev: float, max_states: int) -> int:
+    """How many states to solve for next so that the highest reaches ``cover_ev`` (eV).
+
+    Extrapolates the mean spacing of the states found so far to ``cover_ev``, with half as many
+    again for the states crowding at higher energy (falling short costs a whole new solve, a few
+    states too many little); at least six more than now, at most three
+    times as many (a few near-degenerate states make the spacing, and the extrapolation,
+    unreliable) and at most ``max_states``.
+
+    Parameters
+    ----------
+    energies_ev : array_like
+        Excitation energies found so far, eV.
+    cover_ev : float
+        Energy the highest state should reach, eV.
+    max_states : int
+        The most states to ask for.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> next_state_count([2.0, 2.1, 2.2, 2.3, 2.4, 2.5], cover_ev=3.2, max_states=40)
+    17
+    >>> next_state_count([2.0, 2.0, 2.0, 2.1, 2.1, 2.1], cover_ev=3.5, max_states=40)
+    18
+    """
+    e = np.sort(np.asarray(energies_ev, dtype=float))
+    n = e.size
+    spacing = max((e[-1] - e[0]) / max(n - 1, 1), 1e-3)
+    wanted = n + int(np.ceil(1.5 * (cover_ev - e[-1]) / spacing))
+    return int(min(max_states, max(n + 6, min(3 * n, wanted))))
+
+
+def _grow_until_covered(mf, td, settings, options, atoms, cover_nm, max_states, restart):
+    """Solve again with more states until the highest lies at or below ``cover_nm``; the ground state is kept."""
+    cover_ev = float(spectra.nm_to_ev(cover_nm))
+    while True:
+        e_ev = np.asarray(_to_numpy(td.e), dtype=float) * HARTREE_EV
+        if e_ev.size == 0 or e_ev.max() >= cover_ev or settings.n_states >= max_states:
+            return td, settings, restart
+        n = next_state_count(e_ev, cover_ev, max_states)
+        log.info("%s: %d states reach %.1f nm, short of %.1f nm; solving for %d",
+                 _formula(mf.mol), e_ev.size, spectra.ev_to_nm(e_ev.max()), cover_nm, n)  # fmt: skip
+        if restart is not None and os.path.isfile(restart):
+            os.remove(restart)
+        settings = dataclasses.replace(settings, n_states=n)
+        restart = _checkpoint_path(atoms, settings, options.checkpoint_dir, ".td.npz")
+        td = run_tddft(mf, settings, options, restart_file=restart)
