@@ -1,0 +1,75 @@
+"""Loading saved surrogates, and the released ones by name (hash-checked)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .forest import RFSurrogate
+from .neural import AESurrogate, DropoutSurrogate, NNSurrogate
+
+_CLASSES = {c.__name__: c for c in (NNSurrogate, DropoutSurrogate, AESurrogate, RFSurrogate)}
+
+
+def load_surrogate(path: str | Path, device: str = "auto"):
+    """Load a surrogate written by ``save(path)``; no pickled code is read.
+
+    Neural surrogates come back on ``device``; forests from a skops file
+    that may hold nothing but scikit-learn trees and NumPy arrays.
+
+    >>> model = RFSurrogate(n_estimators=2, random_state=0).fit([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [2.0, 1.0]])
+    >>> model.save("models/rf")
+    >>> load_surrogate("models/rf")
+    RFSurrogate(n_estimators=2, random_state=0)
+    >>> load_surrogate("models/none")
+    Traceback (most recent call last):
+        ...
+    FileNotFoundError: no surrogate at models/none (none.json is missing)
+    """
+    path = Path(path)
+    meta_file = path.with_suffix(".json")
+    if not meta_file.exists():
+        raise FileNotFoundError(f"no surrogate at {path} ({meta_file.name} is missing)")
+    meta = json.loads(meta_file.read_text())
+    try:
+        cls = _CLASSES[meta["class"]]
+    except KeyError:
+        raise ValueError(f"{meta_file}: unknown surrogate class {meta.get('class')!r}") from None
+    return cls._from_meta(meta, path, device)
+
+
+#: Name of the released design-region surrogates (:mod:`qdlib.forward`): the designers' forward model.
+DESIGN_MODEL = "ML-NN-design"
+
+
+def released_name(kind: str, model: str = "ML-NN") -> str:
+    """Stem of a released surrogate under ``data/``, e.g. ``models/absorption_ml-nn``.
+
+    >>> released_name("emission", "ML-RF")
+    'models/emission_ml-rf'
+    """
+    return f"models/{kind}_{model.lower()}"
+
+
+def load_released(kind: str, model: str = "ML-NN", device: str = "auto"):
+    """A surrogate trained by notebook 02's paper profile on all of the authors' data, hash-checked.
+
+    Parameters
+    ----------
+    kind : {"absorption", "emission"}
+    model : {"ML-NN", "ML-dropout", "ML-AE", "ML-RF", "ML-NN-design"}
+    device : str
+
+    Examples
+    --------
+    >>> model = load_released("absorption", device="cpu")
+    >>> type(model).__name__, model.n_features_in_, model.n_outputs_
+    ('NNSurrogate', 900, 500)
+    """
+    from ..paths import data_dir
+    from ..release import verified_path
+
+    stem = released_name(kind, model)
+    meta = json.loads(verified_path(stem + ".json").read_text())
+    verified_path(stem + _CLASSES[meta["class"]].state_suffix)
+    return load_surrogate(data_dir() / stem, device=device)
