@@ -62,8 +62,10 @@ class PostgreSQLDatabase(_ASEPostgreSQLDatabase):
 
     Examples
     --------
-    >>> db = PostgreSQLDatabase("postgresql://postgres@127.0.0.1:5432/qdlib")  # doctest: +SKIP
-    >>> db.count()                                                            # doctest: +SKIP
+    A running server is needed (tests/test_store.py runs against one when QDLIB_TEST_POSTGRES is set):
+
+    >>> db = PostgreSQLDatabase("postgresql://postgres@127.0.0.1:5432/qdlib")  # a server  # doctest: +SKIP
+    >>> db.count()                                                     # a new database  # doctest: +SKIP
     0
     """
 
