@@ -249,7 +249,7 @@ def test_unknown_backend():
 
 
 def test_gpu_path_builds_gpu4pyscf_objects(monkeypatch):
-    """With backend 'gpu' the ground state is solved by gpu4pyscf.dft.rks's RKS, at the settings' functional, grid."""
+    """With backend 'gpu', gpu4pyscf's RKS (gpu4pyscf.dft.rks) solves the ground state at the settings' xc and grid."""
     _fake_gpu_stack(monkeypatch, 1)
     made = {}
 
