@@ -218,7 +218,7 @@ def optimize_ground_state(
 
     >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.9]])
     >>> relaxed = optimize_ground_state(dimer, TDDFTSettings(grid_level=0))  # ten seconds  # doctest: +SKIP
-    >>> round(float(relaxed.get_distance(0, 1)), 2)  # doctest: +SKIP
+    >>> round(float(relaxed.get_distance(0, 1)), 2)  # Å; needs the relaxation above  # doctest: +SKIP
     2.45
     """
     return _optimize(atoms, 0, settings, options, max_steps)
