@@ -332,6 +332,24 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _design(args: argparse.Namespace) -> int:
+    from .campaign import Campaign, CampaignConfig
+    from .compute import local_executor
+
+    config = CampaignConfig(dot=args.dot, n_movable=args.atoms, edge_angstrom=args.edge, target_shift_nm=args.target_shift,
+                            method=args.method, budget=args.budget or 24 * args.atoms, batch_size=args.batch_size,
+                            seed=args.seed, stop_at_first=args.stop_at_first)  # fmt: skip
+    executor = local_executor(args.workers) if args.workers > 1 else None
+    campaign = Campaign(config, args.store, args.log_dir, options=_engine_options(args), executor=executor,
+                        max_states=args.max_states, warm_start=not args.cold)  # fmt: skip
+    campaign.run()
+    s = campaign.summary()
+    first = "none" if s["first_confirmed_call"] is None else f"call {s['first_confirmed_call']}"
+    print(f"{s['name']}: {s['calls']} TD-DFT calls, {s['confirmed']} confirmed designs (first: {first}), "
+          f"{s['cpu_hours']:.2f} CPU-hours of TD-DFT; log {campaign.log_path}")
+    return 0
+
+
 def _add_case_args(p: argparse.ArgumentParser) -> None:
     """The benchmark cases to work on (``qdlib.agents.all_cases`` arguments)."""
     p.add_argument("--kinds", nargs="*", default=["absorption"], choices=["absorption", "emission"])
@@ -454,6 +472,26 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--store", default=str(store_path("verdicts")), help="results store (.json, SQLite path or PostgreSQL URL)")
     _add_engine_args(v)
     v.set_defaults(func=_verify)
+    c = command("design", help="a TD-DFT-in-the-loop design campaign: propose, compute, judge, until the budget "
+                               "is spent (resumes from its log)")
+    c.add_argument("--dot", default="Cd4Se4", help="benchmark dot")
+    c.add_argument("--atoms", type=int, default=1, help="number of moved atoms")
+    c.add_argument("--edge", type=float, default=4.0, help="cube edge around each moved atom, Å")
+    c.add_argument("--target-shift", type=float, default=0.0, choices=[0.0, 10.0, -10.0],
+                   help="target: the dot's own TD-DFT spectrum moved by this many nm (T0, T+10, T-10)")
+    c.add_argument("--method", default="random", choices=["random", "bo"],
+                   help="how designs are proposed: random physical designs (the control), Bayesian optimisation")
+    c.add_argument("--budget", type=int, default=0, help="TD-DFT calls (default: 24 per moved atom)")
+    c.add_argument("--batch-size", type=int, default=2, help="designs per round")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--stop-at-first", action="store_true", help="stop at the first confirmed design")
+    c.add_argument("--max-states", type=int, default=40, help="most states solved for per design")
+    c.add_argument("--cold", action="store_true",
+                   help="start every TD-DFT call from the default guesses, not from the reference dot's solution")
+    c.add_argument("--store", default=str(store_path("campaigns")), help="results store shared by every campaign")
+    c.add_argument("--log-dir", default=str(stores_dir() / "campaigns"), help="where each campaign's log (JSON lines) is kept")
+    _add_engine_args(c)
+    c.set_defaults(func=_design)
     x = command("export-dataset", help="write the released TD-DFT dataset (extxyz + spectra CSV) from the stores")
     x.add_argument("--stores", default=str(stores_dir()), help="directory of the results stores")
     x.add_argument("--out", default="data/tddft", help="output directory")

@@ -118,6 +118,7 @@ def connect(url: str | os.PathLike):
         db = PostgreSQLDatabase(url)
         db.count()  # creates the tables (under the lock) or finds them, once per connection object
         return db
+    Path(url).parent.mkdir(parents=True, exist_ok=True)  # a file store in a folder not made yet
     if url.endswith(".json"):
         return ase.db.connect(url, type="json")
     db = ase.db.connect(url, type="db", use_lock_file=False)

@@ -210,9 +210,10 @@ def role_of(labels: dict) -> str:
     return "emission" if labels.get("geometry") == "S1" else "absorption"
 
 
-#: Sets of benchmark dots with displaced atoms: the design region, the sensitivity sweep
-#: and the TD-DFT rechecks of structures designed by DDPG and by PSO.
-DISPLACED_SETS: tuple[str, ...] = ("design-region", "sensitivity", "validation", "pso")
+#: Sets of benchmark dots with displaced atoms: the design region, the sensitivity sweep,
+#: the TD-DFT rechecks of structures designed by DDPG and by PSO, and the designs of the
+#: TD-DFT-in-the-loop campaigns (:mod:`qdlib.campaign`).
+DISPLACED_SETS: tuple[str, ...] = ("design-region", "sensitivity", "validation", "pso", "campaign")
 
 #: Store labels carried into the dataset.
 _LABEL_KEYS = (
@@ -230,6 +231,7 @@ DATASET_STORES: dict[str, dict] = {
     "validation": {"set": "validation"},
     "random": {"set": "random"},
     "verdicts": {},  # states solved for until a target's window is covered (qdlib.verdict): labels in the rows
+    "campaigns": {},  # the design campaigns' calls (set="campaign") and their references: labels in the rows
 }
 
 
@@ -288,10 +290,14 @@ def collect_entries(stores_dir: str | Path | None = None) -> list[Atoms]:
     from .paths import stores_dir as default_stores_dir
 
     stores_dir = Path(stores_dir) if stores_dir is not None else default_stores_dir()
-    out = []
+    out, seen = [], set()
     for name, labels in DATASET_STORES.items():
         if (stores_dir / f"{name}.json").is_file():
-            out += entries_from_store(stores_dir / f"{name}.json", **labels)
+            for e in entries_from_store(stores_dir / f"{name}.json", **labels):
+                key = (e.info["id"], e.info.get("store_key"))
+                if key not in seen:  # one calculation kept in two stores (e.g. a dot's reference) enters once
+                    seen.add(key)
+                    out.append(e)
     return _mark_repeated_minima(_one_per_authors_structure(out))
 
 

@@ -66,3 +66,32 @@ def write_in_worker(atoms, settings=TDDFTSettings(), options=None, *, url, delay
         return fake_excitations(atoms, settings, options)
 
     return store.get_or_compute(atoms, settings, options or EngineOptions(), compute=compute)
+
+
+#: Sticks of :func:`toy_oracle`'s undisplaced dot: wavelengths (nm) and oscillator strengths.
+TOY_STICKS_NM = np.array([620.0, 540.0, 470.0, 430.0, 400.0, 370.0, 340.0, 310.0, 290.0, 270.0])
+TOY_STRENGTHS = np.array([0.001, 0.01, 0.02, 0.08, 0.03, 0.05, 0.02, 0.04, 0.03, 0.02])
+
+
+def toy_oracle(atoms, settings=TDDFTSettings(), options=None, cover_nm=None, max_states=40, save_warm_start_to=None):
+    """A stand-in for a covering TD-DFT call on a benchmark dot: no quantum chemistry.
+
+    Every stick moves to the red by 40 nm per Å² of squared displacement from the authors' geometry
+    of the dot (summed over atoms), and the energy rises by 2 eV per Å²: the reference dot is the
+    optimum of T0, a design within about 0.35 Å meets a 5 nm peak tolerance and 0.5 eV of strain.
+    Counts its calls in the file ``$QDLIB_TOY_COUNTER`` (one line per call) and sleeps
+    ``$QDLIB_FAKE_DELAY_S`` seconds.
+    """
+    from qdlib import spectra
+    from qdlib.design import benchmark_target
+
+    if os.environ.get("QDLIB_TOY_COUNTER"):
+        with open(os.environ["QDLIB_TOY_COUNTER"], "a") as fh:
+            fh.write("call\n")
+    time.sleep(float(os.environ.get("QDLIB_FAKE_DELAY_S", "0")))
+    ref, _ = benchmark_target(atoms.info.get("dot", "Cd4Se4"))
+    d2 = float(((atoms.positions - ref.positions) ** 2).sum())
+    lam = TOY_STICKS_NM + 40.0 * d2
+    n = lam.size
+    return Excitations(spectra.nm_to_ev(lam), TOY_STRENGTHS.copy(), -100.0 + 2.0 * d2 / 27.211386245988,
+                       np.ones(n, bool), "diis", TDDFTSettings(n_states=n), "cpu", 0.01, versions={"pyscf": "toy"})

@@ -21,6 +21,8 @@ One idea per module; every public name is importable from here:
     exchange-correlation kernel in the occupied–virtual space (``benchmarks/tddft_speed.py``).
 :mod:`~qdlib.qchem.restart`
     Restart files of stopped calculations: :class:`ResponseCheckpoint`, :class:`OptimizationCheckpoint`.
+:mod:`~qdlib.qchem.warmstart`
+    A nearby geometry's solution as the solvers' first guess (:func:`save_warm_start`; ``EngineOptions.warm_start``).
 :mod:`~qdlib.qchem.engine`
     The single point: :func:`build_mol`, :func:`run_scf`, :func:`run_tddft`, :func:`excitations`.
 :mod:`~qdlib.qchem.geomopt`
@@ -48,6 +50,7 @@ from .engine import (
 )
 from .geomopt import emission, optimize_excited_state, optimize_ground_state, state_gradient
 from .restart import OptimizationCheckpoint, ResponseCheckpoint
+from .warmstart import save_warm_start
 from .settings import (
     HARTREE_EV,
     EngineOptions,
@@ -75,6 +78,7 @@ __all__ = [
     "state_gradient",
     "ResponseCheckpoint",
     "OptimizationCheckpoint",
+    "save_warm_start",
     "follow_internal_instability",
     "dominant_transitions",
     "format_transition",

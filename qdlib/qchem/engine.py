@@ -35,6 +35,7 @@ from .accelerated import _cache_ao_values, _keep_integrals_in_memory, _mo_space_
 from .backends import _threads, _to_numpy, select_backend, versions
 from .restart import ResponseCheckpoint, _checkpoint_path
 from .settings import HARTREE_EV, EngineOptions, Excitations, TDDFTSettings, dominant_transitions
+from .warmstart import pad_guess, save_warm_start, scf_guess, tddft_guess, warm_state_count
 
 __all__ = [
     "SCFConvergenceError",
@@ -212,7 +213,7 @@ def _formula(mol) -> str:
 
 
 def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOptions = EngineOptions(),
-              restart_file: str | None = None):  # fmt: skip
+              restart_file: str | None = None, guess=None):  # fmt: skip
     """Solve for ``settings.n_states`` singlet excitations on a converged ground state.
 
     The exchange-correlation kernel is integrated on the response grid
@@ -230,6 +231,10 @@ def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOpti
     restart_file : str, optional
         (CPU) The solver's best vectors are saved there after every iteration and, when the
         file exists, the solver starts from them (:class:`~qdlib.qchem.ResponseCheckpoint`).
+    guess : ndarray, shape (k, n_vector), optional
+        First vectors for the solver (PySCF's layout: ``X`` or ``[X, Y]`` per row), e.g. a nearby
+        geometry's solution (:mod:`~qdlib.qchem.warmstart`); padded with PySCF's own guess to
+        ``n_states`` rows. A restart file's vectors come first.
 
     Returns
     -------
@@ -274,6 +279,12 @@ def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOpti
             return checkpoint.wrap(vind), hdiag
 
         td.gen_vind = recording_gen_vind
+    if x0 is None and guess is not None and cpu:
+        # the guess and PySCF's own first vectors together: a guess alone can lack the lowest states
+        # (the solver then converges to higher ones); PySCF's vectors, on the lowest orbital-energy
+        # differences, keep them in reach
+        default = np.asarray(td.get_init_guess(mf, settings.n_states))
+        x0 = pad_guess(np.asarray(guess, dtype=float), default, len(guess) + len(default))
     try:
         with _mo_space_response(mf, options) if cpu else contextlib.nullcontext():
             td.kernel(x0=x0)
@@ -349,6 +360,7 @@ def excitations(
     dm0=None,
     cover_nm: float | None = None,
     max_states: int = 40,
+    save_warm_start_to: str | None = None,
 ) -> Excitations:
     """Ground state and singlet excitations of one geometry (the heart of every TD-DFT call).
 
@@ -371,6 +383,9 @@ def excitations(
         whether the wavelength was reached.
     max_states : int
         The most states solved for with ``cover_nm``; a result that stops here may not cover it.
+    save_warm_start_to : str, optional
+        Also write the ground state and excitations there as a warm-start point for nearby
+        geometries (:func:`~qdlib.qchem.warmstart.save_warm_start`; ``options.warm_start`` reads it).
 
     Returns
     -------
@@ -400,9 +415,18 @@ def excitations(
         mol = build_mol(atoms, settings, verbose=options.verbose)
         chkfile = _checkpoint_path(atoms, settings, options.checkpoint_dir, ".chk")
         restart = _checkpoint_path(atoms, settings, options.checkpoint_dir, ".td.npz")
+        warm = options.warm_start if options.warm_start and os.path.isfile(options.warm_start) else None
+        if warm and (density := scf_guess(mol, warm)) is None:
+            warm = None  # another molecule's
+        elif warm and dm0 is None and not (chkfile and os.path.isfile(chkfile)):
+            dm0 = density
         mf = run_scf(mol, settings, options, dm0=dm0, chkfile=chkfile)
+        if warm and cover_nm is not None:  # start with as many states as the nearby geometry needed to cover
+            settings = dataclasses.replace(settings, n_states=max(settings.n_states, min(warm_state_count(warm), max_states)))
+            restart = _checkpoint_path(atoms, settings, options.checkpoint_dir, ".td.npz")
+        guess = tddft_guess(mf, warm, settings.n_states, settings.tda) if warm else None
         try:
-            td = run_tddft(mf, settings, options, restart_file=restart)
+            td = run_tddft(mf, settings, options, restart_file=restart, guess=guess)
         except RuntimeError as exc:
             if _SADDLE_POINT_MESSAGE not in str(exc):
                 raise
@@ -423,6 +447,8 @@ def excitations(
         if cover_nm is not None:
             td, settings, restart = _grow_until_covered(mf, td, settings, options, atoms, cover_nm, max_states, restart)
         wall = time.perf_counter() - t0
+        if save_warm_start_to:
+            save_warm_start(mf, td, save_warm_start_to)
     for done in (chkfile, restart):  # the result goes to the store, the restart points are not needed
         if done is not None and os.path.isfile(done):
             os.remove(done)
@@ -495,4 +521,6 @@ def _grow_until_covered(mf, td, settings, options, atoms, cover_nm, max_states, 
             os.remove(restart)
         settings = dataclasses.replace(settings, n_states=n)
         restart = _checkpoint_path(atoms, settings, options.checkpoint_dir, ".td.npz")
-        td = run_tddft(mf, settings, options, restart_file=restart)
+        found = np.array([np.concatenate([np.ravel(_to_numpy(x))] + ([] if settings.tda else [np.ravel(_to_numpy(y))]))
+                          for x, y in td.xy])  # fmt: skip
+        td = run_tddft(mf, settings, options, restart_file=restart, guess=found)

@@ -134,6 +134,12 @@ class EngineOptions:
     """SCF iterations per strategy before the next strategy is tried."""
     verbose: int = 0
     """PySCF verbosity (0 silent, 4 detailed)."""
+    warm_start: str | None = None
+    """A warm-start point (:mod:`qdlib.qchem.warmstart`): a nearby geometry's converged ground state and
+    excitations (e.g. the reference dot's), from which the SCF and TDDFT solvers start instead of
+    their default guesses. The answer is the same to the solvers' thresholds; a request that
+    solves for states until a wavelength is covered starts with as many states as the point holds,
+    so it may end with more states than a cold start (the states both have agree)."""
     checkpoint_dir: str | None = None
     """Directory for restart points, one pair per geometry and settings, removed when the
     excitations are done: the SCF checkpoint (PySCF chkfile, ``<key>.chk``, written every SCF

@@ -1,0 +1,41 @@
+"""TD-DFT in the loop: design campaigns whose designs TD-DFT confirms.
+
+The paper designs structures against a surrogate and never asks TD-DFT until the end; our
+reproduction found every such design rejected by TD-DFT. A campaign puts TD-DFT inside the
+loop and counts its cost in TD-DFT calls:
+
+:mod:`~qdlib.campaign.space`
+    The design space: the paper's cuboids, restricted to physical structures (pair
+    distances, GFN2-xTB then DFT strain), and random physical designs.
+:mod:`~qdlib.campaign.criterion`
+    When a design is confirmed (peak, shape, strain on a covered window), and the targets
+    T0, T+10, T−10.
+:mod:`~qdlib.campaign.loop`
+    :class:`Campaign`: propose → TD-DFT → judge → record, resumable from its log and the
+    shared results store; the random control (:class:`RandomDesigns`).
+:mod:`~qdlib.campaign.bayes`
+    :class:`BayesianDesigns`: Bayesian optimisation directly on TD-DFT (BoTorch).
+"""
+
+from .bayes import BayesianDesigns
+from .criterion import Confirmation, Criterion, campaign_target, covering_window, target_name
+from .loop import TARGET_SHIFTS_NM, CallRecord, Campaign, CampaignConfig, RandomDesigns, read_log
+from .space import DesignSpace, PhysicalBounds, XTBStrain
+
+__all__ = [
+    "Criterion",
+    "Confirmation",
+    "campaign_target",
+    "covering_window",
+    "target_name",
+    "TARGET_SHIFTS_NM",
+    "CampaignConfig",
+    "CallRecord",
+    "Campaign",
+    "RandomDesigns",
+    "BayesianDesigns",
+    "read_log",
+    "DesignSpace",
+    "PhysicalBounds",
+    "XTBStrain",
+]

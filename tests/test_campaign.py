@@ -1,0 +1,235 @@
+"""Design campaigns with TD-DFT in the loop: the criterion, the physical filter, the loop and its resumption."""
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qdlib import campaign, spectra
+from qdlib.campaign import Campaign, CampaignConfig, Criterion, DesignSpace, read_log
+from qdlib.qchem import Excitations, TDDFTSettings
+from qdlib.verdict import Target, Window, judge
+
+from . import fakes
+
+WINDOW = Window("absorption", 374.4, 798.4)
+
+
+def _exc(lam_nm, f, e_hartree=-100.0, converged=True):
+    n = len(lam_nm)
+    return Excitations(spectra.nm_to_ev(np.asarray(lam_nm, float)), np.asarray(f, float), e_hartree,
+                       np.full(n, converged), "diis", TDDFTSettings(n_states=n), "cpu", 0.0)  # fmt: skip
+
+
+@pytest.fixture
+def target():
+    ref = _exc([450.0, 400.0, 330.0], [0.02, 0.1, 0.05])
+    paper = spectra.broaden([400.0], [0.1], spectra.wavelength_grid("absorption"))
+    return Target.from_reference(ref, paper, "absorption", name="toy")
+
+
+def _dimer():
+    from ase import Atoms
+
+    return Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+
+
+# ---------------------------------------------------------------------- the criterion
+
+
+def test_criterion_confirms_a_close_match_and_names_each_failure(target):
+    c = Criterion()
+    ok = judge(_dimer(), _exc([450.0, 402.0, 330.0], [0.02, 0.1, 0.05], -100.0 + 0.3 / 27.2114), target)
+    assert c.check(ok).confirmed and abs(ok.peak_error_nm - 2.0) < 0.3
+    peak = judge(_dimer(), _exc([457.0, 407.0, 337.0], [0.02, 0.1, 0.05]), target)  # the bands 7 nm to the red
+    assert c.check(peak).failures == ("peak",) and peak.similarity > 0.9
+    shape = judge(_dimer(), _exc([490.0, 401.0, 330.0], [0.08, 0.1, 0.05]), target)  # a strong extra band
+    assert c.check(shape).failures == ("shape",) and abs(shape.peak_error_nm) < 5
+    strain = judge(_dimer(), _exc([450.0, 400.0, 330.0], [0.02, 0.1, 0.05], -100.0 + 0.6 / 27.2114), target)
+    assert c.check(strain).failures == ("strain",)
+    assert c.check(ok, min_distance_angstrom=2.7).failures == ("distance",)  # the dimer's 2.6 Å pair
+
+
+def test_criterion_refuses_uncovered_and_unconverged_spectra(target):
+    uncovered = judge(_dimer(), _exc([450.0, 400.0], [0.02, 0.1]), target)  # highest state 400 nm, short of 337.7
+    assert Criterion().check(uncovered) == campaign.Confirmation(False, ("uncovered",))
+    unconverged = judge(_dimer(), _exc([450.0, 400.0, 330.0], [0.02, 0.1, 0.05], converged=False), target)
+    assert Criterion().check(unconverged) == campaign.Confirmation(False, ("unconverged",))
+
+
+def test_shifted_targets_move_their_window_with_the_band(tmp_path, monkeypatch):
+    from qdlib import qchem
+    from qdlib.store import ResultStore
+    from qdlib.verification import compute_references
+
+    monkeypatch.setattr(qchem, "excitations", fakes.toy_oracle)
+    store = ResultStore(tmp_path / "s.json")
+    compute_references([("Cd4Se4", "absorption")], store)
+    t0, plus, minus = (campaign.campaign_target("Cd4Se4", "absorption", store, s) for s in (0.0, 10.0, -10.0))
+    assert plus.peak_nm - t0.peak_nm == pytest.approx(10.0, abs=0.6) and t0.peak_nm - minus.peak_nm == pytest.approx(10.0, abs=0.6)
+    assert plus.window.blue_nm == pytest.approx(t0.window.blue_nm + 10) and minus.window.blue_nm == pytest.approx(t0.window.blue_nm - 10)
+    assert campaign.covering_window([t0, plus, minus]) == minus.window
+    assert minus.name.endswith("T-10")
+
+
+# ---------------------------------------------------------------------- the design space
+
+
+def test_design_space_round_trips_coordinates_and_finds_short_pairs():
+    space = DesignSpace(_dimer(), [1], edge_angstrom=4.0)
+    u = np.array([[0.5, 0.5, 0.5], [0.5, 0.5, 0.0]])
+    assert np.allclose(space.unit(space.positions(u)), u)
+    assert np.allclose(space.shortest_distance(u), [2.6, 0.6])
+    assert np.allclose(space.displacement_angstrom(u), [0.0, 2.0])
+    with pytest.raises(ValueError, match="distinct atom indices"):
+        DesignSpace(_dimer(), [2])
+
+
+def test_random_designs_pass_the_physical_filter_of_the_benchmark_dot():
+    space = DesignSpace.benchmark("Cd4Se4", 1)
+    u = campaign.RandomDesigns(space).propose([], 2, np.random.default_rng(0))
+    assert u.shape == (2, 3) and ((u >= 0) & (u <= 1)).all()
+    assert (space.shortest_distance(u) >= space.min_distance_angstrom).all()
+    assert (space.xtb_strain_ev(u) <= space.bounds.xtb_max_strain_ev).all()
+    again = campaign.RandomDesigns(space).propose([], 1, np.random.default_rng(0))
+    assert np.array_equal(u[:1], again)  # the seed alone decides
+
+
+def test_two_atom_designs_pass_the_filter_as_a_whole():
+    space = DesignSpace.benchmark("Cd4Se4", 2, edge_angstrom=1.0)
+    u, strain = space.sample(2, np.random.default_rng(1))
+    assert u.shape == (2, 6)
+    assert np.allclose(space.xtb_strain_ev(u), strain) and (strain <= 0.3).all()
+
+
+# ---------------------------------------------------------------------- the loop
+
+
+def _toy_campaign(tmp_path, monkeypatch, **config):
+    from qdlib import qchem
+
+    monkeypatch.setattr(qchem, "excitations", fakes.toy_oracle)
+    cfg = CampaignConfig(**{"dot": "Cd4Se4", "edge_angstrom": 1.0, "budget": 4, "seed": 3} | config)
+    return Campaign(cfg, tmp_path / "store.json", tmp_path / "logs", warm_start=False)
+
+
+def test_campaign_spends_its_budget_records_every_call_and_resumes(tmp_path, monkeypatch):
+    counter = tmp_path / "calls.txt"
+    monkeypatch.setenv("QDLIB_TOY_COUNTER", str(counter))
+    c = _toy_campaign(tmp_path, monkeypatch)
+    history = c.run()
+    assert [r.call for r in history] == [0, 1, 2, 3] and [r.round for r in history] == [0, 0, 1, 1]
+    assert all(r.status == "valid" and r.strain_ev <= 2 * 0.75 + 1e-9 for r in history)  # 2 eV/Å², within 0.87 Å
+    for r in history:  # the toy's peak moves 40 nm per Å² of displacement: the record says the same
+        assert r.peak_error_nm == pytest.approx(40 * r.displacement_angstrom**2, abs=1.0)
+        assert r.confirmed == (abs(r.peak_error_nm) <= 5 and r.strain_ev <= 0.5)
+    assert read_log(c.log_path) == history
+    n_calls = len(counter.read_text().splitlines())  # the reference and four designs
+    assert n_calls == 5
+    more = _toy_campaign(tmp_path, monkeypatch, budget=6)
+    assert more.run()[:4] == history and len(more.history) == 6
+    assert len(counter.read_text().splitlines()) == n_calls + 2  # only the two new designs were computed
+    s = more.summary()
+    assert s["calls"] == 6 and s["confirmed"] == sum(r.confirmed for r in more.history)
+
+
+def test_random_campaigns_of_every_target_share_their_calls(tmp_path, monkeypatch):
+    counter = tmp_path / "calls.txt"
+    monkeypatch.setenv("QDLIB_TOY_COUNTER", str(counter))
+    t0 = _toy_campaign(tmp_path, monkeypatch).run()
+    plus = _toy_campaign(tmp_path, monkeypatch, target_shift_nm=10.0).run()
+    assert [r.key for r in t0] == [r.key for r in plus]
+    assert len(counter.read_text().splitlines()) == 5
+    assert all(p.peak_error_nm == pytest.approx(r.peak_error_nm - 10.0, abs=0.6) for r, p in zip(t0, plus))
+
+
+def test_stop_at_first_confirmed_design(tmp_path, monkeypatch):
+    c = _toy_campaign(tmp_path, monkeypatch, edge_angstrom=0.4, budget=10, stop_at_first=True)
+    history = c.run()
+    assert history[-1].confirmed or len(history) == 10
+    assert sum(r.confirmed for r in history[:-2]) == 0  # it stopped in the round that found one
+    assert c.summary()["first_confirmed_call"] == next(r.call for r in history if r.confirmed) + 1
+
+
+def test_campaign_rejects_a_bad_configuration(tmp_path):
+    with pytest.raises(ValueError, match="unknown method"):
+        Campaign(CampaignConfig(method="magic"), tmp_path / "s.json", tmp_path)
+    with pytest.raises(ValueError, match="positive"):
+        Campaign(CampaignConfig(budget=0), tmp_path / "s.json", tmp_path)
+
+
+def test_a_killed_campaign_resumes_without_recomputing(tmp_path):
+    """SIGKILL in the middle of a round; the rerun finds the finished calls in the store and its log."""
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+        from qdlib import qchem
+        from qdlib.campaign import Campaign, CampaignConfig
+        from tests import fakes
+        qchem.excitations = fakes.toy_oracle
+        cfg = CampaignConfig(dot="Cd4Se4", edge_angstrom=1.0, budget=6, seed=5, batch_size=3)
+        Campaign(cfg, {str(tmp_path / 'store.json')!r}, {str(tmp_path / 'logs')!r}, warm_start=False).run()
+    """))
+    counter = tmp_path / "calls.txt"
+    env = os.environ | {"QDLIB_TOY_COUNTER": str(counter), "QDLIB_FAKE_DELAY_S": "0.5"}
+    proc = subprocess.Popen([sys.executable, str(script)], env=env)
+    log = tmp_path / "logs" / "Cd4Se4_1A_1_T0_random_s5.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.is_file() and counter.is_file() and len(counter.read_text().splitlines()) >= 6):
+        time.sleep(0.05)  # the reference, round 0's three designs, and two of round 1's: kill in the middle of round 1
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(read_log(log))
+    assert done == 3, "killed before the first round was logged or after the second"
+    from qdlib.store import ResultStore
+
+    stored = sum(kv["set"] == "campaign" for _, _, kv in ResultStore(tmp_path / "store.json").select())
+    assert stored == 4  # round 0's three and the first of round 1; the second died computing
+    before = len(counter.read_text().splitlines())
+    assert subprocess.run([sys.executable, str(script)], env=env | {"QDLIB_FAKE_DELAY_S": "0"}).returncode == 0
+    history = read_log(log)
+    assert [r.call for r in history] == list(range(6))
+    recomputed = len(counter.read_text().splitlines()) - before
+    assert recomputed == 6 - stored  # only the designs whose results were not stored when it died
+    assert len({r.key for r in history}) == 6
+
+
+def test_bayesian_optimisation_finds_a_shifted_target_of_the_stand_in_oracle(tmp_path, monkeypatch):
+    """T+10 of the toy oracle: met on a shell about 0.5 Å from the true position, away from the cube's centre."""
+    c = _toy_campaign(tmp_path, monkeypatch, method="bo", target_shift_nm=10.0, budget=12, seed=0, stop_at_first=True)
+    c.method.pool_size = 64
+    history = c.run()
+    assert any(r.confirmed for r in history), [round(r.margin, 2) for r in history]
+    assert len(history) <= 12
+    space = c.space
+    u = np.array([r.u for r in history])
+    assert (space.shortest_distance(u) >= space.min_distance_angstrom).all()
+    assert (space.xtb_strain_ev(u) <= space.bounds.xtb_max_strain_ev + 1e-9).all()  # every proposal physical
+    again = _toy_campaign(tmp_path / "again", monkeypatch, method="bo", target_shift_nm=10.0, budget=12, seed=0,
+                          stop_at_first=True)  # fmt: skip
+    again.method.pool_size = 64
+    assert [r.u for r in again.run()] == [r.u for r in history]  # seeded: the same designs
+
+
+def test_design_cli_runs_a_campaign_and_reports_it(tmp_path, monkeypatch, capsys):
+    from qdlib import cli, qchem
+
+    monkeypatch.setattr(qchem, "excitations", fakes.toy_oracle)
+    args = ["design", "--dot", "Cd4Se4", "--edge", "1", "--budget", "2", "--seed", "1", "--cold",
+            "--store", str(tmp_path / "c.json"), "--log-dir", str(tmp_path / "logs")]  # fmt: skip
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "Cd4Se4_1A_1_T0_random_s1: 2 TD-DFT calls" in out and "confirmed designs" in out
+    assert len(read_log(tmp_path / "logs" / "Cd4Se4_1A_1_T0_random_s1.jsonl")) == 2
+    with pytest.raises(SystemExit):  # argparse refuses a target that is not one of the three
+        cli.main(["design", "--target-shift", "7"])
+    assert cli.main(["design", "--budget", "-1", "--store", str(tmp_path / "c.json"), "--log-dir", str(tmp_path)]) == 2
+    assert "budget and batch_size must be positive" in capsys.readouterr().err
