@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from qdlib import campaign, spectra
+from qdlib import campaign as campaign_module
 from qdlib.campaign import Campaign, CampaignConfig, Criterion, DesignSpace, read_log
 from qdlib.qchem import Excitations, TDDFTSettings
 from qdlib.verdict import Target, Window, judge
@@ -202,21 +203,40 @@ def test_a_killed_campaign_resumes_without_recomputing(tmp_path):
     assert len({r.key for r in history}) == 6
 
 
-def test_bayesian_optimisation_finds_a_shifted_target_of_the_stand_in_oracle(tmp_path, monkeypatch):
+@pytest.mark.parametrize("method", ["bo", "al"])
+def test_model_based_methods_find_a_shifted_target_of_the_stand_in_oracle(tmp_path, monkeypatch, method):
     """T+10 of the toy oracle: met on a shell about 0.5 Å from the true position, away from the cube's centre."""
-    c = _toy_campaign(tmp_path, monkeypatch, method="bo", target_shift_nm=10.0, budget=12, seed=0, stop_at_first=True)
-    c.method.pool_size = 64
+
+    def campaign(folder):
+        c = _toy_campaign(folder, monkeypatch, method=method, target_shift_nm=10.0, budget=12, seed=0, stop_at_first=True)
+        if method == "bo":
+            c.method = campaign_module.BayesianDesigns(c.space, pool_size=64, cache_dir=folder)
+        else:
+            c.method = campaign_module.ActiveDesigns(c.space, c.spectrum_of, c.target, pool_size=64, cache_dir=folder)
+        return c
+
+    c = campaign(tmp_path)
     history = c.run()
     assert any(r.confirmed for r in history), [round(r.margin, 2) for r in history]
-    assert len(history) <= 12
     space = c.space
     u = np.array([r.u for r in history])
     assert (space.shortest_distance(u) >= space.min_distance_angstrom).all()
     assert (space.xtb_strain_ev(u) <= space.bounds.xtb_max_strain_ev + 1e-9).all()  # every proposal physical
-    again = _toy_campaign(tmp_path / "again", monkeypatch, method="bo", target_shift_nm=10.0, budget=12, seed=0,
-                          stop_at_first=True)  # fmt: skip
-    again.method.pool_size = 64
-    assert [r.u for r in again.run()] == [r.u for r in history]  # seeded: the same designs
+    assert [r.u for r in campaign(tmp_path / "again").run()] == [r.u for r in history]  # seeded: the same designs
+
+
+def test_spectrum_model_carries_the_peak_and_its_uncertainty():
+    grid = spectra.wavelength_grid("absorption")
+    rng = np.random.default_rng(1)
+    u = rng.random((16, 3))
+    y = np.array([spectra.broaden([400 + 40 * x[0], 330.0], [0.1, 0.05], grid) for x in u])
+    model = campaign_module.SpectrumModel().fit(u, y, strain_ev=2 * u[:, 1])
+    near, far = np.array([[0.3, 0.5, 0.5]]), np.array([[3.0, 3.0, 3.0]])  # inside the data, far outside it
+    s_near, e_near = model.sample(near, 128, seed=0)
+    s_far, _ = model.sample(far, 128, seed=0)
+    peaks_near = spectra.peak_wavelength(s_near[:, 0], grid)
+    assert abs(np.median(peaks_near) - 412.0) < 4 and abs(np.median(e_near) - 1.0) < 0.1
+    assert np.std(spectra.peak_wavelength(s_far[:, 0], grid)) > 3 * np.std(peaks_near)  # unsure where it has no data
 
 
 def test_design_cli_runs_a_campaign_and_reports_it(tmp_path, monkeypatch, capsys):

@@ -15,8 +15,12 @@ loop and counts its cost in TD-DFT calls:
     shared results store; the random control (:class:`RandomDesigns`).
 :mod:`~qdlib.campaign.bayes`
     :class:`BayesianDesigns`: Bayesian optimisation directly on TD-DFT (BoTorch).
+:mod:`~qdlib.campaign.active`
+    :class:`ActiveDesigns`: active learning with a forward model of the spectrum
+    (:class:`SpectrumModel`, Gaussian processes with uncertainty) judged by the criterion.
 """
 
+from .active import ActiveDesigns, SpectrumModel
 from .bayes import BayesianDesigns
 from .criterion import Confirmation, Criterion, campaign_target, covering_window, target_name
 from .loop import TARGET_SHIFTS_NM, CallRecord, Campaign, CampaignConfig, RandomDesigns, read_log
@@ -34,6 +38,8 @@ __all__ = [
     "Campaign",
     "RandomDesigns",
     "BayesianDesigns",
+    "ActiveDesigns",
+    "SpectrumModel",
     "read_log",
     "DesignSpace",
     "PhysicalBounds",

@@ -60,7 +60,8 @@ class CampaignConfig:
     target_shift_nm: float = 0.0
     """Target: the dot's own TD-DFT spectrum with its sticks moved by this much, nm (0, +10, −10)."""
     method: str = "random"
-    """How designs are proposed: ``"random"`` (the control), ``"bo"`` (Bayesian optimisation on TD-DFT)."""
+    """How designs are proposed: ``"random"`` (the control), ``"bo"`` (Bayesian optimisation on TD-DFT),
+    ``"al"`` (active learning: a forward model of the spectrum with uncertainty)."""
     budget: int = 24
     """TD-DFT calls (the contract: 24 for one moved atom, 48 for two)."""
     batch_size: int = 2
@@ -151,14 +152,21 @@ class RandomDesigns:
         return self.space.sample(n, rng)[0]
 
 
-def _bayes(space: DesignSpace, config: CampaignConfig, log_dir: Path):
+def _bayes(campaign: Campaign):
     from .bayes import BayesianDesigns
 
-    return BayesianDesigns(space, cache_dir=log_dir / "pools")
+    return BayesianDesigns(campaign.space, cache_dir=campaign.log_path.parent / "pools")
 
 
-#: Method name → ``factory(space, config, log_dir)``.
-METHODS = {"random": lambda space, config, log_dir: RandomDesigns(space), "bo": _bayes}
+def _active(campaign: Campaign):
+    from .active import ActiveDesigns
+
+    return ActiveDesigns(campaign.space, campaign.spectrum_of, campaign.target, campaign.criterion,
+                         cache_dir=campaign.log_path.parent / "pools")  # fmt: skip
+
+
+#: Method name → ``factory(campaign)``, called when the campaign runs (its targets known).
+METHODS = {"random": lambda campaign: RandomDesigns(campaign.space), "bo": _bayes, "al": _active}
 
 
 class Campaign:
@@ -206,7 +214,7 @@ class Campaign:
         self.settings, self.options = settings or TDDFTSettings(), options or EngineOptions()
         self.executor, self.criterion, self.max_states, self.warm_start = executor, criterion, max_states, warm_start
         self.space = DesignSpace.benchmark(config.dot, config.n_movable, config.edge_angstrom, config.kind, bounds)
-        self.method = method if method is not None else METHODS[config.method](self.space, config, Path(log_dir))
+        self.method = method  # made from config.method when the campaign runs
         self.history: list[CallRecord] = []
         self._targets: dict[float, Target] | None = None
 
@@ -232,6 +240,13 @@ class Campaign:
         """Wavelength every call's states reach (the bluest of the three targets' coverings), nm."""
         return round(float(covering_window(list(self.targets().values())).cover_nm), 2)
 
+    def spectrum_of(self, record: CallRecord):
+        """``(spectrum, DFT strain in eV)`` of a recorded call from the store; ``None`` if it has no result."""
+        result = self.store.get_by_key(record.key)
+        if result is None or record.status != "valid":
+            return None
+        return result.spectrum(self.config.kind), record.strain_ev
+
     def warm_start_point(self) -> str:
         """The reference dot's solution covering the campaign's windows, computed here if missing; its path."""
         from ..paths import checkpoints_dir
@@ -255,6 +270,8 @@ class Campaign:
         if self.history:
             log.info("%s: %d calls recorded, resuming", cfg.name, len(self.history))
         target = self.target
+        if self.method is None:
+            self.method = METHODS[cfg.method](self)
         if self.warm_start and len(self.history) < cfg.budget and self.options.warm_start is None:
             self.options = dataclasses.replace(self.options, warm_start=self.warm_start_point())
         round_ = max((r.round for r in self.history), default=-1) + 1
