@@ -135,17 +135,10 @@ class ActiveDesigns(BayesianDesigns):
 
     def margins(self, spectra_: NDArray, strain_ev: NDArray) -> NDArray:
         """The criterion's margin of sampled spectra ``(..., n_bins)`` and strains ``(...)`` (eV)."""
-        t, c = self.target, self.criterion
+        t = self.target
         flat, e = spectra_.reshape(-1, spectra_.shape[-1]), np.ravel(strain_ev)
-        out = np.empty(len(flat))
-        for i, (y, strain) in enumerate(zip(flat, e)):
-            peak = window_peak(y, t.window) - t.peak_nm
-            cos = cosine_similarity(y, t.spectrum, t.window)
-            if not (np.isfinite(peak) and np.isfinite(cos)):
-                out[i] = -5.0
-                continue
-            out[i] = max(-5.0, min(1 - abs(peak) / c.peak_tolerance_nm, (cos - c.min_similarity) / (1 - c.min_similarity),
-                                   1 - strain / c.max_strain_ev))  # fmt: skip
+        out = np.array([self.criterion.margin_of(window_peak(y, t.window) - t.peak_nm, cosine_similarity(y, t.spectrum, t.window),
+                                                 strain) for y, strain in zip(flat, e)])  # fmt: skip
         return out.reshape(np.shape(strain_ev))
 
     def propose(self, history: Sequence, n: int, rng: np.random.Generator) -> NDArray[np.float64]:

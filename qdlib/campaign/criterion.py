@@ -94,11 +94,17 @@ class Criterion:
         >>> Criterion().margin(dataclasses.replace(v, status="uncovered"))
         -5.0
         """
-        if verdict is None or not verdict.valid or not np.isfinite(verdict.peak_error_nm) or not np.isfinite(verdict.similarity):
+        if verdict is None or not verdict.valid:
             return floor
-        m = min(1.0 - abs(verdict.peak_error_nm) / self.peak_tolerance_nm,
-                (verdict.similarity - self.min_similarity) / (1.0 - self.min_similarity),
-                1.0 - verdict.energy_above_reference_ev / self.max_strain_ev)  # fmt: skip
+        return self.margin_of(verdict.peak_error_nm, verdict.similarity, verdict.energy_above_reference_ev, floor)
+
+    def margin_of(self, peak_error_nm: float, similarity: float, strain_ev: float, floor: float = -5.0) -> float:
+        """:meth:`margin` from the three numbers (e.g. of a model's sampled spectrum); ``floor`` if one is NaN."""
+        if not (np.isfinite(peak_error_nm) and np.isfinite(similarity)):
+            return floor
+        m = min(1.0 - abs(peak_error_nm) / self.peak_tolerance_nm,
+                (similarity - self.min_similarity) / (1.0 - self.min_similarity),
+                1.0 - strain_ev / self.max_strain_ev)  # fmt: skip
         return float(max(m, floor))
 
 
