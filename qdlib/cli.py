@@ -479,9 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--edge", type=float, default=4.0, help="cube edge around each moved atom, Å")
     c.add_argument("--target-shift", type=float, default=0.0, choices=[0.0, 10.0, -10.0],
                    help="target: the dot's own TD-DFT spectrum moved by this many nm (T0, T+10, T-10)")
-    c.add_argument("--method", default="random", choices=["random", "bo", "al"],
-                   help="how designs are proposed: random physical designs (the control), Bayesian optimisation on "
-                        "TD-DFT, active learning with a forward model of the spectrum")
+    c.add_argument("--method", default="random", choices=["random", "surrogate", "bo", "al"],
+                   help="how designs are proposed: random physical designs (the control), the paper's pipeline (the "
+                        "surrogate's best designs, verified in order), Bayesian optimisation on TD-DFT, active "
+                        "learning with a forward model of the spectrum")
     c.add_argument("--budget", type=int, default=0, help="TD-DFT calls (default: 24 per moved atom)")
     c.add_argument("--batch-size", type=int, default=2, help="designs per round")
     c.add_argument("--seed", type=int, default=0)

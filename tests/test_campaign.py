@@ -253,3 +253,47 @@ def test_design_cli_runs_a_campaign_and_reports_it(tmp_path, monkeypatch, capsys
         cli.main(["design", "--target-shift", "7"])
     assert cli.main(["design", "--budget", "-1", "--store", str(tmp_path / "c.json"), "--log-dir", str(tmp_path)]) == 2
     assert "budget and batch_size must be positive" in capsys.readouterr().err
+
+
+def test_the_surrogate_pipeline_verifies_its_ranking_in_order_blind_to_tddft(tmp_path, monkeypatch):
+    """Method (b): the pool ranked once by the surrogate's loss; TD-DFT verdicts never reorder it."""
+
+    class Closest(campaign_module.SurrogateDesigns):  # a stand-in surrogate: the band drifts with displacement
+        def predict(self, u):
+            grid = spectra.wavelength_grid("absorption")
+            d = self.space.displacement_angstrom(u)
+            return np.array([spectra.broaden([self.target.peak_nm + 40.0 * x], [0.1], grid) for x in d])
+
+    def run(folder, oracle_shift):
+        monkeypatch.setattr(fakes, "TOY_STICKS_NM", fakes.TOY_STICKS_NM + oracle_shift)
+        c = _toy_campaign(folder, monkeypatch, method="surrogate", budget=6)
+        c.method = Closest(c.space, c.target, pool_size=16, cache_dir=tmp_path)  # one pool for both runs
+        return c, c.run()
+
+    c, history = run(tmp_path / "a", 0.0)
+    losses = np.sort(c.method.losses_)
+    d = c.space.displacement_angstrom(np.array([r.u for r in history]))
+    assert np.all(np.diff(d) >= -1e-9)  # the closest designs first: the stand-in's ranking
+    assert len({r.key for r in history}) == 6 and losses[0] <= losses[-1]
+    _, other = run(tmp_path / "b", 25.0)  # another oracle: other verdicts, the same designs
+    assert [r.u for r in other] == [r.u for r in history]
+    assert [r.peak_error_nm for r in other] != [r.peak_error_nm for r in history]
+
+
+def test_the_released_design_surrogate_predicts_a_design_space(tmp_path):
+    space = DesignSpace.benchmark("Cd4Se4", 1)
+    t = Target("absorption", spectra.broaden([425.0], [0.1], spectra.wavelength_grid("absorption")), WINDOW)
+    y = campaign_module.SurrogateDesigns(space, t).predict(np.array([[0.5, 0.5, 0.5], [0.52, 0.5, 0.47]]))
+    assert y.shape == (2, 500) and np.isfinite(y).all() and y.max() > 100  # a band, L/mol/cm
+
+
+def test_the_forward_model_is_scored_round_by_round_on_held_out_designs(tmp_path, monkeypatch):
+    """The random control's designs score an active-learning campaign's model after each of its rounds."""
+    al = _toy_campaign(tmp_path, monkeypatch, method="random", budget=8, seed=0)
+    history = al.run()
+    control = _toy_campaign(tmp_path, monkeypatch, budget=6, seed=1).run()
+    rows = campaign_module.scores_by_round(history, control + history[:2], al.spectrum_of, al.target.window)
+    assert [r["round"] for r in rows] == [0, 1, 2, 3] and [r["n_train"] for r in rows] == [2, 4, 6, 8]
+    assert all(r["n"] == 6 for r in rows)  # the control's designs; the campaign's own two left out
+    assert all(0.0 <= r["coverage"] <= 1.0 and np.isfinite(r["peak_mae_nm"]) for r in rows)
+    assert rows[-1]["peak_mae_nm"] < 10.0  # the toy's peak moves smoothly: eight designs predict it

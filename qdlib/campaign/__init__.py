@@ -13,6 +13,8 @@ loop and counts its cost in TD-DFT calls:
 :mod:`~qdlib.campaign.loop`
     :class:`Campaign`: propose → TD-DFT → judge → record, resumable from its log and the
     shared results store; the random control (:class:`RandomDesigns`).
+:mod:`~qdlib.campaign.surrogate`
+    :class:`SurrogateDesigns`: the paper's pipeline — the surrogate's best designs, verified in order.
 :mod:`~qdlib.campaign.bayes`
     :class:`BayesianDesigns`: Bayesian optimisation directly on TD-DFT (BoTorch).
 :mod:`~qdlib.campaign.active`
@@ -20,11 +22,12 @@ loop and counts its cost in TD-DFT calls:
     (:class:`SpectrumModel`, Gaussian processes with uncertainty) judged by the criterion.
 """
 
-from .active import ActiveDesigns, SpectrumModel
+from .active import ActiveDesigns, SpectrumModel, held_out_scores, scores_by_round
 from .bayes import BayesianDesigns
 from .criterion import Confirmation, Criterion, campaign_target, covering_window, target_name
 from .loop import TARGET_SHIFTS_NM, CallRecord, Campaign, CampaignConfig, RandomDesigns, read_log
 from .space import DesignSpace, PhysicalBounds, XTBStrain
+from .surrogate import SurrogateDesigns
 
 __all__ = [
     "Criterion",
@@ -40,6 +43,9 @@ __all__ = [
     "BayesianDesigns",
     "ActiveDesigns",
     "SpectrumModel",
+    "held_out_scores",
+    "scores_by_round",
+    "SurrogateDesigns",
     "read_log",
     "DesignSpace",
     "PhysicalBounds",

@@ -33,7 +33,7 @@ from .space import DesignSpace
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SpectrumModel", "ActiveDesigns"]
+__all__ = ["SpectrumModel", "ActiveDesigns", "held_out_scores", "scores_by_round"]
 
 
 class SpectrumModel:
@@ -105,6 +105,91 @@ class SpectrumModel:
         scores, strain = np.stack(out[:-1], axis=-1), out[-1]
         z = self.mean_ + scores @ self.components_
         return 1000.0 * np.expm1(np.clip(z, 0.0, None)), strain
+
+
+def held_out_scores(model: SpectrumModel, u: NDArray, spectra_: NDArray, window, level: float = 0.9,
+                    n_samples: int = 256, seed: int = 0) -> dict:  # fmt: skip
+    """How well a fitted :class:`SpectrumModel` predicts the central peak of designs it has not seen.
+
+    Parameters
+    ----------
+    model : SpectrumModel
+        Fitted.
+    u : ndarray, shape (m, d)
+        Unit coordinates of held-out designs (e.g. the random control's, TD-DFT-computed).
+    spectra_ : ndarray, shape (m, n_bins)
+        Their TD-DFT spectra, L mol⁻¹ cm⁻¹.
+    window : qdlib.verdict.Window
+        Where the central peak is taken (:func:`qdlib.verdict.window_peak`).
+    level : float
+        Central probability of the predicted interval.
+
+    Returns
+    -------
+    dict
+        ``n`` (held-out designs with a peak on the window), ``peak_mae_nm`` (mean absolute error of
+        the posterior median peak, nm) and ``coverage`` (fraction of TD-DFT peaks inside the
+        model's central ``level`` interval of sampled peaks; calibrated: close to ``level``).
+
+    Examples
+    --------
+    >>> from qdlib.verdict import Window
+    >>> grid = spectra.wavelength_grid("absorption")
+    >>> rng = np.random.default_rng(1)
+    >>> u = rng.random((16, 2))
+    >>> band = lambda x: spectra.broaden([420 + 30 * x[0]], [0.1], grid)
+    >>> model = SpectrumModel().fit(u[:12], np.array([band(x) for x in u[:12]]), strain_ev=u[:12, 1])
+    >>> s = held_out_scores(model, u[12:], np.array([band(x) for x in u[12:]]), Window("absorption", 380.0, 798.4))
+    >>> s["n"], bool(s["peak_mae_nm"] < 3.0)
+    (4, True)
+    """
+    truth = np.array([window_peak(y, window) for y in np.asarray(spectra_, dtype=float)])
+    keep = np.isfinite(truth)
+    if not keep.any():
+        return {"n": 0, "peak_mae_nm": float("nan"), "coverage": float("nan")}
+    samples, _ = model.sample(np.asarray(u, dtype=float)[keep], n_samples, seed)
+    peaks = np.array([[window_peak(y, window) for y in s] for s in samples.transpose(1, 0, 2)])  # (m, n_samples)
+    lo, mid, hi = (np.nanquantile(peaks, q, axis=1) for q in ((1 - level) / 2, 0.5, (1 + level) / 2))
+    t = truth[keep]
+    return {"n": int(keep.sum()), "peak_mae_nm": float(np.mean(np.abs(mid - t))),
+            "coverage": float(np.mean((t >= lo) & (t <= hi)))}  # fmt: skip
+
+
+def scores_by_round(history: Sequence, held_out: Sequence, spectrum_of: Callable, window, level: float = 0.9) -> list[dict]:
+    """The forward model of a campaign refitted after each round, scored on held-out designs.
+
+    Parameters
+    ----------
+    history : sequence of CallRecord
+        A campaign's calls (the model's training data, round by round).
+    held_out : sequence of CallRecord
+        Other TD-DFT-computed designs of the same space (e.g. the random control's); those
+        also in ``history`` are left out.
+    spectrum_of : callable
+        ``spectrum_of(record) -> (spectrum, strain_ev)`` or ``None`` (:meth:`Campaign.spectrum_of`).
+    window : qdlib.verdict.Window
+
+    Returns
+    -------
+    list of dict
+        Per round with at least two computed designs: ``round``, ``n_train`` and
+        :func:`held_out_scores`' ``n``, ``peak_mae_nm``, ``coverage``.
+    """
+    seen = {r.key for r in history}
+    test = [(r, s) for r in held_out if r.key not in seen and (s := spectrum_of(r)) is not None]
+    if not test:
+        return []
+    u_test = np.array([r.u for r, _ in test])
+    y_test = np.array([s[0] for _, s in test])
+    out = []
+    for round_ in sorted({r.round for r in history}):
+        train = [(r, s) for r in history if r.round <= round_ and (s := spectrum_of(r)) is not None]
+        if len(train) < 2:
+            continue
+        model = SpectrumModel().fit(np.array([r.u for r, _ in train]), np.array([s[0] for _, s in train]),
+                                    np.array([s[1] for _, s in train]))  # fmt: skip
+        out.append({"round": round_, "n_train": len(train)} | held_out_scores(model, u_test, y_test, window, level))
+    return out
 
 
 class ActiveDesigns(BayesianDesigns):
