@@ -181,7 +181,17 @@ def _sensitivity(args: argparse.Namespace) -> int:
         for g in geoms:
             g.info = {k: g.info[k] for k in keys} | cover_label(window)
         executor = local_executor(args.workers) if args.workers > 1 else None
-        report = compute_covering(geoms, window, args.store or store_path("verdicts"), options=_engine_options(args),
+        options = _engine_options(args)
+        if args.warm:  # every geometry starts from the undisplaced dot's solution (qdlib.qchem.warmstart)
+            import dataclasses
+
+            from .verification import reference_frame, warm_start_point
+
+            cover = round(float(window.cover_nm), 2)
+            point = warm_start_point(reference_frame(args.dot, "absorption", window), f"{args.dot}_absorption", cover,
+                                     options=options, max_states=args.max_states)  # fmt: skip
+            options = dataclasses.replace(options, warm_start=point)
+        report = compute_covering(geoms, window, args.store or store_path("verdicts"), options=options,
                                   executor=executor, max_states=args.max_states)  # fmt: skip
         print(f"{len(geoms)} geometries: {report.n_cached} stored before, {report.n_computed} computed, {len(report.failures)} failed")
         return 1 if report.failures else 0
@@ -421,6 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="solve for states until the target's window is covered (as a verdict does; qdlib.verdict)")
     s.add_argument("--max-states", type=int, default=40, help="with --cover: most states solved for")
     _add_engine_args(s)
+    s.add_argument("--warm", action="store_true",
+                   help="with --cover: start every geometry from the undisplaced dot's solution (SCF density, "
+                        "excitation vectors) instead of the default guesses")
     s.set_defaults(func=_sensitivity)
     a = command("authors", help="TD-DFT of the authors' structures (their geometries), into a results store")
     a.add_argument("--kind", default="absorption", choices=["absorption", "emission"],

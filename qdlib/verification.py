@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
@@ -223,6 +225,27 @@ def reference_frame(dot: str, kind: str, window: Window | None = None) -> Atoms:
     window = window or target_window(target, kind)
     atoms.info = dict(set="reference", dot=dot, kind=kind, **cover_label(window))
     return atoms
+
+
+def warm_start_point(atoms: Atoms, name: str, cover_nm: float | None, settings=None, options=None,
+                     max_states: int = COVER_MAX_STATES) -> str:  # fmt: skip
+    """Path of a reference structure's solution to start nearby geometries from, computed if missing.
+
+    The point (:mod:`qdlib.qchem.warmstart`: SCF orbitals, excitation vectors) of ``atoms`` solved
+    with states covering ``cover_nm``, kept once per machine under ``warm/`` of
+    ``options.checkpoint_dir`` (default :func:`qdlib.paths.checkpoints_dir`), named after ``name``,
+    the covering wavelength and the state cap. Pass the path as ``EngineOptions(warm_start=...)``.
+    """
+    from .paths import checkpoints_dir
+
+    settings, options = settings or TDDFTSettings(), options or EngineOptions()
+    folder = Path(options.checkpoint_dir or checkpoints_dir()) / "warm"
+    cover = "" if cover_nm is None else f"_cover{cover_nm:.2f}nm_max{max_states}"
+    path = str(folder / f"{name}{cover}.chk")
+    if not os.path.isfile(path) or not os.path.isfile(path + ".xy.npz"):
+        log.info("%s: computing the warm-start point %s", name, path)
+        qchem.excitations(atoms, settings, options, cover_nm=cover_nm, max_states=max_states, save_warm_start_to=path)
+    return path
 
 
 def case_target(dot: str, kind: str, source, shift_nm: float = 0.0) -> Target:

@@ -297,3 +297,28 @@ def test_the_forward_model_is_scored_round_by_round_on_held_out_designs(tmp_path
     assert all(r["n"] == 6 for r in rows)  # the control's designs; the campaign's own two left out
     assert all(0.0 <= r["coverage"] <= 1.0 and np.isfinite(r["peak_mae_nm"]) for r in rows)
     assert rows[-1]["peak_mae_nm"] < 10.0  # the toy's peak moves smoothly: eight designs predict it
+
+
+def test_the_covered_sensitivity_sweep_starts_warm_from_the_undisplaced_dot(tmp_path, monkeypatch):
+    """``qdlib sensitivity --cover --warm``: the reference's point is computed once, every geometry starts from it."""
+    from qdlib import cli, qchem
+
+    calls = []
+
+    def recorder(atoms, settings=TDDFTSettings(), options=None, cover_nm=None, max_states=40, save_warm_start_to=None):
+        calls.append((atoms.info.get("distance_angstrom"), options.warm_start if options else None, save_warm_start_to))
+        if save_warm_start_to:
+            Path(save_warm_start_to).parent.mkdir(parents=True, exist_ok=True)
+            for suffix in ("", ".xy.npz"):
+                Path(save_warm_start_to + suffix).write_text("point")
+        return fakes.toy_oracle(atoms, settings, options, cover_nm, max_states)
+
+    monkeypatch.setattr(qchem, "excitations", recorder)
+    args = ["sensitivity", "--dot", "Cd4Se4", "--cover", "--warm", "--distances", "0.1", "--atoms", "1", "--n-directions", "2",
+            "--store", str(tmp_path / "s.json"), "--checkpoint-dir", str(tmp_path / "chk")]  # fmt: skip
+    assert cli.main(args) == 0
+    point = str(tmp_path / "chk" / "warm" / "Cd4Se4_absorption_cover355.84nm_max40.chk")
+    assert calls[0] == (None, None, point)  # the undisplaced dot, solved once to make the point
+    assert sorted(calls[1:]) == [(0.0, point, None), (0.1, point, None), (0.1, point, None)]  # the sweep, all warm
+    calls.clear()
+    assert cli.main(args) == 0 and calls == []  # a rerun: the point and every result are found

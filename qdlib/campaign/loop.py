@@ -257,17 +257,11 @@ class Campaign:
 
     def warm_start_point(self) -> str:
         """The reference dot's solution covering the campaign's windows, computed here if missing; its path."""
-        from ..paths import checkpoints_dir
-        from ..qchem import excitations
+        from ..verification import warm_start_point
 
         cfg = self.config
-        folder = Path(self.options.checkpoint_dir or checkpoints_dir()) / "warm"
-        path = str(folder / f"{cfg.dot}_{cfg.kind}_cover{self.cover_nm:.2f}nm_max{self.max_states}.chk")
-        if not os.path.isfile(path) or not os.path.isfile(path + ".xy.npz"):
-            log.info("%s: computing the warm-start point %s", cfg.name, path)
-            excitations(self.space.atoms, self.settings, self.options, cover_nm=self.cover_nm, max_states=self.max_states,
-                        save_warm_start_to=path)  # fmt: skip
-        return path
+        return warm_start_point(self.space.atoms, f"{cfg.dot}_{cfg.kind}", self.cover_nm, self.settings, self.options,
+                                self.max_states)  # fmt: skip
 
     # ------------------------------------------------------------------ the loop
 
