@@ -322,3 +322,19 @@ def test_the_covered_sensitivity_sweep_starts_warm_from_the_undisplaced_dot(tmp_
     assert sorted(calls[1:]) == [(0.0, point, None), (0.1, point, None), (0.1, point, None)]  # the sweep, all warm
     calls.clear()
     assert cli.main(args) == 0 and calls == []  # a rerun: the point and every result are found
+
+
+def test_campaign_logs_summarise_per_case_target_and_method(tmp_path, monkeypatch):
+    for seed in (0, 1):
+        _toy_campaign(tmp_path, monkeypatch, edge_angstrom=0.6, budget=6, seed=seed).run()
+    logs = campaign_module.read_campaigns(tmp_path / "logs")
+    assert [g.config.name for g in logs] == ["Cd4Se4_0.6A_1_T0_random_s0", "Cd4Se4_0.6A_1_T0_random_s1"]
+    (row,) = campaign_module.summary_rows(logs)
+    firsts = [next((r.call + 1 for r in g.history if r.confirmed), None) for g in logs]
+    assert row["case"] == "Cd4Se4 0.6 Å 1 at." and row["target"] == "T0" and row["method"] == "random"
+    assert row["calls"] == [6, 6] and row["first"] == firsts and row["found"] == sum(f is not None for f in firsts)
+    k = sum(r.confirmed for g in logs for r in g.history)
+    assert row["confirmed"] == k and row["per_call"] == pytest.approx(k / 12) and row["low"] <= k / 12 <= row["high"]
+    assert campaign_module.confirmed_by_call(logs[0])[-1] == sum(r.confirmed for r in logs[0].history)
+    rate = campaign_module.pass_rate([r for g in logs for r in g.history] + logs[0].history)  # repeats count once
+    assert rate["n"] == len({r.key for g in logs for r in g.history})

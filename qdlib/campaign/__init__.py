@@ -13,6 +13,8 @@ loop and counts its cost in TD-DFT calls:
 :mod:`~qdlib.campaign.loop`
     :class:`Campaign`: propose → TD-DFT → judge → record, resumable from its log and the
     shared results store; the random control (:class:`RandomDesigns`).
+:mod:`~qdlib.campaign.results`
+    What the campaigns found, read back from their logs (notebook 07's tables and curves).
 :mod:`~qdlib.campaign.surrogate`
     :class:`SurrogateDesigns`: the paper's pipeline — the surrogate's best designs, verified in order.
 :mod:`~qdlib.campaign.bayes`
@@ -26,6 +28,7 @@ from .active import ActiveDesigns, SpectrumModel, held_out_scores, scores_by_rou
 from .bayes import BayesianDesigns
 from .criterion import Confirmation, Criterion, campaign_target, covering_window, target_name
 from .loop import TARGET_SHIFTS_NM, CallRecord, Campaign, CampaignConfig, RandomDesigns, read_log
+from .results import CampaignLog, config_from_name, confirmed_by_call, pass_rate, read_campaigns, summary_rows
 from .space import DesignSpace, PhysicalBounds, XTBStrain
 from .surrogate import SurrogateDesigns
 
@@ -47,6 +50,12 @@ __all__ = [
     "scores_by_round",
     "SurrogateDesigns",
     "read_log",
+    "CampaignLog",
+    "read_campaigns",
+    "config_from_name",
+    "summary_rows",
+    "confirmed_by_call",
+    "pass_rate",
     "DesignSpace",
     "PhysicalBounds",
     "XTBStrain",

@@ -1,0 +1,124 @@
+"""What campaigns found, read back from their logs: the tables and curves of notebook 07.
+
+Every campaign leaves one JSON line per TD-DFT call in ``<log_dir>/<name>.jsonl``
+(:class:`~qdlib.campaign.CallRecord`); its name says its case, target, method and seed
+(:attr:`CampaignConfig.name`). This module reads a folder of them and answers, per
+case × target × method over seeds: how many calls to the first confirmed design, how many
+confirmed designs per call, what the calls cost.
+
+>>> import tempfile
+>>> folder = tempfile.mkdtemp()
+>>> read_campaigns(folder)
+[]
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..stats import binomial_interval
+from .loop import CallRecord, CampaignConfig, read_log
+
+__all__ = ["CampaignLog", "read_campaigns", "config_from_name", "summary_rows", "confirmed_by_call", "pass_rate"]
+
+_NAME = re.compile(r"^(?P<dot>\w+?)_(?P<edge>[\d.]+)A_(?P<n>\d+)_T(?P<shift>0|[+-][\d.]+)_(?P<method>[a-z]+)_s(?P<seed>\d+)$")
+
+
+def config_from_name(name: str, **overrides) -> CampaignConfig:
+    """The :class:`CampaignConfig` a log name stands for (budget and batch size as ``overrides`` give).
+
+    >>> c = config_from_name("Cd4Se4_4A_1_T+10_bo_s2")
+    >>> c.dot, c.edge_angstrom, c.n_movable, c.target_shift_nm, c.method, c.seed
+    ('Cd4Se4', 4.0, 1, 10.0, 'bo', 2)
+    >>> config_from_name("Cd4Se4_4A_1_T+10_bo_s2").name
+    'Cd4Se4_4A_1_T+10_bo_s2'
+    """
+    m = _NAME.match(name)
+    if m is None:
+        raise ValueError(f"not a campaign name: {name!r} (expected e.g. Cd4Se4_4A_1_T+10_bo_s0)")
+    return CampaignConfig(dot=m["dot"], edge_angstrom=float(m["edge"]), n_movable=int(m["n"]),
+                          target_shift_nm=float(m["shift"]), method=m["method"], seed=int(m["seed"]), **overrides)  # fmt: skip
+
+
+@dataclass
+class CampaignLog:
+    """One campaign as its log records it."""
+
+    config: CampaignConfig
+    history: list[CallRecord]
+
+    @property
+    def case(self) -> str:
+        """``Cd4Se4 4 Å 1 at.``"""
+        c = self.config
+        return f"{c.dot} {c.edge_angstrom:g} Å {c.n_movable} at."
+
+    @property
+    def target(self) -> str:
+        from .criterion import target_name
+
+        return target_name(self.config.target_shift_nm)
+
+    @property
+    def first_confirmed(self) -> int | None:
+        """1-based call of the first confirmed design; None if none."""
+        return next((r.call + 1 for r in self.history if r.confirmed), None)
+
+
+def read_campaigns(log_dir, methods: Sequence[str] | None = None) -> list[CampaignLog]:
+    """Every campaign log under ``log_dir`` (``*.jsonl``; names as :func:`config_from_name` reads), by name."""
+    out = []
+    for path in sorted(Path(log_dir).glob("*.jsonl")):
+        config = config_from_name(path.stem)
+        if methods is None or config.method in methods:
+            out.append(CampaignLog(config, read_log(path)))
+    return out
+
+
+def confirmed_by_call(log: CampaignLog) -> np.ndarray:
+    """Confirmed designs found after each call (cumulative), shape ``(calls,)``."""
+    return np.cumsum([r.confirmed for r in log.history]).astype(int)
+
+
+def pass_rate(records: Sequence[CallRecord]) -> dict:
+    """Confirmed among distinct computed designs (one per store key): ``k``, ``n``, ``rate``, ``low``, ``high`` (95 % Wilson)."""
+    distinct = {r.key: r for r in records if r.status != "failed"}
+    k, n = sum(r.confirmed for r in distinct.values()), len(distinct)
+    low, high = binomial_interval(k, n)
+    return {"k": k, "n": n, "rate": k / n if n else float("nan"), "low": low, "high": high}
+
+
+def summary_rows(logs: Sequence[CampaignLog]) -> list[dict]:
+    """One row per case × target × method, over seeds.
+
+    Keys: ``case``, ``target``, ``method``, ``seeds``, ``calls`` (per seed), ``found`` (seeds with a
+    confirmed design), ``first_median`` (median call of the first confirmed design over the seeds
+    that found one; None if none did), ``first`` (per seed, None where none), ``confirmed`` and
+    ``per_call`` (confirmed designs per call, all seeds pooled) with its 95 % Wilson ``low``/``high``,
+    ``tddft_hours`` (summed wall time of the calls' TD-DFT, h; a call found stored counts what it
+    cost where it was computed).
+    """
+    groups: dict[tuple, list[CampaignLog]] = defaultdict(list)
+    for log in logs:
+        groups[log.case, log.target, log.config.method].append(log)
+    rows = []
+    for (case, target, method), group in groups.items():
+        group = sorted(group, key=lambda g: g.config.seed)
+        first = [g.first_confirmed for g in group]
+        found = [f for f in first if f is not None]
+        calls = [len(g.history) for g in group]
+        k = sum(int(r.confirmed) for g in group for r in g.history)
+        low, high = binomial_interval(k, sum(calls))
+        wall = np.array([r.wall_time_s for g in group for r in g.history], dtype=float)
+        rows.append({"case": case, "target": target, "method": method, "seeds": [g.config.seed for g in group],
+                     "calls": calls, "found": len(found), "first": first,
+                     "first_median": float(np.median(found)) if found else None, "confirmed": k,
+                     "per_call": k / sum(calls) if sum(calls) else float("nan"), "low": low, "high": high,
+                     "tddft_hours": float(np.nansum(wall) / 3600)})  # fmt: skip
+    return rows
