@@ -21,12 +21,15 @@
     TD-DFT with states solved for until the target's window is covered
     (:mod:`qdlib.verdict`; notebook 04), until each case has ``--n-valid`` verdicts, resumable;
 ``qdlib export-dataset [--update-registry]``
-    the released dataset ``data/tddft`` from the results stores;
+    the released dataset ``data/tddft`` from the results stores, and the design campaigns'
+    logs under ``data/campaigns``;
 ``qdlib design-surrogate [--kinds absorption emission]``
     the design-region surrogates (authors' data + our design-region set) with their
     held-out scores, released under ``data/models``;
 ``qdlib agents [--kinds absorption] [--dots ...] [--edges 4 10] [--atoms 1 2 3]``
-    DDPG designers of the benchmark cases, released under ``data/agents``.
+    DDPG designers of the benchmark cases, released under ``data/agents``;
+``qdlib design [--dot Cd4Se4] [--atoms 1] [--target-shift 0] [--method random|surrogate|bo|al] [--seed 0]``
+    a design campaign with TD-DFT in the loop (:mod:`qdlib.campaign`; notebook 07), resumable.
 
 ``main`` takes the arguments as a list and returns the exit status; ``--help`` prints the
 usage and exits:
@@ -43,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -246,6 +250,13 @@ def _export_dataset(args: argparse.Namespace) -> int:
     counts = write_tddft_dataset(collect_entries(args.stores), args.out)
     for name, k in counts.items():
         print(f"{args.out}/{name}: {k} rows")
+    logs = sorted((Path(args.stores) / "campaigns").glob("*.jsonl"))
+    if logs:  # the design campaigns' logs, released beside the dataset their TD-DFT results joined
+        out = Path(args.campaigns_out)
+        out.mkdir(parents=True, exist_ok=True)
+        for path in logs:
+            shutil.copyfile(path, out / path.name)
+        print(f"{out}: {len(logs)} campaign logs, {sum(len(p.read_text().splitlines()) for p in logs)} calls")
     if args.update_registry:
         update_registry()
         print("data/registry.txt updated")
@@ -510,6 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     x = command("export-dataset", help="write the released TD-DFT dataset (extxyz + spectra CSV) from the stores")
     x.add_argument("--stores", default=str(stores_dir()), help="directory of the results stores")
     x.add_argument("--out", default="data/tddft", help="output directory")
+    x.add_argument("--campaigns-out", default="data/campaigns", help="output directory of the campaign logs")
     x.add_argument("--update-registry", action="store_true", help="rehash data/ into data/registry.txt")
     x.set_defaults(func=_export_dataset)
     return parser

@@ -452,6 +452,11 @@ class TDDFTDataset:
         entry = self._by_id.get(result_key(atoms, settings or TDDFTSettings()))
         return None if entry is None else entry_excitations(entry)
 
+    def get_by_key(self, key: str) -> Excitations | None:
+        """The excitations stored under a results-store key (:meth:`qdlib.store.ResultStore.get_by_key`), or None."""
+        entry = self._by_id.get(key)
+        return None if entry is None else entry_excitations(entry)
+
     def training_set(self, kind: str, entries: Iterable[Atoms] | None = None):
         """Coulomb matrices and spectra of the frames of ``kind`` (all, or ``entries``).
 

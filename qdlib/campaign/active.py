@@ -155,7 +155,8 @@ def held_out_scores(model: SpectrumModel, u: NDArray, spectra_: NDArray, window,
             "coverage": float(np.mean((t >= lo) & (t <= hi)))}  # fmt: skip
 
 
-def scores_by_round(history: Sequence, held_out: Sequence, spectrum_of: Callable, window, level: float = 0.9) -> list[dict]:
+def scores_by_round(history: Sequence, held_out: Sequence, spectrum_of: Callable, window, level: float = 0.9,
+                    n_samples: int = 128) -> list[dict]:
     """The forward model of a campaign refitted after each round, scored on held-out designs.
 
     Parameters
@@ -168,6 +169,10 @@ def scores_by_round(history: Sequence, held_out: Sequence, spectrum_of: Callable
     spectrum_of : callable
         ``spectrum_of(record) -> (spectrum, strain_ev)`` or ``None`` (:meth:`Campaign.spectrum_of`).
     window : qdlib.verdict.Window
+    level : float
+        Central probability of the predicted interval.
+    n_samples : int
+        Posterior samples per held-out design.
 
     Returns
     -------
@@ -188,7 +193,7 @@ def scores_by_round(history: Sequence, held_out: Sequence, spectrum_of: Callable
             continue
         model = SpectrumModel().fit(np.array([r.u for r, _ in train]), np.array([s[0] for _, s in train]),
                                     np.array([s[1] for _, s in train]))  # fmt: skip
-        out.append({"round": round_, "n_train": len(train)} | held_out_scores(model, u_test, y_test, window, level))
+        out.append({"round": round_, "n_train": len(train)} | held_out_scores(model, u_test, y_test, window, level, n_samples))
     return out
 
 

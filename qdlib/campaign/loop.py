@@ -183,9 +183,10 @@ class Campaign:
     Parameters
     ----------
     config : CampaignConfig
-    store : ResultStore or path
+    store : ResultStore or path, or qdlib.tddft_data.TDDFTDataset
         The TD-DFT results shared by every campaign; must hold (or will compute) the dot's
-        reference TD-DFT covering its window.
+        reference TD-DFT covering its window. The released dataset serves to read a finished
+        campaign back (its targets, :meth:`spectrum_of`), not to run one.
     log_dir : path
         Where the campaign's log (one JSON line per call) is kept.
     settings, options : TDDFTSettings, EngineOptions
@@ -217,7 +218,7 @@ class Campaign:
         if method is None and config.method not in METHODS:
             raise ValueError(f"unknown method {config.method!r}; known: {sorted(METHODS)}")
         self.config = config
-        self.store = store if isinstance(store, ResultStore) else ResultStore(store)
+        self.store = store if hasattr(store, "get_by_key") else ResultStore(store)  # a store, or the released dataset to read
         self.log_path = Path(log_dir) / f"{config.name}.jsonl"
         self.settings, self.options = settings or TDDFTSettings(), options or EngineOptions()
         self.executor, self.criterion, self.max_states, self.warm_start = executor, criterion, max_states, warm_start
@@ -233,8 +234,9 @@ class Campaign:
         if self._targets is None:
             from ..verification import compute_references
 
-            compute_references([(self.config.dot, self.config.kind)], self.store, self.settings, self.options,
-                               self.executor, self.max_states)  # fmt: skip
+            if isinstance(self.store, ResultStore):  # (the released dataset is only read)
+                compute_references([(self.config.dot, self.config.kind)], self.store, self.settings, self.options,
+                                   self.executor, self.max_states)  # fmt: skip
             self._targets = {s: campaign_target(self.config.dot, self.config.kind, self.store, s) for s in TARGET_SHIFTS_NM}
         return self._targets
 
