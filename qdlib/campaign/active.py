@@ -186,9 +186,10 @@ def scores_by_round(history: Sequence, held_out: Sequence, spectrum_of: Callable
         return []
     u_test = np.array([r.u for r, _ in test])
     y_test = np.array([s[0] for _, s in test])
+    computed = [(r, s) for r in history if (s := spectrum_of(r)) is not None]  # read once, refitted on every round
     out = []
     for round_ in sorted({r.round for r in history}):
-        train = [(r, s) for r in history if r.round <= round_ and (s := spectrum_of(r)) is not None]
+        train = [(r, s) for r, s in computed if r.round <= round_]
         if len(train) < 2:
             continue
         model = SpectrumModel().fit(np.array([r.u for r, _ in train]), np.array([s[0] for _, s in train]),

@@ -26,7 +26,15 @@ from .space import DesignSpace
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BayesianDesigns"]
+__all__ = ["BayesianDesigns", "unseen"]
+
+
+def unseen(candidates: NDArray[np.float64], history: Sequence) -> NDArray[np.float64]:
+    """``candidates`` ``(n, dim)`` less the designs already computed in ``history`` (unit coordinates equal to 1e-6)."""
+    done = np.array([r.u for r in history]).reshape(-1, candidates.shape[1])
+    if not len(done):
+        return candidates
+    return candidates[np.min(np.abs(candidates[:, None, :] - done[None]).max(axis=-1), axis=1) >= 1e-6]
 
 
 class BayesianDesigns:
@@ -63,11 +71,7 @@ class BayesianDesigns:
 
     def candidates(self, history: Sequence, rng: np.random.Generator) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """The pool less what was computed, and physical designs around the best computed ones."""
-        done = np.array([r.u for r in history]).reshape(-1, self.space.dim)
-        pool = self.pool
-        if len(done):
-            seen = np.min(np.abs(pool[:, None, :] - done[None]).max(axis=-1), axis=1) < 1e-6
-            pool = pool[~seen]
+        pool = unseen(self.pool, history)
         local = np.empty((0, self.space.dim))
         ranked = sorted((r for r in history if np.isfinite(r.margin)), key=lambda r: -r.margin)
         if ranked and self.n_local:

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..verdict import Target
+from .bayes import unseen
 from .space import DesignSpace
 
 log = logging.getLogger(__name__)
@@ -88,10 +89,7 @@ class SurrogateDesigns:
         return self._ranked
 
     def propose(self, history: Sequence, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-        ranked = self.ranked()
-        done = np.array([r.u for r in history]).reshape(-1, self.space.dim)
-        if len(done):
-            ranked = ranked[np.min(np.abs(ranked[:, None, :] - done[None]).max(axis=-1), axis=1) > 1e-6]
+        ranked = unseen(self.ranked(), history)
         if len(ranked) < n:
             raise RuntimeError(f"{self.space.name}: the pool of {self.pool_size} is spent; raise pool_size above the budget")
         return ranked[:n]
