@@ -28,8 +28,9 @@
     held-out scores, released under ``data/models``;
 ``qdlib agents [--kinds absorption] [--dots ...] [--edges 4 10] [--atoms 1 2 3]``
     DDPG designers of the benchmark cases, released under ``data/agents``;
-``qdlib design [--dot Cd4Se4] [--atoms 1] [--target-shift 0] [--method random|surrogate|bo|al] [--seed 0]``
-    a design campaign with TD-DFT in the loop (:mod:`qdlib.campaign`; notebook 07), resumable.
+``qdlib design [--dot Cd4Se4] [--atoms 1] [--target-shift 0] [--method random|surrogate|bo|al] [--seed 0] [--rejudge]``
+    a design campaign with TD-DFT in the loop (:mod:`qdlib.campaign`; notebook 07), resumable;
+    ``--rejudge`` judges a blind campaign's logged calls again with the current criterion.
 
 ``main`` takes the arguments as a list and returns the exit status; ``--help`` prints the
 usage and exits:
@@ -363,7 +364,10 @@ def _design(args: argparse.Namespace) -> int:
     executor = local_executor(args.workers) if args.workers > 1 else None
     campaign = Campaign(config, args.store, args.log_dir, options=_engine_options(args), executor=executor,
                         max_states=args.max_states, warm_start=not args.cold)  # fmt: skip
-    campaign.run()
+    if args.rejudge:
+        campaign.rejudge()
+    else:
+        campaign.run()
     s = campaign.summary()
     first = "none" if s["first_confirmed_call"] is None else f"call {s['first_confirmed_call']}"
     print(f"{s['name']}: {s['calls']} TD-DFT calls, {s['confirmed']} confirmed designs (first: {first}), "
@@ -514,6 +518,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--max-states", type=int, default=40, help="most states solved for per design")
     c.add_argument("--cold", action="store_true",
                    help="start every TD-DFT call from the default guesses, not from the reference dot's solution")
+    c.add_argument("--rejudge", action="store_true",
+                   help="compute nothing: judge the logged calls again from the store with the current criterion "
+                        "(random and surrogate campaigns, whose designs do not depend on verdicts)")
     c.add_argument("--store", default=str(store_path("campaigns")), help="results store shared by every campaign")
     c.add_argument("--log-dir", default=str(stores_dir() / "campaigns"), help="where each campaign's log (JSON lines) is kept")
     _add_engine_args(c)

@@ -45,6 +45,7 @@ __all__ = [
     "target_window",
     "window_peak",
     "cosine_similarity",
+    "intensity_ratio",
     "Target",
     "Verdict",
     "judge",
@@ -181,6 +182,24 @@ def cosine_similarity(a: ArrayLike, b: ArrayLike, window: Window) -> float:
     return float(x @ y / norm) if norm > 0 else float("nan")
 
 
+def intensity_ratio(design: ArrayLike, target: ArrayLike, window: Window) -> float:
+    """Integrated molar absorptivity of ``design`` on the window over the target's (1: as intense); NaN if the target is dark there.
+
+    Cosine similarity ignores height; this number does not. A band that splits, part of it leaving
+    the window, or a design twice as bright as the target, shows here.
+
+    >>> from qdlib import spectra
+    >>> grid = spectra.wavelength_grid("absorption")
+    >>> w = Window("absorption", 374.4, 798.4)
+    >>> a = spectra.broaden([400.0], [0.1], grid)
+    >>> round(intensity_ratio(2 * a, a, w), 6), round(intensity_ratio(spectra.broaden([400.0, 340.0], [0.05, 0.05], grid), a, w), 2)
+    (2.0, 0.5)
+    """
+    m = window.mask()
+    den = float(np.sum(np.asarray(target, dtype=float)[m]))
+    return float(np.sum(np.asarray(design, dtype=float)[m]) / den) if den > 0 else float("nan")
+
+
 def shortest_distance(atoms: Atoms) -> float:
     """Shortest interatomic distance, Å.
 
@@ -299,6 +318,8 @@ class Verdict:
         The excitations are Tamm–Dancoff's: full TDDFT had no real solution at this geometry (its
         ground state was a saddle point; :func:`qdlib.qchem.excitations`). Judged all the same,
         and counted apart.
+    intensity_ratio : float
+        Integrated absorptivity on the window, design over target (:func:`intensity_ratio`).
     """
 
     status: Status
@@ -311,6 +332,7 @@ class Verdict:
     energy_above_reference_ev: float
     min_distance_angstrom: float
     tda: bool = False
+    intensity_ratio: float = float("nan")
 
     @property
     def valid(self) -> bool:
@@ -376,4 +398,5 @@ def judge(atoms: Atoms, result: Excitations, target: Target, threshold: float = 
     loss = spectra.authors_loss(y[m], target.spectrum[m], LOSS_SCALE[target.kind])
     peak = window_peak(y, target.window)
     return Verdict(status, n, peak, peak - target.peak_nm, float(loss), cosine_similarity(y, target.spectrum, target.window),
-                   bool(loss < threshold), energy, shortest, result.settings.tda)  # fmt: skip
+                   bool(loss < threshold), energy, shortest, result.settings.tda,
+                   intensity_ratio(y, target.spectrum, target.window))  # fmt: skip

@@ -46,16 +46,23 @@ def _dimer():
 
 
 def test_criterion_confirms_a_close_match_and_names_each_failure(target):
-    c = Criterion()
+    c = Criterion().for_target(target)
+    assert c.min_similarity == pytest.approx(campaign.shifted_similarity(target, 5.0), abs=1e-4) and 0.9 < c.min_similarity < 1
     ok = judge(_dimer(), _exc([450.0, 402.0, 330.0], [0.02, 0.1, 0.05], -100.0 + 0.3 / 27.2114), target)
     assert c.check(ok).confirmed and abs(ok.peak_error_nm - 2.0) < 0.3
     peak = judge(_dimer(), _exc([457.0, 407.0, 337.0], [0.02, 0.1, 0.05]), target)  # the bands 7 nm to the red
-    assert c.check(peak).failures == ("peak",) and peak.similarity > 0.9
-    shape = judge(_dimer(), _exc([490.0, 401.0, 330.0], [0.08, 0.1, 0.05]), target)  # a strong extra band
+    assert c.check(peak).failures == ("peak", "shape") and peak.similarity > 0.9  # cosine 0.9 alone would pass it
+    shape = judge(_dimer(), _exc([470.0, 401.0, 330.0], [0.04, 0.09, 0.05]), target)  # a stronger red band, same intensity
     assert c.check(shape).failures == ("shape",) and abs(shape.peak_error_nm) < 5
+    bright = judge(_dimer(), _exc([450.0, 400.0, 330.0], [0.03, 0.15, 0.075]), target)  # the target's shape, 1.5× as bright
+    assert c.check(bright).failures == ("intensity",) and bright.similarity > 0.999
+    split = judge(_dimer(), _exc([450.0, 400.0, 355.0, 330.0], [0.02, 0.05, 0.05, 0.05]), target)  # half the band moved blue
+    assert "intensity" in c.check(split).failures
     strain = judge(_dimer(), _exc([450.0, 400.0, 330.0], [0.02, 0.1, 0.05], -100.0 + 0.6 / 27.2114), target)
     assert c.check(strain).failures == ("strain",)
     assert c.check(ok, min_distance_angstrom=2.7).failures == ("distance",)  # the dimer's 2.6 Å pair
+    with pytest.raises(ValueError, match="for_target"):
+        Criterion().check(ok)
 
 
 def test_criterion_refuses_uncovered_and_unconverged_spectra(target):

@@ -26,7 +26,7 @@ loop and counts its cost in TD-DFT calls:
 
 from .active import ActiveDesigns, SpectrumModel, held_out_scores, scores_by_round
 from .bayes import BayesianDesigns
-from .criterion import Confirmation, Criterion, campaign_target, covering_window, target_name
+from .criterion import Confirmation, Criterion, campaign_target, covering_window, shifted_similarity, target_name
 from .loop import TARGET_SHIFTS_NM, CallRecord, Campaign, CampaignConfig, RandomDesigns, read_log
 from .results import CampaignLog, config_from_name, confirmed_by_call, pass_rate, read_campaigns, summary_rows
 from .space import DesignSpace, PhysicalBounds, XTBStrain
@@ -35,6 +35,7 @@ from .surrogate import SurrogateDesigns
 __all__ = [
     "Criterion",
     "Confirmation",
+    "shifted_similarity",
     "campaign_target",
     "covering_window",
     "target_name",

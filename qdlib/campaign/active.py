@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import spectra
-from ..verdict import Target, cosine_similarity, window_peak
+from ..verdict import Target, cosine_similarity, intensity_ratio, window_peak
 from .bayes import BayesianDesigns
 from .criterion import Criterion
 from .space import DesignSpace
@@ -220,7 +220,7 @@ class ActiveDesigns(BayesianDesigns):
     def __init__(self, space: DesignSpace, spectrum_of: Callable, target: Target, criterion: Criterion = Criterion(),
                  exploration: float = 1.0, n_samples: int = 64, **kwargs):  # fmt: skip
         super().__init__(space, **kwargs)
-        self.spectrum_of, self.target, self.criterion = spectrum_of, target, criterion
+        self.spectrum_of, self.target, self.criterion = spectrum_of, target, criterion.for_target(target)
         self.exploration, self.n_samples = exploration, n_samples
         self.model_: SpectrumModel | None = None
 
@@ -229,7 +229,8 @@ class ActiveDesigns(BayesianDesigns):
         t = self.target
         flat, e = spectra_.reshape(-1, spectra_.shape[-1]), np.ravel(strain_ev)
         out = np.array([self.criterion.margin_of(window_peak(y, t.window) - t.peak_nm, cosine_similarity(y, t.spectrum, t.window),
-                                                 strain) for y, strain in zip(flat, e)])  # fmt: skip
+                                                 intensity_ratio(y, t.spectrum, t.window), strain)
+                        for y, strain in zip(flat, e)])  # fmt: skip
         return out.reshape(np.shape(strain_ev))
 
     def propose(self, history: Sequence, n: int, rng: np.random.Generator) -> NDArray[np.float64]:

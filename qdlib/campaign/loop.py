@@ -109,6 +109,8 @@ class CallRecord:
     margin: float
     """:meth:`Criterion.margin`: ≥ 0 when every threshold is met."""
     wall_time_s: float
+    intensity_ratio: float = float("nan")
+    """Integrated absorptivity on the window, design over target."""
 
     def to_json(self) -> str:
         return json.dumps({k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()})
@@ -221,7 +223,8 @@ class Campaign:
         self.store = store if hasattr(store, "get_by_key") else ResultStore(store)  # a store, or the released dataset to read
         self.log_path = Path(log_dir) / f"{config.name}.jsonl"
         self.settings, self.options = settings or TDDFTSettings(), options or EngineOptions()
-        self.executor, self.criterion, self.max_states, self.warm_start = executor, criterion, max_states, warm_start
+        self.executor, self.max_states, self.warm_start = executor, max_states, warm_start
+        self._criterion = criterion
         self.space = DesignSpace.benchmark(config.dot, config.n_movable, config.edge_angstrom, config.kind, bounds)
         self.method = method  # made from config.method when the campaign runs
         self.history: list[CallRecord] = []
@@ -244,6 +247,11 @@ class Campaign:
     def target(self) -> Target:
         """The campaign's own target."""
         return self.targets()[self.config.target_shift_nm]
+
+    @property
+    def criterion(self) -> Criterion:
+        """The criterion, its thresholds fixed for the campaign's target (:meth:`Criterion.for_target`)."""
+        return self._criterion.for_target(self.target)
 
     @property
     def cover_nm(self) -> float:
@@ -308,14 +316,42 @@ class Campaign:
             if result is None:  # TD-DFT raised (e.g. the SCF never converged): a spent call without a verdict
                 records.append(self._failed(len(self.history) + k, round_, x, key, float(xtb[k])))
                 continue
-            v = judge(atoms, result, target)
-            c = self.criterion.check(v, self.space.min_distance_angstrom)
-            records.append(CallRecord(len(self.history) + k, round_, [float(t) for t in x], key, v.status, v.n_states,
-                                      v.peak_nm, v.peak_error_nm, v.similarity, v.loss, v.energy_above_reference_ev,
-                                      float(xtb[k]), v.min_distance_angstrom,
-                                      float(self.space.displacement_angstrom(x[None])[0]), c.confirmed, list(c.failures),
-                                      self.criterion.margin(v), float(result.wall_time_s)))  # fmt: skip
+            records.append(self._record(len(self.history) + k, round_, x, key, atoms, result, target, float(xtb[k])))
         return records
+
+    def _record(self, call, round_, x, key, atoms, result, target, xtb) -> CallRecord:
+        v = judge(atoms, result, target)
+        criterion = self.criterion
+        c = criterion.check(v, self.space.min_distance_angstrom)
+        return CallRecord(call, round_, [float(t) for t in x], key, v.status, v.n_states, v.peak_nm, v.peak_error_nm,
+                          v.similarity, v.loss, v.energy_above_reference_ev, xtb, v.min_distance_angstrom,
+                          float(self.space.displacement_angstrom(x[None])[0]), c.confirmed, list(c.failures),
+                          criterion.margin(v), float(result.wall_time_s), v.intensity_ratio)  # fmt: skip
+
+    def rejudge(self) -> list[CallRecord]:
+        """Judge the logged calls again from the store, with the campaign's current criterion; rewrite the log.
+
+        For the methods blind to verdicts (``"random"``, ``"surrogate"``), whose designs do not depend
+        on how earlier calls were judged; a model-based campaign's designs would, so it is refused.
+        Failed calls stay as they are. Returns the new :attr:`history`.
+        """
+        if self.config.method not in ("random", "surrogate"):
+            raise ValueError(f"a {self.config.method!r} campaign chose its designs by their verdicts: run it again instead")
+        cfg, target = self.config, self.target
+        old = read_log(self.log_path)
+        new = []
+        for r in old:
+            result = None if r.status == "failed" else self.store.get_by_key(r.key)
+            if result is None:
+                new.append(r)
+                continue
+            atoms = self.space.atoms_at(np.asarray(r.u), dot=cfg.dot)
+            new.append(self._record(r.call, r.round, np.asarray(r.u), r.key, atoms, result, target, r.xtb_strain_ev))
+        tmp = self.log_path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(r.to_json() + "\n" for r in new))
+        os.replace(tmp, self.log_path)
+        self.history = new
+        return new
 
     def _failed(self, call, round_, x, key, xtb) -> CallRecord:
         nan = float("nan")
