@@ -333,7 +333,7 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"{case.name}: skipped ({exc})")
     executor = local_executor(args.workers) if args.workers > 1 else None
     rechecks = compute_rechecks(validations, args.n_valid, args.store, options=_engine_options(args), executor=executor,
-                                max_states=args.max_states)  # fmt: skip
+                                max_states=args.max_states, retry_failed=args.retry_failed)  # fmt: skip
     if args.pso_designs:  # the particle swarm's best designs of the same cases, judged the same way
         from .agents import case_task
         from .pso import PSOConfig, pso
@@ -497,6 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--references-only", action="store_true", help="only the undisplaced dots (the targets)")
     v.add_argument("--agents-root", default=None, help="agents directory (default: the released data/agents)")
     v.add_argument("--pso-designs", type=int, default=0, help="also the best designs of this many PSO runs per case (seeds 0, 1, …)")
+    v.add_argument("--retry-failed", action="store_true",
+                   help="compute again the designs whose TD-DFT raised in an earlier run (the store remembers them)")
     v.add_argument("--store", default=str(store_path("verdicts")), help="results store (.json, SQLite path or PostgreSQL URL)")
     _add_engine_args(v)
     v.set_defaults(func=_verify)

@@ -41,11 +41,12 @@ length r one state at 6.5/r eV and fails beyond 3 Å, so that a batch runs in mi
 >>> {i: float(exc.energies_ev[0]) for i, exc in sorted(report.results.items())}, report.failures
 ({0: 2.6, 1: 2.5}, {2: 'RuntimeError: SCF did not converge'})
 
-Run again, the stored results are found and only the failure is retried:
+Run again, the stored results are found and the failure, remembered by the store, is not
+tried again (``retry_failed=True`` would):
 
 >>> report = compute_many(dimers, TDDFTSettings(n_states=1), store=store, compute=fake_tddft, progress=False)
->>> report.n_cached, report.n_computed, list(report.failures)
-(2, 0, [2])
+>>> report.n_cached, report.n_computed, report.failures
+(2, 0, {2: 'failed before (not retried): RuntimeError: SCF did not converge'})
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from ase import Atoms
 
 from .qchem import EngineOptions, Excitations, TDDFTSettings, excitations, result_key
@@ -133,8 +135,14 @@ def compute_many(
     labels: Callable[[int, Atoms], dict] | None = None,
     progress: bool = True,
     key: Callable[[Atoms, TDDFTSettings], str] = result_key,
+    retry_failed: bool = False,
 ) -> BatchReport:
     """Compute excitations of many structures, skipping those already stored.
+
+    A calculation that raised (an SCF with no stable solution, a solver that fails) is
+    remembered in the store (:meth:`~qdlib.store.ResultStore.put_failure`) and reported again on a
+    rerun without being computed, unless ``retry_failed``; a worker that died (the process killed,
+    out of memory) is not a property of the structure and is not remembered.
 
     Parameters
     ----------
@@ -156,6 +164,8 @@ def compute_many(
         ``key(atoms, settings) -> str``, the store key of a request (default
         :func:`~qdlib.qchem.result_key`; :func:`~qdlib.store.covered_key` for
         requests whose state count is decided while computing).
+    retry_failed : bool
+        Compute again the structures whose failure the store remembers.
 
     Returns
     -------
@@ -171,24 +181,40 @@ def compute_many(
     todo: list[int] = []
     for i, atoms in enumerate(structures):
         found = store.get_by_key(key(atoms, settings)) if store is not None else None
+        failed = None if store is None or retry_failed else store.failure(key(atoms, settings))
         if found is not None:
             report.results[i] = found
             report.n_cached += 1
+        elif failed is not None:
+            report.failures[i] = f"failed before (not retried): {failed}"
         else:
             todo.append(i)
     if report.n_cached:
         log.info("%d of %d results already stored", report.n_cached, len(structures))
+    if report.failures:
+        log.warning("%d of %d failed in an earlier run and are not retried", len(report.failures), len(structures))
 
     for i, result, error in map_tasks(compute, structures, todo, settings, options, executor, "TD-DFT", progress):
         if error is not None:
             report.failures[i] = f"{type(error).__name__}: {error}"
             log.warning("structure %d (%s) failed: %s", i, structures[i].get_chemical_formula(), report.failures[i])
+            if store is not None and _is_property_of_structure(error):
+                store.put_failure(structures[i], key(structures[i], settings), report.failures[i])
             continue
         report.results[i] = result
         report.n_computed += 1
         if store is not None:
             store.put(structures[i], result, key=key(structures[i], settings), **(labels(i, structures[i]) if labels else {}))
     return report
+
+
+def _is_property_of_structure(error: BaseException) -> bool:
+    """Whether a calculation's error would come back on a rerun (worth remembering): not a lost worker or memory."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    if isinstance(error, (BrokenProcessPool, MemoryError, OSError)) or type(error).__name__ == "KilledWorker":
+        return False
+    return isinstance(error, (RuntimeError, ArithmeticError, ValueError, np.linalg.LinAlgError))
 
 
 def relax_many(

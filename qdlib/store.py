@@ -197,10 +197,31 @@ class ResultStore:
         self._db = connect(self.url)
 
     def __len__(self) -> int:
-        return self._db.count()
+        return self._db.count("result_key")
 
     def __contains__(self, key: str) -> bool:
         return self._db.count(result_key=key) > 0
+
+    def put_failure(self, atoms: Atoms, key: str, error: str) -> None:
+        """Remember that the calculation ``key`` of ``atoms`` raised ``error`` (a rerun need not try it again).
+
+        A failure row holds the structure and ``failure_key``/``error``; it is no result (not
+        counted, not selected). Written once per key.
+
+        >>> from ase import Atoms
+        >>> store = ResultStore("failures.json")
+        >>> store.put_failure(Atoms("Cd2"), "k1", "RuntimeError: SCF did not converge")
+        >>> store.failure("k1"), store.failure("k2"), len(store)
+        ('RuntimeError: SCF did not converge', None, 0)
+        """
+        if self.failure(key) is None:
+            self._db.write(Atoms(atoms.numbers, positions=atoms.positions),
+                           key_value_pairs={"failure_key": key, "error": error[:500]})  # fmt: skip
+
+    def failure(self, key: str) -> str | None:
+        """The recorded error of the calculation ``key``, or ``None`` (never failed, or not recorded)."""
+        rows = list(self._db.select(failure_key=key, limit=1))
+        return rows[0].key_value_pairs["error"] if rows else None
 
     def get(self, atoms: Atoms, settings: TDDFTSettings) -> Excitations | None:
         """The stored result for this geometry and settings, or ``None``."""
@@ -266,7 +287,7 @@ class ResultStore:
 
     def select(self, **filters) -> Iterator[tuple[Atoms, Excitations, dict]]:
         """Stored ``(atoms, excitations, key_value_pairs)`` matching ASE-db filters."""
-        for row in self._db.select(**filters):
+        for row in self._db.select("result_key", **filters):  # results only, not recorded failures
             yield row.toatoms(), Excitations.from_dict(row.data["excitations"]), dict(row.key_value_pairs)
 
     def __repr__(self) -> str:

@@ -302,6 +302,7 @@ def compute_rechecks(
     options=None,
     executor=None,
     max_states: int = COVER_MAX_STATES,
+    retry_failed: bool = False,
 ) -> dict[str, Recheck]:
     """Compute TD-DFT of designs until each case has ``n_valid`` valid verdicts (or runs out of designs).
 
@@ -309,8 +310,9 @@ def compute_rechecks(
     the next design of each case that still needs verdicts — in start order, skipping designs with
     atoms closer than :data:`~qdlib.structures.MIN_DISTANCE_ANGSTROM` (no molecule). A result that
     did not converge or did not cover the window at ``max_states`` states is stored, counts as no
-    verdict, and the next design is taken. Every result is written to ``store`` as it finishes, so
-    a killed run resumes without recomputing.
+    verdict, and the next design is taken; so is one whose TD-DFT raised (remembered in the store: not
+    tried again on a rerun unless ``retry_failed``). Every result is written to ``store`` as it
+    finishes, so a killed run resumes without recomputing.
 
     Parameters
     ----------
@@ -332,7 +334,7 @@ def compute_rechecks(
     wanted = dict(zip([v.case.name for v in validations], [n_valid] * len(validations) if np.ndim(n_valid) == 0 else n_valid))
 
     def compute(frames: list[Atoms], window: Window) -> None:
-        compute_covering(frames, window, store, settings, options, executor, max_states)
+        compute_covering(frames, window, store, settings, options, executor, max_states, retry_failed)
 
     targets = compute_references(sorted({(v.case.dot, v.case.kind) for v in validations}), store, settings, options,
                                  executor, max_states)  # fmt: skip
@@ -361,11 +363,13 @@ def compute_rechecks(
 
 
 def compute_covering(frames: Sequence[Atoms], window: Window, store, settings=None, options=None, executor=None,
-                     max_states: int = COVER_MAX_STATES):  # fmt: skip
+                     max_states: int = COVER_MAX_STATES, retry_failed: bool = False):  # fmt: skip
     """TD-DFT of ``frames`` with states solved for until they cover ``window``, into ``store`` (labels: the scalars of ``info``).
 
     Stored under :func:`~qdlib.store.covered_key` (found done on a rerun); emission windows need S1
-    alone and are computed at ``settings`` as they are. Returns the :class:`~qdlib.compute.BatchReport`.
+    alone and are computed at ``settings`` as they are. A calculation that failed in an earlier run is
+    not tried again unless ``retry_failed`` (:func:`~qdlib.compute.compute_many`). Returns the
+    :class:`~qdlib.compute.BatchReport`.
     """
     settings, options = settings or TDDFTSettings(), options or EngineOptions()
     if window.cover_nm is None:
@@ -375,7 +379,7 @@ def compute_covering(frames: Sequence[Atoms], window: Window, store, settings=No
         fn = functools.partial(qchem.excitations, cover_nm=cover, max_states=max_states)
         key = functools.partial(covered_key, cover_nm=cover, max_states=max_states)
     report = compute_many(frames, settings, options, store=_source(store), executor=executor, compute=fn, key=key,
-                          labels=lambda i, atoms: _scalar_labels(atoms), progress=False)  # fmt: skip
+                          labels=lambda i, atoms: _scalar_labels(atoms), progress=False, retry_failed=retry_failed)  # fmt: skip
     for i, err in report.failures.items():
         log.warning("%s: %s", frames[i].info, err)
     return report

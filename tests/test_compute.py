@@ -3,7 +3,8 @@ import pytest
 from ase import Atoms
 
 from qdlib.compute import compute_many, local_executor
-from qdlib.store import ResultStore
+from qdlib.qchem import TDDFTSettings
+from qdlib.store import ResultStore, result_key
 from tests.fakes import fake_excitations
 
 
@@ -27,6 +28,28 @@ def test_serial_with_store_and_failure(store_url):
     assert report.n_computed == 4 and len(store) == 4
     again = compute_many(_structures(4), store=store, compute=fake_excitations)
     assert again.n_cached == 4 and again.n_computed == 0
+    assert "failed before (not retried)" in again.failures[4] and "lone Te" in again.failures[4]  # remembered, not rerun
+    calls = []
+
+    def counting(atoms, settings, options):
+        calls.append(atoms.get_chemical_formula())
+        return fake_excitations(atoms, settings, options)
+
+    retried = compute_many(_structures(4), store=store, compute=counting, retry_failed=True)
+    assert calls == ["Te"] and "not retried" not in retried.failures[4]
+    assert len(store) == 4 and [a.get_chemical_formula() for a, _, _ in store.select()] == ["CdSe"] * 4
+
+
+def test_a_lost_worker_is_not_remembered_as_a_failure(tmp_path):
+    from concurrent.futures.process import BrokenProcessPool
+
+    def lost(atoms, settings, options):
+        raise BrokenProcessPool("worker killed")
+
+    store = ResultStore(tmp_path / "r.db")
+    dimer = _structures(1)[0]
+    report = compute_many([dimer], store=store, compute=lost)
+    assert "worker killed" in report.failures[0] and store.failure(result_key(dimer, TDDFTSettings())) is None
 
 
 def test_process_pool(tmp_path):
