@@ -120,12 +120,12 @@ def test_two_atom_designs_pass_the_filter_as_a_whole():
 # ---------------------------------------------------------------------- the loop
 
 
-def _toy_campaign(tmp_path, monkeypatch, **config):
+def _toy_campaign(tmp_path, monkeypatch, criterion=Criterion(), **config):
     from qdlib import qchem
 
     monkeypatch.setattr(qchem, "excitations", fakes.toy_oracle)
     cfg = CampaignConfig(**{"dot": "Cd4Se4", "edge_angstrom": 1.0, "budget": 4, "seed": 3} | config)
-    return Campaign(cfg, tmp_path / "store.json", tmp_path / "logs", warm_start=False)
+    return Campaign(cfg, tmp_path / "store.json", tmp_path / "logs", warm_start=False, criterion=criterion)
 
 
 def test_campaign_spends_its_budget_records_every_call_and_resumes(tmp_path, monkeypatch):
@@ -156,6 +156,22 @@ def test_random_campaigns_of_every_target_share_their_calls(tmp_path, monkeypatc
     assert [r.key for r in t0] == [r.key for r in plus]
     assert len(counter.read_text().splitlines()) == 5
     assert all(p.peak_error_nm == pytest.approx(r.peak_error_nm - 10.0, abs=0.6) for r, p in zip(t0, plus))
+
+
+def test_rejudging_a_blind_campaign_applies_a_new_criterion_without_computing(tmp_path, monkeypatch):
+    counter = tmp_path / "calls.txt"
+    monkeypatch.setenv("QDLIB_TOY_COUNTER", str(counter))
+    loose = _toy_campaign(tmp_path, monkeypatch, criterion=Criterion(peak_tolerance_nm=50.0), budget=6).run()
+    n_calls = len(counter.read_text().splitlines())
+    assert sum(r.confirmed for r in loose) > sum(abs(r.peak_error_nm) <= 5 for r in loose)  # the loose one says yes more often
+    strict = _toy_campaign(tmp_path, monkeypatch, budget=6)
+    again = strict.rejudge()
+    assert len(counter.read_text().splitlines()) == n_calls  # read from the store, nothing computed
+    assert [r.key for r in again] == [r.key for r in loose] and read_log(strict.log_path) == again
+    assert [r.confirmed for r in again] == [abs(r.peak_error_nm) <= 5 and r.strain_ev <= 0.5 for r in loose]
+    assert all(1.0 < r.intensity_ratio < 1.25 and "intensity" not in r.failures for r in again)  # the band moved, as bright
+    with pytest.raises(ValueError, match="chose its designs"):
+        _toy_campaign(tmp_path, monkeypatch, method="bo").rejudge()
 
 
 def test_stop_at_first_confirmed_design(tmp_path, monkeypatch):
