@@ -180,8 +180,9 @@ def compute_many(
     report = BatchReport()
     todo: list[int] = []
     for i, atoms in enumerate(structures):
-        found = store.get_by_key(key(atoms, settings)) if store is not None else None
-        failed = None if store is None or retry_failed else store.failure(key(atoms, settings))
+        k = key(atoms, settings) if store is not None else None
+        found = store.get_by_key(k) if store is not None else None
+        failed = None if found is not None or store is None or retry_failed else store.failure(k)
         if found is not None:
             report.results[i] = found
             report.n_cached += 1

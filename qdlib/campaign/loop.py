@@ -250,8 +250,10 @@ class Campaign:
 
     @property
     def criterion(self) -> Criterion:
-        """The criterion, its thresholds fixed for the campaign's target (:meth:`Criterion.for_target`)."""
-        return self._criterion.for_target(self.target)
+        """The criterion, its thresholds fixed for the campaign's target (:meth:`Criterion.for_target`; resolved once)."""
+        if self._criterion.min_similarity is None:
+            self._criterion = self._criterion.for_target(self.target)
+        return self._criterion
 
     @property
     def cover_nm(self) -> float:
