@@ -222,7 +222,6 @@ def _authors(args: argparse.Namespace) -> int:
 
 
 def _random(args: argparse.Namespace) -> int:
-    from . import qchem
     from .compute import local_executor
     from .generate import generate_random_dataset
 
@@ -246,6 +245,7 @@ def _random(args: argparse.Namespace) -> int:
 
 def _export_dataset(args: argparse.Namespace) -> int:
     from .release import update_registry
+    from .reproduce import release_readers
     from .tddft_data import collect_entries, write_tddft_dataset
 
     counts = write_tddft_dataset(collect_entries(args.stores), args.out)
@@ -261,6 +261,8 @@ def _export_dataset(args: argparse.Namespace) -> int:
     if args.update_registry:
         update_registry()
         print("data/registry.txt updated")
+    readers = release_readers()
+    print(f"notebooks reading the release (their checked outputs follow it): qdlib reproduce --only {' '.join(readers)}")
     return 0
 
 

@@ -31,7 +31,7 @@ import pooch
 from ase import Atoms
 from numpy.typing import NDArray
 
-from .features import CM_A, CM_B, ELEMENT_ORDER, N_SLOTS
+from .features import CM_A, CM_B, N_SLOTS
 from .spectra import wavelength_grid
 from .structures import composition
 

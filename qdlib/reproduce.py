@@ -19,7 +19,7 @@ import yaml
 
 from .paths import notebooks_dir, params_dir, repo_root
 
-__all__ = ["NotebookRun", "list_notebooks", "load_parameters", "reproduce"]
+__all__ = ["NotebookRun", "list_notebooks", "load_parameters", "release_readers", "reproduce"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,19 @@ def list_notebooks(folder: Path | None = None) -> list[Path]:
     """
     folder = folder or notebooks_dir()
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def release_readers(folder: Path | None = None) -> list[str]:
+    """Numbers of the notebooks that read the released dataset or campaign logs.
+
+    Their committed outputs are checked by nbval, so a new release
+    (``qdlib export-dataset``) is followed by executing them again.
+
+    >>> release_readers()[:2]
+    ['01', '03']
+    """
+    readers = ("load_tddft_dataset", "read_campaigns")
+    return [nb.name[:2] for nb in list_notebooks(folder) if any(r in nb.read_text() for r in readers)]
 
 
 def load_parameters(profile: str, notebook: Path) -> dict:

@@ -1,4 +1,4 @@
-"""Rates with their uncertainty: every success rate this package reports carries an interval.
+"""Rates and rank correlations with their uncertainty: every success rate this package reports carries an interval.
 
 A rate measured on a handful of designs says little without one: 0 successes in
 11 trials is compatible with a true rate of a quarter. :func:`binomial_interval`
@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["binomial_interval", "format_rate", "finite_median"]
+__all__ = ["binomial_interval", "format_rate", "finite_median", "rank_correlation"]
 
 
 def binomial_interval(
@@ -85,3 +85,29 @@ def finite_median(x: ArrayLike) -> float:
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
     return float(np.median(x)) if x.size else float("nan")
+
+
+def rank_correlation(x: ArrayLike, y: ArrayLike, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Spearman's rank correlation of ``x`` and ``y`` with its two-sided interval.
+
+    The interval is Fisher's z-transform with Bonett and Wright's standard error
+    ``sqrt((1 + rho²/2) / (n - 3))`` (Psychometrika 65, 23, 2000), adequate from about ten pairs.
+
+    Returns
+    -------
+    rho, low, high : float
+        NaN when fewer than 4 pairs.
+
+    >>> rho, low, high = rank_correlation([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [2, 1, 4, 3, 6, 5, 8, 7, 10, 9])
+    >>> round(rho, 3), round(low, 2), round(high, 2)
+    (0.939, 0.69, 0.99)
+    """
+    from scipy.stats import norm, spearmanr
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = len(x)
+    if n < 4:
+        return float("nan"), float("nan"), float("nan")
+    rho = float(spearmanr(x, y).statistic)
+    z, half = np.arctanh(np.clip(rho, -0.999999, 0.999999)), norm.ppf(0.5 + confidence / 2) * np.sqrt((1 + rho**2 / 2) / (n - 3))
+    return rho, float(np.tanh(z - half)), float(np.tanh(z + half))

@@ -1,6 +1,5 @@
 """Design campaigns with TD-DFT in the loop: the criterion, the physical filter, the loop and its resumption."""
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -14,7 +13,7 @@ import pytest
 
 from qdlib import campaign, spectra
 from qdlib import campaign as campaign_module
-from qdlib.campaign import Campaign, CampaignConfig, Criterion, DesignSpace, read_log
+from qdlib.campaign import CallRecord, Campaign, CampaignConfig, Criterion, DesignSpace, read_log
 from qdlib.qchem import Excitations, TDDFTSettings
 from qdlib.verdict import Target, Window, judge
 
@@ -361,3 +360,20 @@ def test_campaign_logs_summarise_per_case_target_and_method(tmp_path, monkeypatc
     assert campaign_module.confirmed_by_call(logs[0])[-1] == sum(r.confirmed for r in logs[0].history)
     rate = campaign_module.pass_rate([r for g in logs for r in g.history] + logs[0].history)  # repeats count once
     assert rate["n"] == len({r.key for g in logs for r in g.history})
+
+
+def test_strain_agreement_counts_distinct_designs_and_the_filter_leak():
+    def record(key, xtb, dft):
+        return CallRecord(call=0, round=0, u=[0.5] * 3, key=key, status="valid", n_states=18, peak_nm=400.0,
+                          peak_error_nm=0.0, similarity=1.0, loss=0.0, strain_ev=dft, xtb_strain_ev=xtb,
+                          min_distance_angstrom=2.6, displacement_angstrom=0.1, confirmed=False, failures=[],
+                          margin=0.0, wall_time_s=1.0)  # fmt: skip
+
+    xtb = np.linspace(0.0, 0.3, 12)
+    dft = 2 * xtb + 0.01 * np.sin(np.arange(12))  # monotone but for the wiggle of the last pairs
+    records = [record(str(i), a, b) for i, (a, b) in enumerate(zip(xtb, dft))]
+    records += records[:3] + [record("nan", 0.1, float("nan"))]  # repeats count once, a failed call not at all
+    agreement = campaign_module.strain_agreement(records)
+    assert agreement["n"] == 12 and agreement["k_over"] == int((dft > 0.5).sum()) == 2
+    assert agreement["low"] < agreement["rho"] <= 1.0 and agreement["rho"] > 0.95
+    assert agreement["over_low"] < 2 / 12 < agreement["over_high"]

@@ -86,7 +86,9 @@ def test_duplicates_and_mismatched_files_are_refused(tmp_path):
 def test_cli_export(tmp_path, capsys):
     stores = _stores(tmp_path / "stores")
     assert main(["export-dataset", "--stores", str(stores), "--out", str(tmp_path / "out")]) == 0
-    assert "structures.extxyz: 4 rows" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "structures.extxyz: 4 rows" in out
+    assert "qdlib reproduce --only 01 03 04" in out  # the notebooks to execute again after a release
     assert len(tddft_data.load_tddft_dataset(tmp_path / "out").entries) == 4
 
 

@@ -9,7 +9,7 @@ from ase import Atoms
 from qdlib import qchem, spectra, verification
 from qdlib.agents import Case, CaseValidation
 from qdlib.qchem import EngineOptions, Excitations, TDDFTSettings
-from qdlib.stats import binomial_interval, format_rate
+from qdlib.stats import binomial_interval, format_rate, rank_correlation
 from qdlib.store import ResultStore, covered_key
 from qdlib.verdict import Target, judge, target_window, window_peak
 
@@ -115,6 +115,20 @@ def test_wilson_interval_is_the_score_formula():
     half = z / (1 + z**2 / n) * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
     assert binomial_interval(k, n) == pytest.approx((centre - half, centre + half), rel=1e-9)
     assert format_rate(3, 4) == "3/4 = 0.75 [0.30, 0.95]"
+
+
+def test_rank_correlation_interval_covers_the_true_value():
+    rng = np.random.default_rng(0)
+    true_rho = 6 / np.pi * np.arcsin(0.8 / 2)  # Spearman's rho of a bivariate normal with r = 0.8
+    hits = []
+    for _ in range(400):
+        x = rng.standard_normal(30)
+        y = 0.8 * x + 0.6 * rng.standard_normal(30)
+        rho, low, high = rank_correlation(x, y)
+        assert low < rho < high
+        hits.append(low <= true_rho <= high)
+    assert 0.90 <= np.mean(hits) <= 0.99
+    assert all(math.isnan(v) for v in rank_correlation([1, 2, 3], [1, 2, 3]))
 
 
 def test_binomial_interval_rejects_impossible_counts():

@@ -28,7 +28,15 @@ from .active import ActiveDesigns, SpectrumModel, held_out_scores, scores_by_rou
 from .bayes import BayesianDesigns
 from .criterion import Confirmation, Criterion, campaign_target, covering_window, shifted_similarity, target_name
 from .loop import TARGET_SHIFTS_NM, CallRecord, Campaign, CampaignConfig, RandomDesigns, read_log
-from .results import CampaignLog, config_from_name, confirmed_by_call, pass_rate, read_campaigns, summary_rows
+from .results import (
+    CampaignLog,
+    config_from_name,
+    confirmed_by_call,
+    pass_rate,
+    read_campaigns,
+    strain_agreement,
+    summary_rows,
+)
 from .space import DesignSpace, PhysicalBounds, XTBStrain
 from .surrogate import SurrogateDesigns
 
@@ -57,6 +65,7 @@ __all__ = [
     "summary_rows",
     "confirmed_by_call",
     "pass_rate",
+    "strain_agreement",
     "DesignSpace",
     "PhysicalBounds",
     "XTBStrain",

@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import spectra
 from ..verdict import Target, cosine_similarity, intensity_ratio, window_peak
 from .bayes import BayesianDesigns
 from .criterion import Criterion
@@ -48,6 +47,7 @@ class SpectrumModel:
     --------
     Spectra of one band whose position follows the first coordinate:
 
+    >>> from qdlib import spectra
     >>> grid = spectra.wavelength_grid("absorption")
     >>> rng = np.random.default_rng(0)
     >>> u = rng.random((12, 3))
@@ -134,6 +134,7 @@ def held_out_scores(model: SpectrumModel, u: NDArray, spectra_: NDArray, window,
     Examples
     --------
     >>> from qdlib.verdict import Window
+    >>> from qdlib import spectra
     >>> grid = spectra.wavelength_grid("absorption")
     >>> rng = np.random.default_rng(1)
     >>> u = rng.random((16, 2))

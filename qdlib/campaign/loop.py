@@ -26,7 +26,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from ..qchem import EngineOptions, TDDFTSettings
 from ..store import ResultStore, covered_key
-from ..verdict import COVER_MAX_STATES, Target, judge
+from ..verdict import COVER_MAX_STATES, Target, Verdict, judge
 from .criterion import Criterion, campaign_target, covering_window, target_name
 from .space import DesignSpace, PhysicalBounds
 
@@ -114,6 +114,21 @@ class CallRecord:
 
     def to_json(self) -> str:
         return json.dumps({k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()})
+
+    def verdict(self) -> Verdict:
+        """The logged verdict, to judge the call again by another :class:`Criterion` without the store.
+
+        ``success`` (the authors' loss threshold) is not logged and reads False.
+
+        >>> r = CallRecord(call=0, round=0, u=[0.5, 0.5, 0.5], key="k", status="valid", n_states=18, peak_nm=402.0,
+        ...                peak_error_nm=2.0, similarity=0.97, loss=0.05, strain_ev=0.2, xtb_strain_ev=0.1,
+        ...                min_distance_angstrom=2.6, displacement_angstrom=0.3, confirmed=True, failures=[],
+        ...                margin=0.2, wall_time_s=90.0, intensity_ratio=1.1)
+        >>> Criterion(min_similarity=0.9).check(r.verdict()).confirmed, Criterion(min_similarity=0.98).check(r.verdict()).failures
+        (True, ('shape',))
+        """
+        return Verdict(self.status, self.n_states, self.peak_nm, self.peak_error_nm, self.loss, self.similarity, False,
+                       self.strain_ev, self.min_distance_angstrom, intensity_ratio=self.intensity_ratio)
 
     @classmethod
     def from_json(cls, line: str) -> CallRecord:

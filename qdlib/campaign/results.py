@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..stats import binomial_interval
+from ..stats import binomial_interval, rank_correlation
 from .loop import CallRecord, CampaignConfig, read_log
 
-__all__ = ["CampaignLog", "read_campaigns", "config_from_name", "summary_rows", "confirmed_by_call", "pass_rate"]
+__all__ = ["CampaignLog", "read_campaigns", "config_from_name", "summary_rows", "confirmed_by_call", "pass_rate", "strain_agreement"]
 
 _NAME = re.compile(r"^(?P<dot>\w+?)_(?P<edge>[\d.]+)A_(?P<n>\d+)_T(?P<shift>0|[+-][\d.]+)_(?P<method>[a-z]+)_s(?P<seed>\d+)$")
 
@@ -92,6 +92,24 @@ def pass_rate(records: Sequence[CallRecord]) -> dict:
     k, n = sum(r.confirmed for r in distinct.values()), len(distinct)
     low, high = binomial_interval(k, n)
     return {"k": k, "n": n, "rate": k / n if n else float("nan"), "low": low, "high": high}
+
+
+def strain_agreement(records: Sequence[CallRecord], max_strain_ev: float = 0.5) -> dict:
+    """How GFN2-xTB's strain, the filter before TD-DFT, agrees with DFT's over distinct computed designs.
+
+    Keys: ``n``; ``rho``, ``low``, ``high`` (Spearman's rank correlation, 95 % interval,
+    :func:`~qdlib.stats.rank_correlation`); ``k_over``, ``over_low``, ``over_high`` (designs the xTB
+    filter admitted whose DFT strain exceeds ``max_strain_ev``: TD-DFT calls the strain test then
+    rejects, 95 % Wilson interval); ``xtb``, ``dft`` (eV, arrays for a plot).
+    """
+    distinct = {r.key: r for r in records if np.isfinite(r.strain_ev) and np.isfinite(r.xtb_strain_ev)}
+    xtb = np.array([r.xtb_strain_ev for r in distinct.values()])
+    dft = np.array([r.strain_ev for r in distinct.values()])
+    rho, low, high = rank_correlation(xtb, dft)
+    k = int((dft > max_strain_ev).sum())
+    over_low, over_high = binomial_interval(k, len(dft))
+    return {"n": len(dft), "rho": rho, "low": low, "high": high, "k_over": k, "over_low": over_low,
+            "over_high": over_high, "xtb": xtb, "dft": dft}
 
 
 def summary_rows(logs: Sequence[CampaignLog]) -> list[dict]:
