@@ -30,7 +30,9 @@
     DDPG designers of the benchmark cases, released under ``data/agents``;
 ``qdlib design [--dot Cd4Se4] [--atoms 1] [--target-shift 0] [--method random|surrogate|bo|al] [--seed 0] [--rejudge]``
     a design campaign with TD-DFT in the loop (:mod:`qdlib.campaign`; notebook 07), resumable;
-    ``--rejudge`` judges a blind campaign's logged calls again with the current criterion.
+    ``--rejudge`` judges a blind campaign's logged calls again with the current criterion;
+``qdlib campaigns [--log-dir DIR]``
+    what the campaigns in a folder of logs found: the table of notebook 07.
 
 ``main`` takes the arguments as a list and returns the exit status; ``--help`` prints the
 usage and exits:
@@ -377,6 +379,31 @@ def _design(args: argparse.Namespace) -> int:
     return 0
 
 
+def _campaigns(args: argparse.Namespace) -> int:
+    from .campaign import Criterion, format_summary, pass_rate, read_campaigns, sort_rows, strain_agreement, summary_rows
+    from .stats import format_rate
+
+    logs = read_campaigns(args.log_dir)
+    if not logs:
+        print(f"no campaign logs (*.jsonl) in {args.log_dir}")
+        return 1
+    rows = sort_rows(summary_rows(logs))
+    print(format_summary(rows))
+    print()
+    for r in rows:
+        calls = [c for g in logs if (g.case, g.target, g.config.method) == (r["case"], r["target"], r["method"])
+                 for c in g.history]  # fmt: skip
+        p = pass_rate(calls)
+        print(f"{r['case']} {r['target']} {r['method']}: distinct designs confirmed {format_rate(p['k'], p['n'])}; "
+              f"{r['tddft_hours']:.2f} h of TD-DFT")
+    for case in sorted({g.case for g in logs}):
+        limit = Criterion().max_strain_ev
+        a = strain_agreement([c for g in logs if g.case == case for c in g.history], limit)
+        print(f"{case}: GFN2-xTB against DFT strain over {a['n']} designs: Spearman rho {a['rho']:.2f} "
+              f"[{a['low']:.2f}, {a['high']:.2f}]; above {limit} eV by DFT: {format_rate(a['k_over'], a['n'])}")
+    return 0
+
+
 def _add_case_args(p: argparse.ArgumentParser) -> None:
     """The benchmark cases to work on (``qdlib.agents.all_cases`` arguments)."""
     p.add_argument("--kinds", nargs="*", default=["absorption"], choices=["absorption", "emission"])
@@ -529,6 +556,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--log-dir", default=str(stores_dir() / "campaigns"), help="where each campaign's log (JSON lines) is kept")
     _add_engine_args(c)
     c.set_defaults(func=_design)
+    s_ = command("campaigns", help="what the design campaigns found: calls to the first confirmed design, "
+                 "confirmed per call, TD-DFT hours")
+    s_.add_argument("--log-dir", default=str(stores_dir() / "campaigns"),
+                    help="folder of campaign logs (the working ones; data/campaigns: the released ones)")
+    s_.set_defaults(func=_campaigns)
     x = command("export-dataset", help="write the released TD-DFT dataset (extxyz + spectra CSV) from the stores")
     x.add_argument("--stores", default=str(stores_dir()), help="directory of the results stores")
     x.add_argument("--out", default="data/tddft", help="output directory")

@@ -15,6 +15,7 @@ from qdlib import campaign, spectra
 from qdlib import campaign as campaign_module
 from qdlib.campaign import CallRecord, Campaign, CampaignConfig, Criterion, DesignSpace, read_log
 from qdlib.qchem import Excitations, TDDFTSettings
+from qdlib.stats import format_rate
 from qdlib.verdict import Target, Window, judge
 
 from . import fakes
@@ -360,6 +361,22 @@ def test_campaign_logs_summarise_per_case_target_and_method(tmp_path, monkeypatc
     assert campaign_module.confirmed_by_call(logs[0])[-1] == sum(r.confirmed for r in logs[0].history)
     rate = campaign_module.pass_rate([r for g in logs for r in g.history] + logs[0].history)  # repeats count once
     assert rate["n"] == len({r.key for g in logs for r in g.history})
+
+
+def test_cli_campaigns_prints_the_table_of_a_folder_of_logs(tmp_path, monkeypatch, capsys):
+    from qdlib.cli import main
+
+    for seed in (0, 1):
+        _toy_campaign(tmp_path, monkeypatch, edge_angstrom=0.6, budget=4, seed=seed).run()
+    capsys.readouterr()
+    assert main(["campaigns", "--log-dir", str(tmp_path / "logs")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    (row,) = campaign_module.summary_rows(campaign_module.read_campaigns(tmp_path / "logs"))
+    assert out[0].startswith("case") and out[1].split()[:8] == ["Cd4Se4", "0.6", "Å", "1", "at.", "T0", "random", "2"]
+    assert "4/4" in out[1].split()
+    assert out[1].endswith(format_rate(row["confirmed"], 8))
+    assert any(line.startswith("Cd4Se4 0.6 Å 1 at.: GFN2-xTB against DFT strain over") for line in out)
+    assert main(["campaigns", "--log-dir", str(tmp_path / "empty")]) == 1
 
 
 def test_strain_agreement_counts_distinct_designs_and_the_filter_leak():

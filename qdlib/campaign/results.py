@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..stats import binomial_interval, rank_correlation
+from ..stats import binomial_interval, format_rate, rank_correlation
 from .loop import CallRecord, CampaignConfig, read_log
 
-__all__ = ["CampaignLog", "read_campaigns", "config_from_name", "summary_rows", "confirmed_by_call", "pass_rate", "strain_agreement"]
+__all__ = ["CampaignLog", "read_campaigns", "config_from_name", "summary_rows", "confirmed_by_call", "pass_rate", "strain_agreement",
+           "sort_rows", "format_summary"]
 
 _NAME = re.compile(r"^(?P<dot>\w+?)_(?P<edge>[\d.]+)A_(?P<n>\d+)_T(?P<shift>0|[+-][\d.]+)_(?P<method>[a-z]+)_s(?P<seed>\d+)$")
 
@@ -112,12 +113,23 @@ def strain_agreement(records: Sequence[CallRecord], max_strain_ev: float = 0.5) 
             "over_high": over_high, "xtb": xtb, "dft": dft}
 
 
+def _censored_median(first: Sequence[int | None]) -> float | None:
+    """Median of first-confirmed calls over seeds, a seed without one above every call (None: the median is such a seed).
+
+    >>> _censored_median([21, None, None]), _censored_median([21, 7, None]), _censored_median([4, 6])
+    (None, 21.0, 5.0)
+    """
+    m = float(np.median([np.inf if f is None else f for f in first]))
+    return m if np.isfinite(m) else None
+
+
 def summary_rows(logs: Sequence[CampaignLog]) -> list[dict]:
     """One row per case × target × method, over seeds.
 
     Keys: ``case``, ``target``, ``method``, ``seeds``, ``calls`` (per seed), ``found`` (seeds with a
-    confirmed design), ``first_median`` (median call of the first confirmed design over the seeds
-    that found one; None if none did), ``first`` (per seed, None where none), ``confirmed`` and
+    confirmed design), ``first_median`` (median over every seed of the call of its first confirmed
+    design, a seed that found none counting as beyond its budget; None when that median lies beyond
+    the budget), ``first`` (per seed, None where none), ``confirmed`` and
     ``per_call`` (confirmed designs per call, all seeds pooled) with its 95 % Wilson ``low``/``high``,
     ``tddft_hours`` (summed wall time of the calls' TD-DFT, h; a call found stored counts what it
     cost where it was computed).
@@ -136,7 +148,36 @@ def summary_rows(logs: Sequence[CampaignLog]) -> list[dict]:
         wall = np.array([r.wall_time_s for g in group for r in g.history], dtype=float)
         rows.append({"case": case, "target": target, "method": method, "seeds": [g.config.seed for g in group],
                      "calls": calls, "found": len(found), "first": first,
-                     "first_median": float(np.median(found)) if found else None, "confirmed": k,
+                     "first_median": _censored_median(first), "confirmed": k,
                      "per_call": k / sum(calls) if sum(calls) else float("nan"), "low": low, "high": high,
                      "tddft_hours": float(np.nansum(wall) / 3600)})  # fmt: skip
     return rows
+
+
+_METHOD_ORDER = {m: i for i, m in enumerate(["random", "surrogate", "bo", "al"])}
+_TARGET_ORDER = {t: i for i, t in enumerate(["T0", "T+10", "T-10"])}
+
+
+def sort_rows(rows: Sequence[dict]) -> list[dict]:
+    """:func:`summary_rows` by case, target (T0, T+10, T−10) and method (random, surrogate, bo, al)."""
+    return sorted(rows, key=lambda r: (r["case"], _TARGET_ORDER.get(r["target"], 9), _METHOD_ORDER.get(r["method"], 9)))
+
+
+def format_summary(rows: Sequence[dict]) -> str:
+    """The campaigns' table: per case × target × method, calls to the first confirmed design and confirmed per call.
+
+    >>> row = {"case": "Cd4Se4 4 Å 1 at.", "target": "T0", "method": "bo", "seeds": [0, 1, 2], "calls": [5, 24, 9],
+    ...        "first": [5, None, 9], "first_median": 9.0, "confirmed": 2}
+    >>> print(format_summary([row]))
+    case               target method    seeds     calls first (per seed)   median confirmed/call [95 % CI]
+    Cd4Se4 4 Å 1 at.   T0     bo            3    5/24/9 5, —, 9                 9 2/38 = 0.05 [0.01, 0.17]
+    """
+    lines = [f"{'case':18s} {'target':6s} {'method':9s} {'seeds':>5s} {'calls':>9s} {'first (per seed)':18s} "
+             f"{'median':>6s} confirmed/call [95 % CI]"]  # fmt: skip
+    for r in sort_rows(rows):
+        first = ", ".join("—" if f is None else str(f) for f in r["first"])
+        median = "—" if r["first_median"] is None else f"{r['first_median']:.0f}"
+        lines.append(f"{r['case']:18s} {r['target']:6s} {r['method']:9s} {len(r['seeds']):5d} "
+                     f"{'/'.join(map(str, r['calls'])):>9s} {first:18s} {median:>6s} "
+                     f"{format_rate(r['confirmed'], sum(r['calls']))}")  # fmt: skip
+    return "\n".join(lines)
