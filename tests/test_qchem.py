@@ -422,6 +422,32 @@ def test_full_tddft_still_unsolvable_after_stability_falls_back_to_tamm_dancoff(
     assert seen == [True, True]
 
 
+def test_a_saddle_point_found_only_with_more_states_is_handled_while_growing(monkeypatch, dimer_result):
+    """More states can reveal a saddle point the first few did not: the growth follows it, not fails."""
+    atoms, _ = dimer_result
+    expected = qchem.excitations(atoms, CHEAP, CPU, cover_nm=150.0)
+    assert expected.settings.n_states > CHEAP.n_states  # the window needed more states than asked for
+    seen = []
+    real_run_tddft, real_follow = qchem.run_tddft, qchem.follow_internal_instability
+
+    def run_tddft(mf, settings, options, **kw):
+        seen.append(settings.n_states)
+        if len(seen) == 2:  # the first solve with more states
+            raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
+        return real_run_tddft(mf, settings, options, **kw)
+
+    def follow(mf):
+        seen.append("stability")
+        return real_follow(mf)
+
+    monkeypatch.setattr(engine, "run_tddft", run_tddft)
+    monkeypatch.setattr(engine, "follow_internal_instability", follow)
+    out = qchem.excitations(atoms, CHEAP, CPU, cover_nm=150.0)
+    assert seen[0] == CHEAP.n_states and seen[2] == "stability" and seen[1] == seen[3] > CHEAP.n_states
+    assert out.covers(150.0) and out.scf_strategy == "diis+stability" and out.settings == expected.settings
+    np.testing.assert_allclose(out.energies_ev, expected.energies_ev, atol=1e-5)
+
+
 def test_scf_checkpoint_restarts_from_the_last_orbitals(tmp_path, dimer_result):
     atoms, exc = dimer_result
     mol = qchem.build_mol(atoms, CHEAP)

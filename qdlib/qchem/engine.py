@@ -298,6 +298,36 @@ def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOpti
 _SADDLE_POINT_MESSAGE = "saddle-point solution"
 
 
+def _solve_tddft(mf, settings: TDDFTSettings, options, restart, guess=None):
+    """TDDFT of ``mf``, with what a saddle-point ground state needs: ``(mf, td, settings)``.
+
+    When PySCF's solver finds the ground state a saddle point, the SCF is followed downhill
+    (:func:`follow_internal_instability`) and the TDDFT solved again from its default guess;
+    when full TDDFT still has no real solution, the Tamm–Dancoff problem is solved instead and
+    the returned settings and ``mf.qdlib_strategy`` say so.
+    """
+    try:
+        return mf, run_tddft(mf, settings, options, restart_file=restart, guess=guess), settings
+    except RuntimeError as exc:
+        if _SADDLE_POINT_MESSAGE not in str(exc):
+            raise
+    log.warning("%s: TDDFT found the ground state a saddle point; following its instability", _formula(mf.mol))
+    mf = follow_internal_instability(mf)
+    try:
+        return mf, run_tddft(mf, settings, options, restart_file=restart), settings
+    except RuntimeError as again:
+        if _SADDLE_POINT_MESSAGE not in str(again) or settings.tda:
+            raise
+    # A ground state stable to real orbital rotations whose full-TDDFT problem is still not
+    # positive definite (A − B, e.g. a complex instability of the hybrid): the Tamm–Dancoff
+    # problem (A alone) is Hermitian and solvable. The result says so in its settings.
+    log.warning("%s: full TDDFT has no real solution here; Tamm-Dancoff approximation instead", _formula(mf.mol))
+    settings = dataclasses.replace(settings, tda=True)
+    td = run_tddft(mf, settings, options, restart_file=restart)
+    mf.qdlib_strategy = f"{mf.qdlib_strategy}+tda-fallback"
+    return mf, td, settings
+
+
 def follow_internal_instability(mf, max_rounds: int = 3):
     """Re-converge a ground state that is a saddle point, downhill along its internal instability.
 
@@ -425,27 +455,9 @@ def excitations(
             settings = dataclasses.replace(settings, n_states=max(settings.n_states, min(warm_state_count(warm), max_states)))
             restart = _checkpoint_path(atoms, settings, options.checkpoint_dir, ".td.npz")
         guess = tddft_guess(mf, warm, settings.n_states, settings.tda) if warm else None
-        try:
-            td = run_tddft(mf, settings, options, restart_file=restart, guess=guess)
-        except RuntimeError as exc:
-            if _SADDLE_POINT_MESSAGE not in str(exc):
-                raise
-            log.warning("%s: TDDFT found the ground state a saddle point; following its instability", _formula(mol))
-            mf = follow_internal_instability(mf)
-            try:
-                td = run_tddft(mf, settings, options, restart_file=restart)
-            except RuntimeError as again:
-                if _SADDLE_POINT_MESSAGE not in str(again) or settings.tda:
-                    raise
-                # A ground state stable to real orbital rotations whose full-TDDFT problem is still not
-                # positive definite (A − B, e.g. a complex instability of the hybrid): the Tamm–Dancoff
-                # problem (A alone) is Hermitian and solvable. The result says so in its settings.
-                log.warning("%s: full TDDFT has no real solution here; Tamm-Dancoff approximation instead", _formula(mol))
-                settings = dataclasses.replace(settings, tda=True)
-                td = run_tddft(mf, settings, options, restart_file=restart)
-                mf.qdlib_strategy = f"{mf.qdlib_strategy}+tda-fallback"
+        mf, td, settings = _solve_tddft(mf, settings, options, restart, guess)
         if cover_nm is not None:
-            td, settings, restart = _grow_until_covered(mf, td, settings, options, atoms, cover_nm, max_states, restart)
+            mf, td, settings, restart = _grow_until_covered(mf, td, settings, options, atoms, cover_nm, max_states, restart)
         wall = time.perf_counter() - t0
         if save_warm_start_to:
             save_warm_start(mf, td, save_warm_start_to)
@@ -508,12 +520,16 @@ def next_state_count(energies_ev: ArrayLike, cover_ev: float, max_states: int) -
 
 
 def _grow_until_covered(mf, td, settings, options, atoms, cover_nm, max_states, restart):
-    """Solve again with more states until the highest lies at or below ``cover_nm``; the ground state is kept."""
+    """Solve again with more states until the highest lies at or below ``cover_nm``.
+
+    More states can reveal what fewer did not: a ground state that is a saddle point, or a full
+    TDDFT problem without real solution; :func:`_solve_tddft` then handles it as on the first solve.
+    """
     cover_ev = float(spectra.nm_to_ev(cover_nm))
     while True:
         e_ev = np.asarray(_to_numpy(td.e), dtype=float) * HARTREE_EV
         if e_ev.size == 0 or e_ev.max() >= cover_ev or settings.n_states >= max_states:
-            return td, settings, restart
+            return mf, td, settings, restart
         n = next_state_count(e_ev, cover_ev, max_states)
         log.info("%s: %d states reach %.1f nm, short of %.1f nm; solving for %d",
                  _formula(mf.mol), e_ev.size, spectra.ev_to_nm(e_ev.max()), cover_nm, n)  # fmt: skip
@@ -523,4 +539,4 @@ def _grow_until_covered(mf, td, settings, options, atoms, cover_nm, max_states, 
         restart = _checkpoint_path(atoms, settings, options.checkpoint_dir, ".td.npz")
         found = np.array([np.concatenate([np.ravel(_to_numpy(x))] + ([] if settings.tda else [np.ravel(_to_numpy(y))]))
                           for x, y in td.xy])  # fmt: skip
-        td = run_tddft(mf, settings, options, restart_file=restart, guess=found)
+        mf, td, settings = _solve_tddft(mf, settings, options, restart, found)
