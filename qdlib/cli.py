@@ -396,8 +396,8 @@ def _campaigns(args: argparse.Namespace) -> int:
         p = pass_rate(calls)
         print(f"{r['case']} {r['target']} {r['method']}: distinct designs confirmed {format_rate(p['k'], p['n'])}; "
               f"{r['tddft_hours']:.2f} h of TD-DFT")
+    limit = Criterion().max_strain_ev
     for case in sorted({g.case for g in logs}):
-        limit = Criterion().max_strain_ev
         a = strain_agreement([c for g in logs if g.case == case for c in g.history], limit)
         print(f"{case}: GFN2-xTB against DFT strain over {a['n']} designs: Spearman rho {a['rho']:.2f} "
               f"[{a['low']:.2f}, {a['high']:.2f}]; above {limit} eV by DFT: {format_rate(a['k_over'], a['n'])}")
