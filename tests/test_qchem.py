@@ -422,6 +422,26 @@ def test_full_tddft_still_unsolvable_after_stability_falls_back_to_tamm_dancoff(
     assert seen == [True, True]
 
 
+def test_after_a_saddle_point_the_failed_solves_vectors_are_not_the_next_guess(monkeypatch, tmp_path, dimer_result):
+    """The restart file of the solve that found the saddle point holds vectors of the old orbitals: discarded."""
+    atoms, exc = dimer_result
+    seen = []
+    real_run_tddft = qchem.run_tddft
+
+    def run_tddft(mf, settings, options, restart_file=None, guess=None):
+        seen.append(os.path.isfile(restart_file))
+        if len(seen) == 1:  # the solver wrote its restart point, then failed
+            real_run_tddft(mf, settings, options, restart_file=restart_file)
+            assert os.path.isfile(restart_file)
+            raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
+        return real_run_tddft(mf, settings, options, restart_file=restart_file, guess=guess)
+
+    monkeypatch.setattr(engine, "run_tddft", run_tddft)
+    out = qchem.excitations(atoms, CHEAP, dataclasses.replace(CPU, checkpoint_dir=str(tmp_path)))
+    assert seen == [False, False]  # the second solve starts from PySCF's own guess
+    np.testing.assert_allclose(out.energies_ev, exc.energies_ev, atol=1e-6)
+
+
 def test_a_saddle_point_found_only_with_more_states_is_handled_while_growing(monkeypatch, dimer_result):
     """More states can reveal a saddle point the first few did not: the growth follows it, not fails."""
     atoms, _ = dimer_result

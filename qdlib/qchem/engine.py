@@ -312,6 +312,7 @@ def _solve_tddft(mf, settings: TDDFTSettings, options, restart, guess=None):
         if _SADDLE_POINT_MESSAGE not in str(exc):
             raise
     log.warning("%s: TDDFT found the ground state a saddle point; following its instability", _formula(mf.mol))
+    _remove(restart)  # the failed solve's vectors: of the saddle point's orbitals, not a guess for the new ones
     mf = follow_internal_instability(mf)
     try:
         return mf, run_tddft(mf, settings, options, restart_file=restart), settings
@@ -323,9 +324,16 @@ def _solve_tddft(mf, settings: TDDFTSettings, options, restart, guess=None):
     # problem (A alone) is Hermitian and solvable. The result says so in its settings.
     log.warning("%s: full TDDFT has no real solution here; Tamm-Dancoff approximation instead", _formula(mf.mol))
     settings = dataclasses.replace(settings, tda=True)
+    _remove(restart)
     td = run_tddft(mf, settings, options, restart_file=restart)
     mf.qdlib_strategy = f"{mf.qdlib_strategy}+tda-fallback"
     return mf, td, settings
+
+
+def _remove(path: str | None) -> None:
+    """Delete a restart file if there is one."""
+    if path is not None and os.path.isfile(path):
+        os.remove(path)
 
 
 def follow_internal_instability(mf, max_rounds: int = 3):
@@ -462,8 +470,7 @@ def excitations(
         if save_warm_start_to:
             save_warm_start(mf, td, save_warm_start_to)
     for done in (chkfile, restart):  # the result goes to the store, the restart points are not needed
-        if done is not None and os.path.isfile(done):
-            os.remove(done)
+        _remove(done)
     e_ev = np.asarray(_to_numpy(td.e), dtype=float) * HARTREE_EV
     f = np.asarray(_to_numpy(td.oscillator_strength()), dtype=float)
     conv = _states_converged(td)
@@ -533,8 +540,7 @@ def _grow_until_covered(mf, td, settings, options, atoms, cover_nm, max_states, 
         n = next_state_count(e_ev, cover_ev, max_states)
         log.info("%s: %d states reach %.1f nm, short of %.1f nm; solving for %d",
                  _formula(mf.mol), e_ev.size, spectra.ev_to_nm(e_ev.max()), cover_nm, n)  # fmt: skip
-        if restart is not None and os.path.isfile(restart):
-            os.remove(restart)
+        _remove(restart)
         settings = dataclasses.replace(settings, n_states=n)
         restart = _checkpoint_path(atoms, settings, options.checkpoint_dir, ".td.npz")
         found = np.array([np.concatenate([np.ravel(_to_numpy(x))] + ([] if settings.tda else [np.ravel(_to_numpy(y))]))
