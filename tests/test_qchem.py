@@ -369,23 +369,29 @@ def test_stable_ground_state_passes_the_stability_check(dimer_result):
     assert mf.qdlib_strategy == "diis+stability" and mf.e_tot == e0
 
 
-def test_saddle_point_ground_state_is_followed_then_tddft_retried(monkeypatch, dimer_result):
-    atoms, exc = dimer_result
-    calls = []
+def _saddle_on_solve(monkeypatch, k, label):
+    """Make the ``k``-th TDDFT solve raise PySCF's saddle-point error; record ``label(settings)`` per solve and "stability" per follow-up."""
+    seen = []
     real_run_tddft, real_follow = qchem.run_tddft, qchem.follow_internal_instability
 
     def run_tddft(mf, settings, options, **kw):
-        calls.append("tddft")
-        if len(calls) == 1:  # what PySCF's solver raises when A - B is not positive definite
+        seen.append(label(settings))
+        if sum(x != "stability" for x in seen) == k:
             raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
         return real_run_tddft(mf, settings, options, **kw)
 
     def follow(mf):
-        calls.append("stability")
+        seen.append("stability")
         return real_follow(mf)
 
     monkeypatch.setattr(engine, "run_tddft", run_tddft)
     monkeypatch.setattr(engine, "follow_internal_instability", follow)
+    return seen
+
+
+def test_saddle_point_ground_state_is_followed_then_tddft_retried(monkeypatch, dimer_result):
+    atoms, exc = dimer_result
+    calls = _saddle_on_solve(monkeypatch, 1, lambda settings: "tddft")  # what PySCF raises when A - B is not positive definite
     again = qchem.excitations(atoms, CHEAP, CPU)
     assert calls == ["tddft", "stability", "tddft"]
     assert again.scf_strategy == "diis+stability"
@@ -447,21 +453,7 @@ def test_a_saddle_point_found_only_with_more_states_is_handled_while_growing(mon
     atoms, _ = dimer_result
     expected = qchem.excitations(atoms, CHEAP, CPU, cover_nm=150.0)
     assert expected.settings.n_states > CHEAP.n_states  # the window needed more states than asked for
-    seen = []
-    real_run_tddft, real_follow = qchem.run_tddft, qchem.follow_internal_instability
-
-    def run_tddft(mf, settings, options, **kw):
-        seen.append(settings.n_states)
-        if len(seen) == 2:  # the first solve with more states
-            raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
-        return real_run_tddft(mf, settings, options, **kw)
-
-    def follow(mf):
-        seen.append("stability")
-        return real_follow(mf)
-
-    monkeypatch.setattr(engine, "run_tddft", run_tddft)
-    monkeypatch.setattr(engine, "follow_internal_instability", follow)
+    seen = _saddle_on_solve(monkeypatch, 2, lambda settings: settings.n_states)  # the first solve with more states
     out = qchem.excitations(atoms, CHEAP, CPU, cover_nm=150.0)
     assert seen[0] == CHEAP.n_states and seen[2] == "stability" and seen[1] == seen[3] > CHEAP.n_states
     assert out.covers(150.0) and out.scf_strategy == "diis+stability" and out.settings == expected.settings
