@@ -9,6 +9,7 @@ from ase import Atoms
 
 from qdlib import qchem, spectra
 from qdlib.qchem import EngineOptions, TDDFTSettings, engine, geomopt
+from qdlib.qchem.warmstart import pad_guess
 from qdlib.qchem.accelerated import _cached_mb, _DiskMOSpaceJK, _mo_space_response, _OVBasis  # checked against PySCF
 from qdlib.structures import StructureError
 
@@ -369,14 +370,14 @@ def test_stable_ground_state_passes_the_stability_check(dimer_result):
     assert mf.qdlib_strategy == "diis+stability" and mf.e_tot == e0
 
 
-def _saddle_on_solve(monkeypatch, k, label):
-    """Make the ``k``-th TDDFT solve raise PySCF's saddle-point error; record ``label(settings)`` per solve and "stability" per follow-up."""
+def _saddle_on_solve(monkeypatch, ks, label):
+    """Make the TDDFT solves numbered in ``ks`` (from 1) raise PySCF's saddle-point error; record ``label(settings, guess)`` per solve and "stability" per follow-up."""
     seen = []
     real_run_tddft, real_follow = qchem.run_tddft, qchem.follow_internal_instability
 
     def run_tddft(mf, settings, options, **kw):
-        seen.append(label(settings))
-        if sum(x != "stability" for x in seen) == k:
+        seen.append(label(settings, kw.get("guess")))
+        if sum(x != "stability" for x in seen) in ks:
             raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
         return real_run_tddft(mf, settings, options, **kw)
 
@@ -391,7 +392,7 @@ def _saddle_on_solve(monkeypatch, k, label):
 
 def test_saddle_point_ground_state_is_followed_then_tddft_retried(monkeypatch, dimer_result):
     atoms, exc = dimer_result
-    calls = _saddle_on_solve(monkeypatch, 1, lambda settings: "tddft")  # what PySCF raises when A - B is not positive definite
+    calls = _saddle_on_solve(monkeypatch, {1}, lambda settings, guess: "tddft")  # what PySCF raises when A - B is not positive definite
     again = qchem.excitations(atoms, CHEAP, CPU)
     assert calls == ["tddft", "stability", "tddft"]
     assert again.scf_strategy == "diis+stability"
@@ -453,13 +454,47 @@ def test_a_saddle_point_found_only_with_more_states_is_handled_while_growing(mon
     atoms, _ = dimer_result
     expected = qchem.excitations(atoms, CHEAP, CPU, cover_nm=150.0)
     assert expected.settings.n_states > CHEAP.n_states  # the window needed more states than asked for
-    seen = _saddle_on_solve(monkeypatch, 2, lambda settings: settings.n_states)  # the first solve with more states
+    # the first solve with more states fails from the carried vectors and again from PySCF's guess
+    seen = _saddle_on_solve(monkeypatch, {2, 3}, lambda settings, guess: (settings.n_states, guess is not None))
     out = qchem.excitations(atoms, CHEAP, CPU, cover_nm=150.0)
-    assert seen[0] == CHEAP.n_states and seen[2] == "stability" and seen[1] == seen[3] > CHEAP.n_states
+    m = seen[1][0]  # the first larger state count
+    assert m > CHEAP.n_states and seen[:5] == [(CHEAP.n_states, False), (m, True), (m, False), "stability", (m, False)]
     assert out.covers(150.0) and out.scf_strategy == "diis+stability" and out.settings == expected.settings
     np.testing.assert_allclose(out.energies_ev, expected.energies_ev, atol=1e-5)
 
 
+def test_a_start_from_carried_vectors_that_fails_is_retried_from_pyscfs_guess_first(monkeypatch, dimer_result):
+    """PySCF raises the saddle-point error for a singular first subspace too: no stability analysis is owed then."""
+    atoms, _ = dimer_result
+    expected = qchem.excitations(atoms, CHEAP, CPU, cover_nm=150.0)
+    seen = _saddle_on_solve(monkeypatch, {2}, lambda settings, guess: guess is not None)
+    out = qchem.excitations(atoms, CHEAP, CPU, cover_nm=150.0)
+    assert seen[:3] == [False, True, False] and "stability" not in seen
+    assert out.scf_strategy == "diis" and out.settings == expected.settings
+    np.testing.assert_allclose(out.energies_ev, expected.energies_ev, atol=1e-5)
+
+
+def test_carried_vectors_padded_with_pyscfs_keep_the_solvers_first_subspace_well_conditioned():
+    """The full-TDDFT solver factors σ − π of its first vectors ``[X, Y]`` (σ = X·X − Y·Y, π = X·Y − Y·X).
+
+    Padding the previous solution's vectors with PySCF's ``[x, 0]`` rows, projected on the ``X``
+    halves only, keeps it near the identity; projecting whole rows leaves rows with ``|x| ≈ |y|``.
+    """
+    settings = dataclasses.replace(CHEAP, n_states=6)
+    mf = qchem.run_scf(qchem.build_mol(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]]), settings), settings)
+    td = qchem.run_tddft(mf, settings, CPU)
+    found = np.array([np.concatenate([np.ravel(x), np.ravel(y)]) for x, y in td.xy])
+    default = np.asarray(mf.TDDFT().get_init_guess(mf, 12))
+
+    def condition(paired):
+        x0 = pad_guess(found, default, len(found) + len(default), paired=paired)
+        v, w = np.split(x0, 2, axis=1)
+        sigma, pi = v @ v.T - w @ w.T, v @ w.T - w @ v.T
+        d = np.sqrt(np.abs(np.diag(sigma)))
+        return np.linalg.cond((sigma - pi) / np.outer(d, d))
+
+    assert condition(paired=True) < 2
+    assert condition(paired=False) > 100  # what the growth step used to start from
 def test_scf_checkpoint_restarts_from_the_last_orbitals(tmp_path, dimer_result):
     atoms, exc = dimer_result
     mol = qchem.build_mol(atoms, CHEAP)

@@ -284,7 +284,7 @@ def run_tddft(mf, settings: TDDFTSettings = TDDFTSettings(), options: EngineOpti
         # (the solver then converges to higher ones); PySCF's vectors, on the lowest orbital-energy
         # differences, keep them in reach
         default = np.asarray(td.get_init_guess(mf, settings.n_states))
-        x0 = pad_guess(np.asarray(guess, dtype=float), default, len(guess) + len(default))
+        x0 = pad_guess(np.asarray(guess, dtype=float), default, len(guess) + len(default), paired=not settings.tda)
     try:
         with _mo_space_response(mf, options) if cpu else contextlib.nullcontext():
             td.kernel(x0=x0)
@@ -301,18 +301,29 @@ _SADDLE_POINT_MESSAGE = "saddle-point solution"
 def _solve_tddft(mf, settings: TDDFTSettings, options, restart, guess=None):
     """TDDFT of ``mf``, with what a saddle-point ground state needs: ``(mf, td, settings)``.
 
-    When PySCF's solver finds the ground state a saddle point, the SCF is followed downhill
-    (:func:`follow_internal_instability`) and the TDDFT solved again from its default guess;
-    when full TDDFT still has no real solution, the Tamm–Dancoff problem is solved instead and
-    the returned settings and ``mf.qdlib_strategy`` say so.
+    PySCF raises its saddle-point error whenever its first subspace cannot be factored. When the
+    solve started from given vectors (``guess`` or a restart file), they may be the cause (nearly
+    dependent vectors), so it is solved again from PySCF's own guess first. When the error stays,
+    the SCF is followed downhill (:func:`follow_internal_instability`) and the TDDFT solved again
+    from its default guess; when full TDDFT still has no real solution, the Tamm–Dancoff problem
+    is solved instead and the returned settings and ``mf.qdlib_strategy`` say so.
     """
+    started_from_vectors = guess is not None or (restart is not None and os.path.isfile(restart))
     try:
         return mf, run_tddft(mf, settings, options, restart_file=restart, guess=guess), settings
     except RuntimeError as exc:
         if _SADDLE_POINT_MESSAGE not in str(exc):
             raise
-    log.warning("%s: TDDFT found the ground state a saddle point; following its instability", _formula(mf.mol))
     _remove(restart)  # the failed solve's vectors: of the saddle point's orbitals, not a guess for the new ones
+    if started_from_vectors:
+        log.warning("%s: TDDFT could not start from the given vectors; starting from PySCF's guess", _formula(mf.mol))
+        try:
+            return mf, run_tddft(mf, settings, options, restart_file=restart), settings
+        except RuntimeError as exc:
+            if _SADDLE_POINT_MESSAGE not in str(exc):
+                raise
+        _remove(restart)
+    log.warning("%s: TDDFT found the ground state a saddle point; following its instability", _formula(mf.mol))
     mf = follow_internal_instability(mf)
     try:
         return mf, run_tddft(mf, settings, options, restart_file=restart), settings

@@ -140,27 +140,38 @@ def warm_state_count(path: str) -> int:
         return int(f["x"].shape[0])
 
 
-def pad_guess(known: NDArray[np.float64], default: NDArray[np.float64], n: int) -> NDArray[np.float64]:
+def pad_guess(known: NDArray[np.float64], default: NDArray[np.float64], n: int, paired: bool = False) -> NDArray[np.float64]:
     """Up to ``n`` first vectors: the rows of ``known``, then rows of ``default`` with the span so far projected out.
 
     A guess carried from another geometry can miss a low state altogether, and a solver started
     from it alone then converges to higher ones; the default rows (e.g. PySCF's lowest
     orbital-energy differences) are added, each kept only if it adds a direction of its own.
 
+    With ``paired`` the rows are full-TDDFT vectors ``[X, Y]`` and the default rows have ``Y = 0``
+    (PySCF's guess): only the ``X`` halves are projected, so an added row stays ``[x, 0]``. Projecting
+    whole rows would leave, for a default row nearly in the span of the known ``X``, a remainder with
+    ``|x| ≈ |y|``: a near-zero diagonal of the solver's metric ``X·X − Y·Y``, which PySCF's first
+    subspace cannot factor (it raises its "saddle-point" error at a stable ground state).
+
     >>> known = np.array([[1.0, 1.0, 0.0, 0.0]]) / np.sqrt(2)
     >>> pad_guess(known, np.eye(4), 3).round(3)
     array([[ 0.707,  0.707,  0.   ,  0.   ],
            [ 0.707, -0.707,  0.   ,  0.   ],
            [ 0.   ,  0.   ,  1.   ,  0.   ]])
+    >>> pad_guess(np.array([[0.9, 0.1, 0.3, 0.0]]), np.eye(4)[:2], 3, paired=True).round(3)
+    array([[ 0.9  ,  0.1  ,  0.3  ,  0.   ],
+           [ 0.11 , -0.994,  0.   ,  0.   ]])
     """
-    q, _ = np.linalg.qr(known.T)
+    width = known.shape[1] // 2 if paired else known.shape[1]
+    q, _ = np.linalg.qr(known[:, :width].T)
     rows = [r for r in known[:n]]
     for d in default:
         if len(rows) >= n:
             break
-        r = d - q @ (q.T @ d)
-        if np.linalg.norm(r) > 1e-3 * np.linalg.norm(d):
+        r = np.array(d, dtype=float)
+        r[:width] -= q @ (q.T @ r[:width])
+        if np.linalg.norm(r[:width]) > 1e-3 * np.linalg.norm(d[:width]):
             r /= np.linalg.norm(r)
             rows.append(r)
-            q = np.hstack([q, r[:, None]])
+            q = np.hstack([q, r[:width, None] / np.linalg.norm(r[:width])])
     return np.array(rows)
