@@ -89,7 +89,10 @@ def test_state_count_grows_until_the_window_is_covered():
 
 
 def test_next_state_count_extrapolates_within_bounds():
-    assert qchem.next_state_count([2.0, 2.1, 2.2, 2.3, 2.4, 2.5], 3.2, 40) == 17
+    assert qchem.next_state_count([2.0, 2.1, 2.2, 2.3, 2.4, 2.5], 3.2, 40) == 16
+    assert qchem.next_state_count([2.0, 2.1, 2.2, 2.3, 2.4, 2.5], 3.8, 40) == 18  # at most three times as many
+    spaced, crowding = [2.0, 2.2, 2.4, 2.6, 2.8, 3.0], [2.0, 2.5, 2.75, 2.88, 2.95, 3.0]  # same range, states crowd upwards
+    assert qchem.next_state_count(crowding, 3.3, 40) > qchem.next_state_count(spaced, 3.3, 40)
     assert qchem.next_state_count([2.0, 2.1, 2.2, 2.3, 2.4, 2.5], 2.55, 40) == 12  # at least six more
     assert qchem.next_state_count([2.0] * 6, 5.0, 40) == 18  # degenerate: at most three times as many
     assert qchem.next_state_count([2.0, 2.1, 2.2, 2.3, 2.4, 2.5], 9.0, 10) == 10

@@ -427,7 +427,7 @@ def excitations(
         Solve for more states than ``settings.n_states`` until the highest one lies at or below
         this wavelength (nm), so that a spectrum is complete down to it (a distorted geometry's
         lowest states can all lie far to the red). The ground state is solved once; the state
-        count grows from the spacing of the states found (:func:`next_state_count`). The
+        count grows from the states found (:func:`next_state_count`). The
         result's ``settings.n_states`` says how many were solved; :meth:`Excitations.covers`
         whether the wavelength was reached.
     max_states : int
@@ -504,11 +504,14 @@ def excitations(
 def next_state_count(energies_ev: ArrayLike, cover_ev: float, max_states: int) -> int:
     """How many states to solve for next so that the highest reaches ``cover_ev`` (eV).
 
-    Extrapolates the mean spacing of the states found so far to ``cover_ev``, with half as many
-    again for the states crowding at higher energy (falling short costs a whole new solve, a few
-    states too many little); at least six more than now, at most three
-    times as many (a few near-degenerate states make the spacing, and the extrapolation,
-    unreliable) and at most ``max_states``.
+    The states crowd at higher energy, so the count of states below an energy ``E`` is fitted
+    as a power law, ``N(E) = a (E - e0)^p`` (``e0`` half a spacing below the lowest state), on the
+    upper half of the states found so far, and extrapolated to ``cover_ev`` with a fifth more for
+    margin (falling short costs a whole new solve, a few states too many little). At least six
+    more than now, at most three times as many (a few near-degenerate states make any
+    extrapolation unreliable) and at most ``max_states``. Replayed on the stored covered verdicts
+    (``benchmarks/state_count.py``), this needs a fifth fewer solves than extrapolating the mean
+    spacing, and as many on the campaigns' milder designs, which rarely need to grow.
 
     Parameters
     ----------
@@ -526,15 +529,24 @@ def next_state_count(energies_ev: ArrayLike, cover_ev: float, max_states: int) -
     Examples
     --------
     >>> next_state_count([2.0, 2.1, 2.2, 2.3, 2.4, 2.5], cover_ev=3.2, max_states=40)
-    17
+    16
+    >>> next_state_count([2.0, 2.4, 2.6, 2.7, 2.8, 2.85], cover_ev=3.2, max_states=40)  # crowding
+    15
     >>> next_state_count([2.0, 2.0, 2.0, 2.1, 2.1, 2.1], cover_ev=3.5, max_states=40)
     18
     """
     e = np.sort(np.asarray(energies_ev, dtype=float))
     n = e.size
-    spacing = max((e[-1] - e[0]) / max(n - 1, 1), 1e-3)
-    wanted = n + int(np.ceil(1.5 * (cover_ev - e[-1]) / spacing))
-    return int(min(max_states, max(n + 6, min(3 * n, wanted))))
+    low, high = n + 6, min(3 * n, max_states)
+    if n < 2:
+        return int(min(max_states, low))
+    e0 = e[0] - max(0.5 * (e[1] - e[0]), 1e-3)
+    x = np.log(e[n // 2 :] - e0)
+    if np.ptp(x) < 1e-6:  # degenerate: nothing to fit
+        return int(min(max_states, max(low, high)))
+    p, log_a = np.polyfit(x, np.log(np.arange(n // 2 + 1, n + 1)), 1)
+    wanted = int(np.ceil(1.2 * np.exp(log_a) * (cover_ev - e0) ** p))
+    return int(min(max_states, max(low, min(high, wanted))))
 
 
 def _grow_until_covered(mf, td, settings, options, atoms, cover_nm, max_states, restart):
