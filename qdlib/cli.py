@@ -246,6 +246,7 @@ def _random(args: argparse.Namespace) -> int:
 
 
 def _export_dataset(args: argparse.Namespace) -> int:
+    from .campaign.results import read_campaigns
     from .release import update_registry
     from .reproduce import release_readers
     from .tddft_data import collect_entries, write_tddft_dataset
@@ -253,13 +254,17 @@ def _export_dataset(args: argparse.Namespace) -> int:
     counts = write_tddft_dataset(collect_entries(args.stores), args.out)
     for name, k in counts.items():
         print(f"{args.out}/{name}: {k} rows")
-    logs = sorted((Path(args.stores) / "campaigns").glob("*.jsonl"))
-    if logs:  # the design campaigns' logs, released beside the dataset their TD-DFT results joined
+    logs = read_campaigns(Path(args.stores) / "campaigns")
+    if logs:  # the finished design campaigns' logs, released beside the dataset their TD-DFT results joined
         out = Path(args.campaigns_out)
         out.mkdir(parents=True, exist_ok=True)
-        for path in logs:
-            shutil.copyfile(path, out / path.name)
-        print(f"{out}: {len(logs)} campaign logs, {sum(len(p.read_text().splitlines()) for p in logs)} calls")
+        done = [g for g in logs if g.finished]
+        for g in done:
+            shutil.copyfile(Path(args.stores) / "campaigns" / f"{g.config.name}.jsonl", out / f"{g.config.name}.jsonl")
+        print(f"{out}: {len(done)} finished campaign logs, {sum(len(g.history) for g in done)} calls")
+        for g in logs:
+            if not g.finished:
+                print(f"  held back (still running: {len(g.history)} of {g.config.budget} calls, none confirmed): {g.config.name}")
     if args.update_registry:
         update_registry()
         print("data/registry.txt updated")

@@ -394,3 +394,37 @@ def test_strain_agreement_counts_distinct_designs_and_the_filter_leak():
     assert agreement["n"] == 12 and agreement["k_over"] == int((dft > 0.5).sum()) == 2
     assert agreement["low"] < agreement["rho"] <= 1.0 and agreement["rho"] > 0.95
     assert agreement["over_low"] < 2 / 12 < agreement["over_high"]
+
+
+def test_a_campaign_still_running_is_neither_beyond_its_budget_nor_released(tmp_path, capsys):
+    from qdlib.cli import main
+
+    def record(call, confirmed):
+        return CallRecord(call=call, round=call // 2, u=[0.5] * 3, key=str(call), status="valid", n_states=18, peak_nm=400.0,
+                          peak_error_nm=0.0, similarity=1.0, loss=0.0, strain_ev=0.1, xtb_strain_ev=0.05,
+                          min_distance_angstrom=2.6, displacement_angstrom=0.1, confirmed=confirmed, failures=[],
+                          margin=0.0, wall_time_s=60.0)  # fmt: skip
+
+    def log(seed, confirmed_at, calls):
+        cfg = campaign_module.config_from_name(f"Cd4Se4_4A_1_T0_al_s{seed}")
+        return campaign_module.CampaignLog(cfg, [record(i, i == confirmed_at) for i in range(calls)])
+
+    spent, stopped, running = log(0, None, 24), log(1, 6, 7), log(2, None, 6)  # budget 24 for one atom
+    assert spent.config.budget == 24 and [g.finished for g in (spent, stopped, running)] == [True, True, False]
+    (row,) = campaign_module.summary_rows([spent, stopped, running])
+    assert row["running"] == [2] and row["first"] == [None, 7, None]
+    assert row["first_median"] is None  # over the two finished seeds: 7 and beyond the budget
+    (row,) = campaign_module.summary_rows([stopped, running])
+    assert row["first_median"] == 7.0  # the running seed is not counted as beyond the budget
+    assert "7, …" in campaign_module.format_summary([row])
+
+    stores = tmp_path / "stores"
+    (stores / "campaigns").mkdir(parents=True)
+    for g in (spent, stopped, running):
+        with open(stores / "campaigns" / f"{g.config.name}.jsonl", "w") as fh:
+            fh.writelines(r.to_json() + "\n" for r in g.history)
+    assert main(["export-dataset", "--stores", str(stores), "--out", str(tmp_path / "out"),
+                 "--campaigns-out", str(tmp_path / "released")]) == 0  # fmt: skip
+    assert sorted(p.stem for p in (tmp_path / "released").glob("*.jsonl")) == ["Cd4Se4_4A_1_T0_al_s0", "Cd4Se4_4A_1_T0_al_s1"]
+    assert "held back (still running: 6 of 24 calls, none confirmed): Cd4Se4_4A_1_T0_al_s2" in capsys.readouterr().out
+    assert [len(g.history) for g in campaign_module.read_campaigns(tmp_path / "released")] == [24, 7]

@@ -32,17 +32,19 @@ _NAME = re.compile(r"^(?P<dot>\w+?)_(?P<edge>[\d.]+)A_(?P<n>\d+)_T(?P<shift>0|[+
 
 
 def config_from_name(name: str, **overrides) -> CampaignConfig:
-    """The :class:`CampaignConfig` a log name stands for (budget and batch size as ``overrides`` give).
+    """The :class:`CampaignConfig` a log name stands for (budget: 24 calls per moved atom, as
+    ``qdlib design`` sets it, unless ``overrides`` give it and the batch size).
 
     >>> c = config_from_name("Cd4Se4_4A_1_T+10_bo_s2")
     >>> c.dot, c.edge_angstrom, c.n_movable, c.target_shift_nm, c.method, c.seed
     ('Cd4Se4', 4.0, 1, 10.0, 'bo', 2)
-    >>> config_from_name("Cd4Se4_4A_1_T+10_bo_s2").name
-    'Cd4Se4_4A_1_T+10_bo_s2'
+    >>> config_from_name("Cd4Se4_4A_1_T+10_bo_s2").name, config_from_name("Cd6Se6_4A_2_T0_al_s0").budget
+    ('Cd4Se4_4A_1_T+10_bo_s2', 48)
     """
     m = _NAME.match(name)
     if m is None:
         raise ValueError(f"not a campaign name: {name!r} (expected e.g. Cd4Se4_4A_1_T+10_bo_s0)")
+    overrides = {"budget": 24 * int(m["n"])} | overrides
     return CampaignConfig(dot=m["dot"], edge_angstrom=float(m["edge"]), n_movable=int(m["n"]),
                           target_shift_nm=float(m["shift"]), method=m["method"], seed=int(m["seed"]), **overrides)  # fmt: skip
 
@@ -65,6 +67,15 @@ class CampaignLog:
         from .criterion import target_name
 
         return target_name(self.config.target_shift_nm)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the campaign has ended: its budget spent, or a design confirmed in its last round
+        (where a campaign run with ``stop_at_first`` stops). A log that is neither is still being written."""
+        if len(self.history) >= self.config.budget:
+            return True
+        last = self.history[-1].round if self.history else None
+        return any(r.confirmed for r in self.history if r.round == last)
 
     @property
     def first_confirmed(self) -> int | None:
@@ -116,9 +127,11 @@ def strain_agreement(records: Sequence[CallRecord], max_strain_ev: float = 0.5) 
 def _censored_median(first: Sequence[int | None]) -> float | None:
     """Median of first-confirmed calls over seeds, a seed without one above every call (None: the median is such a seed).
 
-    >>> _censored_median([21, None, None]), _censored_median([21, 7, None]), _censored_median([4, 6])
-    (None, 21.0, 5.0)
+    >>> _censored_median([21, None, None]), _censored_median([21, 7, None]), _censored_median([4, 6]), _censored_median([])
+    (None, 21.0, 5.0, None)
     """
+    if not first:
+        return None
     m = float(np.median([np.inf if f is None else f for f in first]))
     return m if np.isfinite(m) else None
 
@@ -127,9 +140,11 @@ def summary_rows(logs: Sequence[CampaignLog]) -> list[dict]:
     """One row per case × target × method, over seeds.
 
     Keys: ``case``, ``target``, ``method``, ``seeds``, ``calls`` (per seed), ``found`` (seeds with a
-    confirmed design), ``first_median`` (median over every seed of the call of its first confirmed
-    design, a seed that found none counting as beyond its budget; None when that median lies beyond
-    the budget), ``first`` (per seed, None where none), ``confirmed`` and
+    confirmed design), ``first_median`` (median over the finished seeds of the call of its first
+    confirmed design, a seed that found none counting as beyond its budget; None when that median
+    lies beyond the budget or no seed has finished; a seed still running without a confirmed design
+    is left out, :attr:`CampaignLog.finished`), ``first`` (per seed, None where none), ``running``
+    (seeds still running), ``confirmed`` and
     ``per_call`` (confirmed designs per call, all seeds pooled) with its 95 % Wilson ``low``/``high``,
     ``tddft_hours`` (summed wall time of the calls' TD-DFT, h; a call found stored counts what it
     cost where it was computed).
@@ -148,7 +163,9 @@ def summary_rows(logs: Sequence[CampaignLog]) -> list[dict]:
         wall = np.array([r.wall_time_s for g in group for r in g.history], dtype=float)
         rows.append({"case": case, "target": target, "method": method, "seeds": [g.config.seed for g in group],
                      "calls": calls, "found": len(found), "first": first,
-                     "first_median": _censored_median(first), "confirmed": k,
+                     "running": [g.config.seed for g in group if not g.finished],
+                     "first_median": _censored_median([f for f, g in zip(first, group) if g.finished or f is not None]),
+                     "confirmed": k,
                      "per_call": k / sum(calls) if sum(calls) else float("nan"), "low": low, "high": high,
                      "tddft_hours": float(np.nansum(wall) / 3600)})  # fmt: skip
     return rows
@@ -166,6 +183,8 @@ def sort_rows(rows: Sequence[dict]) -> list[dict]:
 def format_summary(rows: Sequence[dict]) -> str:
     """The campaigns' table: per case × target × method, calls to the first confirmed design and confirmed per call.
 
+    Per seed, the call of its first confirmed design: "—" none within the budget, "…" none yet (still running).
+
     >>> row = {"case": "Cd4Se4 4 Å 1 at.", "target": "T0", "method": "bo", "seeds": [0, 1, 2], "calls": [5, 24, 9],
     ...        "first": [5, None, 9], "first_median": 9.0, "confirmed": 2}
     >>> print(format_summary([row]))
@@ -175,7 +194,8 @@ def format_summary(rows: Sequence[dict]) -> str:
     lines = [f"{'case':18s} {'target':6s} {'method':9s} {'seeds':>5s} {'calls':>9s} {'first (per seed)':18s} "
              f"{'median':>6s} confirmed/call [95 % CI]"]  # fmt: skip
     for r in sort_rows(rows):
-        first = ", ".join("—" if f is None else str(f) for f in r["first"])
+        running = set(r.get("running", ()))
+        first = ", ".join(("…" if seed in running else "—") if f is None else str(f) for f, seed in zip(r["first"], r["seeds"]))
         median = "—" if r["first_median"] is None else f"{r['first_median']:.0f}"
         lines.append(f"{r['case']:18s} {r['target']:6s} {r['method']:9s} {len(r['seeds']):5d} "
                      f"{'/'.join(map(str, r['calls'])):>9s} {first:18s} {median:>6s} "
