@@ -280,7 +280,7 @@ def test_public_names_are_importable_from_the_package():
 
     used = {"BackendUnavailableError", "EngineOptions", "Excitations", "HARTREE_EV", "OptimizationCheckpoint",
             "ResponseCheckpoint", "SCFConvergenceError", "TDDFTSettings", "build_mol", "dominant_transitions",
-            "emission", "excitations", "follow_internal_instability", "format_transition", "gpu_available",
+            "complex_instability", "emission", "excitations", "follow_internal_instability", "format_transition", "gpu_available",
             "next_state_count", "optimize_excited_state", "optimize_ground_state", "result_key", "run_scf",
             "run_tddft", "select_backend", "state_gradient", "versions"}  # fmt: skip
     assert used <= set(qchem.__all__) and all(hasattr(qchem, name) for name in qchem.__all__)
@@ -447,6 +447,35 @@ def test_after_a_saddle_point_the_failed_solves_vectors_are_not_the_next_guess(m
     out = qchem.excitations(atoms, CHEAP, dataclasses.replace(CPU, checkpoint_dir=str(tmp_path)))
     assert seen == [False, False]  # the second solve starts from PySCF's own guess
     np.testing.assert_allclose(out.energies_ev, exc.energies_ev, atol=1e-6)
+
+
+def test_when_a_minus_b_is_indefinite_tamm_dancoff_is_solved_without_another_full_tddft(monkeypatch, dimer_result):
+    """A ground state stable to real rotations whose A - B is not positive definite: no real full-TDDFT solution."""
+    atoms, _ = dimer_result
+    assert qchem.complex_instability(qchem.run_scf(qchem.build_mol(atoms, CHEAP), CHEAP)) > 0  # the dimer's is
+    seen = _saddle_on_solve(monkeypatch, {1}, lambda settings, guess: settings.tda)
+    monkeypatch.setattr(engine, "complex_instability", lambda mf: -0.01)
+    out = qchem.excitations(atoms, CHEAP, CPU)
+    assert seen == [False, "stability", True] and out.scf_strategy == "diis+stability+tda-fallback"
+    np.testing.assert_allclose(out.energies_ev, qchem.excitations(atoms, dataclasses.replace(CHEAP, tda=True), CPU).energies_ev, atol=1e-6)
+
+
+@pytest.mark.parametrize("lowest, fallback", [(-0.01, True), (0.05, False)])
+def test_unconverged_full_tddft_falls_back_to_tamm_dancoff_only_when_a_minus_b_is_indefinite(monkeypatch, dimer_result, lowest, fallback):
+    atoms, _ = dimer_result
+    real_run_tddft = qchem.run_tddft
+
+    def unconverged_full(mf, settings, options, **kw):
+        td = real_run_tddft(mf, settings, options, **kw)
+        if not settings.tda:
+            td.converged = np.zeros(len(td.e), dtype=bool)  # as when the real solver keeps meeting singular subspaces
+        return td
+
+    monkeypatch.setattr(engine, "run_tddft", unconverged_full)
+    monkeypatch.setattr(engine, "complex_instability", lambda mf: lowest)
+    out = qchem.excitations(atoms, CHEAP, CPU)
+    assert out.settings.tda is fallback and out.converged is fallback
+    assert out.scf_strategy == ("diis+tda-fallback" if fallback else "diis")
 
 
 def test_a_saddle_point_found_only_with_more_states_is_handled_while_growing(monkeypatch, dimer_result):

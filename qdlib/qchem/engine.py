@@ -38,6 +38,7 @@ from .settings import HARTREE_EV, EngineOptions, Excitations, TDDFTSettings, dom
 from .warmstart import pad_guess, save_warm_start, scf_guess, tddft_guess, warm_state_count
 
 __all__ = [
+    "complex_instability",
     "SCFConvergenceError",
     "build_mol",
     "run_scf",
@@ -305,40 +306,109 @@ def _solve_tddft(mf, settings: TDDFTSettings, options, restart, guess=None):
     solve started from given vectors (``guess`` or a restart file), they may be the cause (nearly
     dependent vectors), so it is solved again from PySCF's own guess first. When the error stays,
     the SCF is followed downhill (:func:`follow_internal_instability`) and the TDDFT solved again
-    from its default guess; when full TDDFT still has no real solution, the Tamm–Dancoff problem
-    is solved instead and the returned settings and ``mf.qdlib_strategy`` say so.
+    from its default guess. Full TDDFT has real solutions only when the response's ``A - B`` is
+    positive definite too, which the internal stability analysis does not test
+    (:func:`complex_instability`): when it is not — after the error, or when full TDDFT does not
+    converge — the Tamm–Dancoff problem is solved instead and the returned settings and
+    ``mf.qdlib_strategy`` say so.
     """
     started_from_vectors = guess is not None or (restart is not None and os.path.isfile(restart))
     try:
-        return mf, run_tddft(mf, settings, options, restart_file=restart, guess=guess), settings
+        td = run_tddft(mf, settings, options, restart_file=restart, guess=guess)
     except RuntimeError as exc:
         if _SADDLE_POINT_MESSAGE not in str(exc):
             raise
-    _remove(restart)  # the failed solve's vectors: of the saddle point's orbitals, not a guess for the new ones
-    if started_from_vectors:
-        log.warning("%s: TDDFT could not start from the given vectors; starting from PySCF's guess", _formula(mf.mol))
+        td = None
+    if td is None:
+        _remove(restart)  # the failed solve's vectors: of the saddle point's orbitals, not a guess for the new ones
+        if started_from_vectors:
+            log.warning("%s: TDDFT could not start from the given vectors; starting from PySCF's guess", _formula(mf.mol))
+            try:
+                td = run_tddft(mf, settings, options, restart_file=restart)
+            except RuntimeError as exc:
+                if _SADDLE_POINT_MESSAGE not in str(exc):
+                    raise
+                _remove(restart)
+    if td is None:
+        log.warning("%s: TDDFT found the ground state a saddle point; following its instability", _formula(mf.mol))
+        mf = follow_internal_instability(mf)
+        if not settings.tda and not _complex_stable(mf):
+            return _tamm_dancoff_instead(mf, settings, options, restart)
         try:
-            return mf, run_tddft(mf, settings, options, restart_file=restart), settings
-        except RuntimeError as exc:
-            if _SADDLE_POINT_MESSAGE not in str(exc):
+            td = run_tddft(mf, settings, options, restart_file=restart)
+        except RuntimeError as again:
+            if _SADDLE_POINT_MESSAGE not in str(again) or settings.tda:
                 raise
-        _remove(restart)
-    log.warning("%s: TDDFT found the ground state a saddle point; following its instability", _formula(mf.mol))
-    mf = follow_internal_instability(mf)
-    try:
-        return mf, run_tddft(mf, settings, options, restart_file=restart), settings
-    except RuntimeError as again:
-        if _SADDLE_POINT_MESSAGE not in str(again) or settings.tda:
-            raise
-    # A ground state stable to real orbital rotations whose full-TDDFT problem is still not
-    # positive definite (A − B, e.g. a complex instability of the hybrid): the Tamm–Dancoff
-    # problem (A alone) is Hermitian and solvable. The result says so in its settings.
+            return _tamm_dancoff_instead(mf, settings, options, restart)
+    if not settings.tda and not _states_converged(td).all() and not _complex_stable(mf):
+        return _tamm_dancoff_instead(mf, settings, options, restart)
+    return mf, td, settings
+
+
+def _complex_stable(mf) -> bool:
+    """Whether the response's ``A - B`` is positive definite (unknown, taken as yes, off the CPU)."""
+    e = complex_instability(mf)
+    if e < -1e-5:
+        log.warning("%s: A - B has a negative eigenvalue (%.2e Eh): no real full-TDDFT solution", _formula(mf.mol), e)
+    return not e < -1e-5
+
+
+def _tamm_dancoff_instead(mf, settings, options, restart):
+    """The Tamm–Dancoff problem (``A`` alone: Hermitian, solvable) where full TDDFT has no real solution."""
     log.warning("%s: full TDDFT has no real solution here; Tamm-Dancoff approximation instead", _formula(mf.mol))
     settings = dataclasses.replace(settings, tda=True)
     _remove(restart)
     td = run_tddft(mf, settings, options, restart_file=restart)
     mf.qdlib_strategy = f"{mf.qdlib_strategy}+tda-fallback"
     return mf, td, settings
+
+
+def complex_instability(mf, tol: float = 1e-6) -> float:
+    """Lowest eigenvalue of the ground state's real-to-complex orbital Hessian, the response's ``A - B`` (Eh).
+
+    Full TDDFT (RPA) has real excitation energies when ``A + B`` and ``A - B`` are both positive
+    definite. PySCF's internal stability analysis (:func:`follow_internal_instability`) tests
+    ``A + B``, real orbital rotations; ``A - B`` belongs to complex rotations, and a hybrid's
+    exchange can make it indefinite at a ground state stable to real ones. Then the real solver
+    meets singular subspaces (PySCF's "saddle-point" error, or no convergence) and the
+    Tamm–Dancoff problem, ``A`` alone, is the one with a solution. Uses PySCF's external-stability
+    Hessian product (``pyscf.scf.stability``); NaN off the CPU.
+
+    Parameters
+    ----------
+    mf : pyscf RKS object
+        A converged ground state.
+    tol : float
+        Davidson threshold.
+
+    Returns
+    -------
+    float
+        The lowest eigenvalue, Eh: negative when full TDDFT has no real solution.
+
+    Examples
+    --------
+    >>> from ase import Atoms
+    >>> settings = TDDFTSettings(grid_level=0)
+    >>> mf = run_scf(build_mol(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]]), settings), settings)
+    >>> complex_instability(mf) > 0
+    True
+    """
+    if type(mf).__module__.startswith("gpu4pyscf"):
+        return float("nan")
+    from pyscf import lib
+    from pyscf.scf import stability
+
+    hop, hdiag, _, _ = stability._gen_hop_rhf_external(mf, with_symmetry=False)  # PySCF's A - B product
+    lowest = np.argsort(hdiag)[:3]
+    x0 = [np.eye(1, hdiag.size, k).ravel() for k in lowest]
+
+    def precond(dx, e, x0):
+        d = hdiag - e
+        return dx / np.where(np.abs(d) < 1e-8, 1e-8, d)
+
+    e, _ = lib.davidson(hop, x0, precond, tol=tol, nroots=len(lowest))
+    return float(np.min(e))
 
 
 def _remove(path: str | None) -> None:
