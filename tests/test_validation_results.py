@@ -56,10 +56,10 @@ def test_tddft_verdicts_on_4_angstrom_designs_reject_what_the_surrogate_accepts(
         rows += [recheck(validate_case(Case("absorption", dot, 4.0, n), 100, 0), dataset, target, 10).summary() for n in (1, 2, 3)]
     judged = [r for r in rows if r["n"]]
     n = sum(r["n"] for r in judged)
-    assert n >= 26  # 26 valid verdicts released (first 10 designs per case): every 4 Å case but Cd6Se6's 2 and 3 atoms
+    assert n >= 31  # 31 valid verdicts released (first 10 designs per case): every 4 Å case, Cd6Se6's 2 and 3 atoms one each
     assert sum(r["tddft_success"] for r in judged) == 0  # none passes by TD-DFT ...
-    assert sum(r["surrogate_success_rate"] * r["n"] for r in judged) >= n - 3  # ... 24 of 26 did by the surrogate
-    assert all(r["median_loss"] > 10.0 for r in judged)  # medians 84-1043 against the threshold of 0.122
-    assert all(r["median_energy_above_reference_ev"] > 1.0 for r in judged)  # medians 2.4-23.1 eV above the dot
-    assert all(r["median_abs_peak_error_nm"] > 5.0 for r in judged)  # medians 7-145 nm on the window
+    assert sum(r["surrogate_success_rate"] * r["n"] for r in judged) >= n - 3  # ... 28 of 31 did by the surrogate
+    assert all(r["median_loss"] > 10.0 for r in judged)  # medians 84-554 against the threshold of 0.122
+    assert all(r["median_energy_above_reference_ev"] > 1.0 for r in judged)  # medians 2.3-29.2 eV above the dot
+    assert all(r["median_abs_peak_error_nm"] > 5.0 for r in judged)  # medians 7-138 nm on the window
     assert all(r["ci_high"] < 0.8 for r in judged)  # one verdict: 0/1, Wilson upper bound 0.79
