@@ -365,10 +365,11 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _design(args: argparse.Namespace) -> int:
     from .campaign import Campaign, CampaignConfig
+    from .campaign.loop import default_budget
     from .compute import local_executor
 
     config = CampaignConfig(dot=args.dot, n_movable=args.atoms, edge_angstrom=args.edge, target_shift_nm=args.target_shift,
-                            method=args.method, budget=args.budget or 24 * args.atoms, batch_size=args.batch_size,
+                            method=args.method, budget=args.budget or default_budget(args.atoms), batch_size=args.batch_size,
                             seed=args.seed, stop_at_first=args.stop_at_first)  # fmt: skip
     executor = local_executor(args.workers) if args.workers > 1 else None
     campaign = Campaign(config, args.store, args.log_dir, options=_engine_options(args), executor=executor,

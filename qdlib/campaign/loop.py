@@ -47,6 +47,15 @@ __all__ = ["CampaignConfig", "CallRecord", "Method", "RandomDesigns", "Campaign"
 TARGET_SHIFTS_NM = (0.0, 10.0, -10.0)
 
 
+def default_budget(n_movable: int) -> int:
+    """TD-DFT calls per campaign by the contract: 24 per moved atom.
+
+    >>> default_budget(1), default_budget(2)
+    (24, 48)
+    """
+    return 24 * n_movable
+
+
 @dataclass(frozen=True)
 class CampaignConfig:
     """One campaign: a case, a target, a method, a budget and a seed."""

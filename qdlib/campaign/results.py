@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..stats import binomial_interval, format_rate, rank_correlation
-from .loop import CallRecord, CampaignConfig, read_log
+from .loop import CallRecord, CampaignConfig, default_budget, read_log
 
 __all__ = ["CampaignLog", "read_campaigns", "config_from_name", "summary_rows", "confirmed_by_call", "pass_rate", "strain_agreement",
            "sort_rows", "format_summary"]
@@ -44,7 +44,7 @@ def config_from_name(name: str, **overrides) -> CampaignConfig:
     m = _NAME.match(name)
     if m is None:
         raise ValueError(f"not a campaign name: {name!r} (expected e.g. Cd4Se4_4A_1_T+10_bo_s0)")
-    overrides = {"budget": 24 * int(m["n"])} | overrides
+    overrides = {"budget": default_budget(int(m["n"]))} | overrides
     return CampaignConfig(dot=m["dot"], edge_angstrom=float(m["edge"]), n_movable=int(m["n"]),
                           target_shift_nm=float(m["shift"]), method=m["method"], seed=int(m["seed"]), **overrides)  # fmt: skip
 
