@@ -262,6 +262,26 @@ def test_spectrum_model_carries_the_peak_and_its_uncertainty():
     assert np.std(spectra.peak_wavelength(s_far[:, 0], grid)) > 3 * np.std(peaks_near)  # unsure where it has no data
 
 
+def test_spectrum_model_predictive_intervals_cover_what_the_coordinates_do_not_explain():
+    # the band's position is partly set by something the coordinates do not carry (as TD-DFT's peak
+    # is by what a few principal components and a smooth trend leave out): the latent samples are
+    # sure of the trend, the predictive ones also carry that scatter
+    grid = spectra.wavelength_grid("absorption")
+    rng = np.random.default_rng(3)
+    u = rng.random((80, 2))
+    peak = 420 + 30 * u[:, 0] + rng.normal(0.0, 6.0, size=len(u))
+    y = np.array([spectra.broaden([p], [0.1], grid) for p in peak])
+    model = campaign_module.SpectrumModel().fit(u[:40], y[:40], strain_ev=u[:40, 1])
+    assert model.residuals_.shape == (40, grid.size)
+    window = Window("absorption", 380.0, 798.4)
+    predictive = campaign_module.held_out_scores(model, u[40:], y[40:], window)
+    latent, _ = model.sample(u[40:], 256, seed=0)
+    lat = spectra.peak_wavelength(latent.reshape(-1, grid.size), grid).reshape(256, 40)
+    lo, hi = np.quantile(lat, [0.05, 0.95], axis=0)
+    latent_coverage = np.mean((peak[40:] >= lo) & (peak[40:] <= hi))
+    assert predictive["n"] == 40 and predictive["coverage"] >= 0.7 and latent_coverage < predictive["coverage"] - 0.2
+
+
 def test_design_cli_runs_a_campaign_and_reports_it(tmp_path, monkeypatch, capsys):
     from qdlib import cli, qchem
 

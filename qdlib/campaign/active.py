@@ -9,6 +9,10 @@ composite tutorials do for a vector output against a target):
   leading principal components; one Gaussian process per component and one for the DFT
   strain, all on the unit coordinates (BoTorch ``SingleTaskGP``). Posterior samples are
   spectra (and strains), so peak, shape and strain of a candidate come with their spread.
+  Samples of the latent functions rank candidates (as BoTorch's acquisition functions do);
+  *predictive* samples — with the processes' fitted noise and the spectra's part beyond the
+  leading components — are what the model expects TD-DFT to return, and are what its
+  intervals and their calibration are scored on (``benchmarks/forward_model.py``).
 * :class:`ActiveDesigns`: each round, for every candidate (the pool of random physical designs
   and physical jitters of the best so far), the posterior samples give the margin
   (:meth:`~qdlib.campaign.Criterion.margin` on the sampled spectrum); the batch maximises its
@@ -79,6 +83,7 @@ class SpectrumModel:
         k = int(min(self.n_components, max(1, len(u) - 1), vt.shape[0]))
         self.components_ = vt[:k]
         scores = (z - self.mean_) @ self.components_.T
+        self.residuals_ = (z - self.mean_) - scores @ self.components_  # what the leading components leave out
         targets = np.hstack([scores, e[:, None]])
         d = u.shape[1]
         bounds = torch.stack([torch.zeros(d), torch.ones(d)]).double()
@@ -91,8 +96,22 @@ class SpectrumModel:
             self.models_.append(gp)
         return self
 
-    def sample(self, u: NDArray, n_samples: int = 128, seed: int = 0) -> tuple[NDArray, NDArray]:
-        """Posterior samples at ``u`` ``(m, d)``: spectra ``(n_samples, m, n_bins)`` and strains ``(n_samples, m)``."""
+    def sample(self, u: NDArray, n_samples: int = 128, seed: int = 0, predictive: bool = False) -> tuple[NDArray, NDArray]:
+        """Posterior samples at ``u`` ``(m, d)``: spectra ``(n_samples, m, n_bins)`` and strains ``(n_samples, m)``.
+
+        Parameters
+        ----------
+        u : ndarray, shape (m, d)
+            Unit coordinates.
+        n_samples : int
+        seed : int
+        predictive : bool
+            False: samples of the latent functions (the model's belief about the smooth trend;
+            what candidates are ranked on). True: samples of what TD-DFT would return — each
+            process's fitted noise added, and each spectrum given the part of a training
+            spectrum beyond the leading components (a training residual drawn at random).
+            Intervals of predictions are taken from these.
+        """
         import torch
 
         x = torch.as_tensor(np.asarray(u, dtype=float), dtype=torch.float64)
@@ -100,10 +119,13 @@ class SpectrumModel:
         with torch.no_grad(), torch.random.fork_rng():
             torch.manual_seed(seed)
             for gp in self.models_:
-                post = gp.posterior(x)
+                post = gp.posterior(x, observation_noise=predictive)
                 out.append(post.rsample(torch.Size([n_samples]))[..., 0].numpy())  # (n_samples, m)
         scores, strain = np.stack(out[:-1], axis=-1), out[-1]
         z = self.mean_ + scores @ self.components_
+        if predictive:
+            rng = np.random.default_rng([seed, 1])
+            z = z + self.residuals_[rng.integers(len(self.residuals_), size=z.shape[:2])]
         return 1000.0 * np.expm1(np.clip(z, 0.0, None)), strain
 
 
@@ -129,7 +151,8 @@ def held_out_scores(model: SpectrumModel, u: NDArray, spectra_: NDArray, window,
     dict
         ``n`` (held-out designs with a peak on the window), ``peak_mae_nm`` (mean absolute error of
         the posterior median peak, nm) and ``coverage`` (fraction of TD-DFT peaks inside the
-        model's central ``level`` interval of sampled peaks; calibrated: close to ``level``).
+        model's central ``level`` interval of peaks of predictive samples,
+        :meth:`SpectrumModel.sample` with ``predictive=True``; calibrated: close to ``level``).
 
     Examples
     --------
@@ -148,7 +171,7 @@ def held_out_scores(model: SpectrumModel, u: NDArray, spectra_: NDArray, window,
     keep = np.isfinite(truth)
     if not keep.any():
         return {"n": 0, "peak_mae_nm": float("nan"), "coverage": float("nan")}
-    samples, _ = model.sample(np.asarray(u, dtype=float)[keep], n_samples, seed)
+    samples, _ = model.sample(np.asarray(u, dtype=float)[keep], n_samples, seed, predictive=True)
     peaks = np.array([[window_peak(y, window) for y in s] for s in samples.transpose(1, 0, 2)])  # (m, n_samples)
     lo, mid, hi = (np.nanquantile(peaks, q, axis=1) for q in ((1 - level) / 2, 0.5, (1 + level) / 2))
     t = truth[keep]
