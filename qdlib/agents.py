@@ -184,6 +184,15 @@ class CaseValidation:
         return np.linalg.norm(self.designs - self.true_positions, axis=-1).mean(axis=-1)
 
     @property
+    def moved(self) -> NDArray[np.bool_]:
+        """Per design, whether the designer moved its atoms at all.
+
+        False where the forward model already accepted the start (the episode ends before the
+        first step): that design is the random start itself, the same for every designer.
+        """
+        return np.abs(self.designs - self.starts).reshape(len(self.designs), -1).max(axis=1) > 1e-9
+
+    @property
     def min_distance_angstrom(self) -> NDArray[np.float64]:
         """Per design, the shortest distance from a designed atom to any other atom, Å."""
         c = self.case

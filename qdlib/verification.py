@@ -188,7 +188,9 @@ class Recheck:
         ``tddft_success`` of ``n`` with its 95 % Wilson interval (``ci_low``, ``ci_high``);
         the surrogate's success on the same designs; peak errors on the window; median energy
         above the reference and shortest distance of the judged designs; ``overlapping``: of the
-        first designs, those with atoms closer than the minimum (not computed).
+        first designs, those with atoms closer than the minimum (not computed); ``unmoved``: valid
+        verdicts on designs the designer did not move (the start itself, which the forward model
+        already accepted: a verdict on the start, not on the designer).
         """
         v, k = self.validation, self.done
         n = len(self.verdicts)
@@ -211,6 +213,7 @@ class Recheck:
             median_min_distance_angstrom=finite_median(self._field("min_distance_angstrom").astype(float)[k]),
             median_position_error_angstrom=float(np.median(v.position_error_angstrom[:n][k])) if k.any() else nan,
             overlapping=int((v.min_distance_angstrom[:n] < MIN_DISTANCE_ANGSTROM).sum()),
+            unmoved=int((~v.moved[:n] & k).sum()),
         )  # fmt: skip
 
 

@@ -69,6 +69,16 @@ def test_validate_case_is_seeded_and_consistent(tiny_agent):
     assert not np.array_equal(other.starts, v.starts)
 
 
+def test_a_start_the_forward_model_accepts_is_returned_unmoved(tiny_agent):
+    case, root = tiny_agent
+    v = validate_case(case, n_starts=12, seed=3, root=root)
+    changed = np.abs(v.designs - v.starts).reshape(12, -1).max(axis=1) > 1e-9
+    np.testing.assert_array_equal(v.moved, changed)
+    assert not v.moved[v.start_success].any()  # an accepted start ends its episode before the first step
+    v.designs[0] = v.starts[0]
+    assert not v.moved[0]
+
+
 def test_design_frames_put_designs_into_the_dot_and_tddft_peaks_read_the_store(tiny_agent, tmp_path):
     case, root = tiny_agent
     v = validate_case(case, n_starts=4, seed=0, root=root)
@@ -164,6 +174,10 @@ def test_recheck_judges_designs_by_their_stored_tddft_spectra(tiny_agent, tmp_pa
     s = loose.summary()
     assert s["n"] == 2 and s["tddft_success"] == 2 and s["ci_high"] == 1.0 and 0.15 < s["ci_low"] < 0.5
     assert s["false_success"] == 0 and s["missed_success"] == int((~v.success[:2]).sum())
+    assert s["unmoved"] == int((~v.moved[:2]).sum())
+    v.starts[:2] = v.designs[:2] + np.array([0.0, 0.3])[:, None, None]  # design 0 left where it started, design 1 moved
+    assert v.moved[:2].tolist() == [False, True]
+    assert recheck(v, store, target, n=3, threshold=1e9).summary()["unmoved"] == 1
     # energies above the reference (fake: minus the first-to-last atom distance, in hartree)
     np.testing.assert_allclose(r.energy_above_reference_ev[:2], [(fake_excitations(f).e_tot_hartree - reference.e_tot_hartree)
                                                                  * 27.211386245988 for f in frames[:2]])  # fmt: skip
