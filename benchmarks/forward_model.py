@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from qdlib.campaign import Campaign, SpectrumModel, SurrogateDesigns, read_campaigns
+from qdlib.campaign import Campaign, SpectrumModel, SurrogateDesigns, held_out_scores, read_campaigns
 from qdlib.paths import repo_root
 from qdlib.store import ResultStore
 from qdlib.tddft_data import load_tddft_dataset
@@ -39,14 +39,6 @@ def case_data(log_dir, store, case: str):
     data = [(r, s) for r in records.values() if (s := c.spectrum_of(r)) is not None]
     u = np.array([r.u for r, _ in data])
     return u, np.array([s[0] for _, s in data]), np.array([s[1] for _, s in data]), c
-
-
-def interval_scores(model: SpectrumModel, u, truth, window, predictive: bool, level: float = 0.9, n_samples: int = 256):
-    """Peak error of the median (nm) and coverage of the central ``level`` interval of sampled peaks."""
-    samples, _ = model.sample(u, n_samples, seed=0, predictive=predictive)
-    peaks = np.array([[window_peak(y, window) for y in s] for s in samples.transpose(1, 0, 2)])
-    lo, mid, hi = (np.nanquantile(peaks, q, axis=1) for q in ((1 - level) / 2, 0.5, (1 + level) / 2))
-    return float(np.mean(np.abs(mid - truth))), float(np.mean((truth >= lo) & (truth <= hi)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                 model = SpectrumModel(n_components=k).fit(u[train], y[train], e[train])
                 for predictive in (False, True):
                     name = f"GP, {k} comp., {'predictive' if predictive else 'latent'} intervals"
-                    rows.setdefault(name, []).append(interval_scores(model, u[test], truth[test], window, predictive))
+                    s = held_out_scores(model, u[test], y[test], window, predictive=predictive)
+                    rows.setdefault(name, []).append((s["peak_mae_nm"], s["coverage"]))
         for name, v in rows.items():
             v = np.array(v)
             cov = "" if np.isnan(v[:, 1]).all() else f"{np.median(v[:, 1]):13.2f} {v[:, 1].min():5.2f}–{v[:, 1].max():.2f}"

@@ -130,7 +130,7 @@ class SpectrumModel:
 
 
 def held_out_scores(model: SpectrumModel, u: NDArray, spectra_: NDArray, window, level: float = 0.9,
-                    n_samples: int = 256, seed: int = 0) -> dict:  # fmt: skip
+                    n_samples: int = 256, seed: int = 0, predictive: bool = True) -> dict:  # fmt: skip
     """How well a fitted :class:`SpectrumModel` predicts the central peak of designs it has not seen.
 
     Parameters
@@ -145,14 +145,16 @@ def held_out_scores(model: SpectrumModel, u: NDArray, spectra_: NDArray, window,
         Where the central peak is taken (:func:`qdlib.verdict.window_peak`).
     level : float
         Central probability of the predicted interval.
+    predictive : bool
+        Take the interval from predictive samples (:meth:`SpectrumModel.sample`), as a prediction
+        of TD-DFT should; False scores the latent trend's interval alone.
 
     Returns
     -------
     dict
         ``n`` (held-out designs with a peak on the window), ``peak_mae_nm`` (mean absolute error of
         the posterior median peak, nm) and ``coverage`` (fraction of TD-DFT peaks inside the
-        model's central ``level`` interval of peaks of predictive samples,
-        :meth:`SpectrumModel.sample` with ``predictive=True``; calibrated: close to ``level``).
+        model's central ``level`` interval of sampled peaks; calibrated: close to ``level``).
 
     Examples
     --------
@@ -171,7 +173,7 @@ def held_out_scores(model: SpectrumModel, u: NDArray, spectra_: NDArray, window,
     keep = np.isfinite(truth)
     if not keep.any():
         return {"n": 0, "peak_mae_nm": float("nan"), "coverage": float("nan")}
-    samples, _ = model.sample(np.asarray(u, dtype=float)[keep], n_samples, seed, predictive=True)
+    samples, _ = model.sample(np.asarray(u, dtype=float)[keep], n_samples, seed, predictive=predictive)
     peaks = np.array([[window_peak(y, window) for y in s] for s in samples.transpose(1, 0, 2)])  # (m, n_samples)
     lo, mid, hi = (np.nanquantile(peaks, q, axis=1) for q in ((1 - level) / 2, 0.5, (1 + level) / 2))
     t = truth[keep]
