@@ -249,6 +249,7 @@ class ResultStore:
             "backend": result.backend,
             "wall_time_s": float(result.wall_time_s),
             "scf_strategy": result.scf_strategy,
+            "start": result.start or "unrecorded",
             "converged": bool(result.converged),
             "n_states": int(result.settings.n_states),
             "reach_nm": float(result.wavelengths_nm.min()) if result.energies_ev.size else 0.0,

@@ -136,6 +136,8 @@ def make_entry(atoms: Atoms, result: Excitations, role: str, **labels) -> Atoms:
     }
     if result.transitions:
         info["transitions"] = encode_transitions(result.transitions)
+    if result.start:
+        info["start"] = result.start
     out = Atoms(atoms.numbers, positions=atoms.positions)
     out.info = info
     return out
@@ -163,6 +165,7 @@ def entry_excitations(entry: Atoms) -> Excitations:
         wall_time_s=float(info["wall_time_s"]),
         versions={k[len("version_") :]: str(v) for k, v in info.items() if k.startswith("version_")},
         transitions=decode_transitions(info.get("transitions", "")),
+        start=str(info.get("start", "")),
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 from ase import Atoms
 
 from qdlib import qchem, spectra
-from qdlib.qchem import EngineOptions, TDDFTSettings, engine, geomopt
+from qdlib.qchem import EngineOptions, Excitations, TDDFTSettings, engine, geomopt
 from qdlib.qchem.warmstart import pad_guess
 from qdlib.qchem.accelerated import _cached_mb, _DiskMOSpaceJK, _mo_space_response, _OVBasis  # checked against PySCF
 from qdlib.structures import StructureError
@@ -732,6 +732,8 @@ def test_warm_start_gives_the_cold_answer(tmp_path, cover_nm):
     np.testing.assert_allclose(warm.energies_ev[:n], cold.energies_ev[:n], atol=1e-5)
     np.testing.assert_allclose(warm.osc_strengths[:n], cold.osc_strengths[:n], atol=1e-5)
     assert abs(warm.e_tot_hartree - cold.e_tot_hartree) < 1e-8
+    assert (cold.start, warm.start) == ("default", "warm:ref.chk")  # the provenance of each
+    assert Excitations.from_dict(warm.to_dict()).start == "warm:ref.chk"
 
 
 def test_warm_start_of_another_molecule_is_ignored(tmp_path, dimer_result, caplog):
@@ -740,6 +742,7 @@ def test_warm_start_of_another_molecule_is_ignored(tmp_path, dimer_result, caplo
     qchem.excitations(Atoms("Cd"), CHEAP, CPU, save_warm_start_to=point)
     out = qchem.excitations(atoms, CHEAP, dataclasses.replace(CPU, warm_start=point))
     assert "belongs to another molecule" in caplog.text
+    assert out.start == "default"
     np.testing.assert_allclose(out.energies_ev, exc.energies_ev, atol=1e-6)
 
 

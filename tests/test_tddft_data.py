@@ -61,10 +61,11 @@ def test_write_and_load_round_trip(tmp_path):
     original = {e.info["id"]: e for e in entries}
     for e in ds.entries:  # the frame restores the excitations and their settings exactly
         a, b = tddft_data.entry_excitations(e), tddft_data.entry_excitations(original[e.info["id"]])
-        assert a.settings == b.settings and a.versions == b.versions and a.transitions == b.transitions
+        assert a.settings == b.settings and a.versions == b.versions and a.transitions == b.transitions and a.start == b.start
         np.testing.assert_array_equal(a.energies_ev, b.energies_ev)
         np.testing.assert_array_equal(e.positions, original[e.info["id"]].positions)
     assert sum(bool(tddft_data.entry_excitations(e).transitions) for e in ds.entries) == 3  # the 2.8 Å dimer has none
+    assert sorted(tddft_data.entry_excitations(e).start for e in ds.entries) == ["", "default", "default", "default"]
     X, Y, frames = ds.training_set("emission")
     assert X.shape == (3, 900) and Y.shape == (3, 500) and {f.info["role"] for f in frames} <= {"emission", "absorption+emission"}
 

@@ -568,6 +568,7 @@ def excitations(
         wall_time_s=wall,
         versions=versions(backend),
         transitions=dominant_transitions(td.xy, int(np.count_nonzero(_to_numpy(mf.mo_occ) > 0))),
+        start=f"warm:{os.path.basename(warm)}" if warm else "default",
     )
 
 

@@ -177,6 +177,11 @@ class Excitations:
         excitation from HOMO−h to LUMO+l with weight ``w`` (its share of the response vector,
         ``2(X² − Y²)`` for singlets); see :func:`dominant_transitions`. Empty for results
         stored before this field existed.
+    start : str
+        Where the solvers started: ``"warm:<file>"``, a nearby geometry's solution (the warm-start
+        point's file name, :mod:`~qdlib.qchem.warmstart`; the answer is the same to the solvers'
+        thresholds, ``benchmarks/warm_start.py``), or ``"default"``, PySCF's own guesses. Empty for
+        results stored before this field existed.
 
     Examples
     --------
@@ -206,6 +211,7 @@ class Excitations:
     wall_time_s: float
     versions: dict[str, str] = field(default_factory=dict)
     transitions: list[list[tuple[int, int, float]]] = field(default_factory=list)
+    start: str = ""
 
     @property
     def wavelengths_nm(self) -> NDArray[np.float64]:
@@ -273,6 +279,7 @@ class Excitations:
             "wall_time_s": float(self.wall_time_s),
             "versions": dict(self.versions),
             "transitions": [[[int(h), int(l), float(w)] for h, l, w in state] for state in self.transitions],
+            "start": self.start,
         }
 
     @classmethod
@@ -289,6 +296,7 @@ class Excitations:
             wall_time_s=float(d["wall_time_s"]),
             versions=dict(d.get("versions", {})),
             transitions=[[(int(h), int(l), float(w)) for h, l, w in state] for state in d.get("transitions", [])],
+            start=str(d.get("start", "")),
         )
 
 
