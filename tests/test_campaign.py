@@ -65,6 +65,25 @@ def test_criterion_confirms_a_close_match_and_names_each_failure(target):
         Criterion().check(ok)
 
 
+def test_a_smaller_shape_shift_tightens_the_shape_test_and_calibration_finds_it(target):
+    at5, at4 = Criterion().for_target(target), Criterion(shape_shift_nm=4.0).for_target(target)
+    assert at4.min_similarity == pytest.approx(campaign.shifted_similarity(target, 4.0), abs=1e-4)
+    assert at4.min_similarity > at5.min_similarity
+    assert Criterion.for_dot("Cd6Se6").shape_shift_nm == 4.0 and Criterion.for_dot("Cd4Se4").shape_shift_nm is None
+    # designs whose bands sit 1 … 6 nm to the red: the peak test passes those within 5 nm, the shape test fewer
+    designs = [judge(_dimer(), _exc([450.0 + d, 400.0 + d, 330.0 + d], [0.02, 0.1, 0.05]), target) for d in range(1, 7)]
+    passed = {c.min_similarity: [c.check(v).confirmed for v in designs] for c in (at5, at4)}
+    assert sum(passed[at4.min_similarity]) < sum(passed[at5.min_similarity]) <= 5
+    k5 = sum(passed[at5.min_similarity])
+    assert campaign.calibrate_shape_shift(designs, target, max_rate=k5 / 6) == 5.0  # already strict enough
+    tight = campaign.calibrate_shape_shift(designs, target, max_rate=(k5 - 1) / 6)
+    assert tight < 5.0
+    c = Criterion(shape_shift_nm=tight).for_target(target)
+    assert sum(c.check(v).confirmed for v in designs) <= k5 - 1
+    with pytest.raises(ValueError, match="every shift"):
+        campaign.calibrate_shape_shift(designs[:1], target, max_rate=0.0, step_nm=2.5)  # a 1-nm move passes at 2.5 nm
+
+
 def test_criterion_refuses_uncovered_and_unconverged_spectra(target):
     uncovered = judge(_dimer(), _exc([450.0, 400.0], [0.02, 0.1]), target)  # highest state 400 nm, short of 337.7
     assert Criterion().check(uncovered) == campaign.Confirmation(False, ("uncovered",))
@@ -170,8 +189,21 @@ def test_rejudging_a_blind_campaign_applies_a_new_criterion_without_computing(tm
     assert [r.key for r in again] == [r.key for r in loose] and read_log(strict.log_path) == again
     assert [r.confirmed for r in again] == [abs(r.peak_error_nm) <= 5 and r.strain_ev <= 0.5 for r in loose]
     assert all(1.0 < r.intensity_ratio < 1.25 and "intensity" not in r.failures for r in again)  # the band moved, as bright
-    with pytest.raises(ValueError, match="chose its designs"):
-        _toy_campaign(tmp_path, monkeypatch, method="bo").rejudge()
+
+
+def test_a_model_based_campaign_judged_again_keeps_its_designs_and_resumes_under_the_new_criterion(tmp_path, monkeypatch, caplog):
+    loose = Criterion(peak_tolerance_nm=200.0, min_similarity=0.0, max_intensity_ratio=np.inf, max_strain_ev=10.0)
+    first = _toy_campaign(tmp_path, monkeypatch, criterion=loose, method="bo", budget=8, stop_at_first=True).run()
+    assert len(first) == 2 and first[0].confirmed  # any design passes: it stops after its first round
+    never = Criterion(peak_tolerance_nm=1e-9, shape_shift_nm=5.0)  # no design has its peak this close
+    strict = _toy_campaign(tmp_path, monkeypatch, criterion=never, method="bo", budget=8, stop_at_first=True)
+    with caplog.at_level("WARNING"):
+        again = strict.rejudge()
+    assert "chosen under the criterion of its log" in caplog.text
+    assert [r.key for r in again] == [r.key for r in first] and not any(r.confirmed for r in again)
+    assert all(r.margin < 0 < f.margin for r, f in zip(again, first))
+    resumed = strict.run()
+    assert resumed[:2] == again and len(resumed) == 8  # no confirmed design under the new criterion: the budget is spent
 
 
 def test_stop_at_first_confirmed_design(tmp_path, monkeypatch):

@@ -26,7 +26,8 @@ loop and counts its cost in TD-DFT calls:
 
 from .active import ActiveDesigns, SpectrumModel, held_out_scores, scores_by_round
 from .bayes import BayesianDesigns
-from .criterion import Confirmation, Criterion, campaign_target, covering_window, shifted_similarity, target_name
+from .criterion import (SHAPE_SHIFT_NM, Confirmation, Criterion, calibrate_shape_shift, campaign_target, covering_window,
+                        shifted_similarity, target_name)
 from .loop import TARGET_SHIFTS_NM, CallRecord, Campaign, CampaignConfig, RandomDesigns, read_log
 from .results import (
     CampaignLog,
@@ -46,6 +47,8 @@ __all__ = [
     "Criterion",
     "Confirmation",
     "shifted_similarity",
+    "calibrate_shape_shift",
+    "SHAPE_SHIFT_NM",
     "campaign_target",
     "covering_window",
     "target_name",

@@ -236,7 +236,7 @@ class Campaign:
     """
 
     def __init__(self, config: CampaignConfig, store, log_dir, settings: TDDFTSettings | None = None,
-                 options: EngineOptions | None = None, executor=None, criterion: Criterion = Criterion(),
+                 options: EngineOptions | None = None, executor=None, criterion: Criterion | None = None,
                  bounds: PhysicalBounds = PhysicalBounds(), method: Method | None = None,
                  max_states: int = COVER_MAX_STATES, warm_start: bool = True):  # fmt: skip
         if config.budget < 1 or config.batch_size < 1:
@@ -248,7 +248,7 @@ class Campaign:
         self.log_path = Path(log_dir) / f"{config.name}.jsonl"
         self.settings, self.options = settings or TDDFTSettings(), options or EngineOptions()
         self.executor, self.max_states, self.warm_start = executor, max_states, warm_start
-        self._criterion = criterion
+        self._criterion = criterion or Criterion.for_dot(config.dot)
         self.space = DesignSpace.benchmark(config.dot, config.n_movable, config.edge_angstrom, config.kind, bounds)
         self.method = method  # made from config.method when the campaign runs
         self.history: list[CallRecord] = []
@@ -357,13 +357,15 @@ class Campaign:
     def rejudge(self) -> list[CallRecord]:
         """Judge the logged calls again from the store, with the campaign's current criterion; rewrite the log.
 
-        For the methods blind to verdicts (``"random"``, ``"surrogate"``), whose designs do not depend
-        on how earlier calls were judged; a model-based campaign's designs would, so it is refused.
+        Exact for the methods blind to verdicts (``"random"``, ``"surrogate"``), whose designs do not
+        depend on how earlier calls were judged. A model-based campaign (``"bo"``, ``"al"``) chose its
+        designs by the verdicts as they were judged then: its log keeps those designs with the new
+        verdicts (a warning says so), and a later :meth:`run` resumes under the current criterion.
         Failed calls stay as they are. Returns the new :attr:`history`.
         """
-        if self.config.method not in ("random", "surrogate"):
-            raise ValueError(f"a {self.config.method!r} campaign chose its designs by their verdicts: run it again instead")
         cfg, target = self.config, self.target
+        if cfg.method not in ("random", "surrogate"):
+            log.warning("%s: its designs were chosen under the criterion of its log; judged again, they are kept", cfg.name)
         old = read_log(self.log_path)
         new = []
         for r in old:
