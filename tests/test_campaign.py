@@ -69,7 +69,8 @@ def test_a_smaller_shape_shift_tightens_the_shape_test_and_calibration_finds_it(
     at5, at4 = Criterion().for_target(target), Criterion(shape_shift_nm=4.0).for_target(target)
     assert at4.min_similarity == pytest.approx(campaign.shifted_similarity(target, 4.0), abs=1e-4)
     assert at4.min_similarity > at5.min_similarity
-    assert Criterion.for_dot("Cd6Se6").shape_shift_nm == 4.0 and Criterion.for_dot("Cd4Se4").shape_shift_nm is None
+    assert Criterion.for_case("Cd6Se6", 0.0).shape_shift_nm == 4.0 and Criterion.for_case("Cd6Se6", 10.0).shape_shift_nm is None
+    assert Criterion.for_case("Cd4Se4", 0.0).shape_shift_nm is None
     # designs whose bands sit 1 … 6 nm to the red: the peak test passes those within 5 nm, the shape test fewer
     designs = [judge(_dimer(), _exc([450.0 + d, 400.0 + d, 330.0 + d], [0.02, 0.1, 0.05]), target) for d in range(1, 7)]
     passed = {c.min_similarity: [c.check(v).confirmed for v in designs] for c in (at5, at4)}

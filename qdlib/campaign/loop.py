@@ -248,7 +248,7 @@ class Campaign:
         self.log_path = Path(log_dir) / f"{config.name}.jsonl"
         self.settings, self.options = settings or TDDFTSettings(), options or EngineOptions()
         self.executor, self.max_states, self.warm_start = executor, max_states, warm_start
-        self._criterion = criterion or Criterion.for_dot(config.dot)
+        self._criterion = criterion or Criterion.for_case(config.dot, config.target_shift_nm)
         self.space = DesignSpace.benchmark(config.dot, config.n_movable, config.edge_angstrom, config.kind, bounds)
         self.method = method  # made from config.method when the campaign runs
         self.history: list[CallRecord] = []
