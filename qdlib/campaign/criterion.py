@@ -84,7 +84,13 @@ class Criterion:
     def for_case(cls, dot: str, target_shift_nm: float = 0.0, **thresholds) -> Criterion:
         """The criterion of a dot's campaigns against its target shifted by ``target_shift_nm``:
         ``thresholds`` over the defaults, with the target's calibrated shape shift
-        (:data:`SHAPE_SHIFT_NM`) unless given."""
+        (:data:`SHAPE_SHIFT_NM`) unless given.
+
+        >>> Criterion.for_case("Cd6Se6", 0.0)
+        Criterion(peak_tolerance_nm=5.0, min_similarity=None, max_intensity_ratio=1.25, max_strain_ev=0.5, shape_shift_nm=4.0)
+        >>> Criterion.for_case("Cd6Se6", 0.0, shape_shift_nm=None).shape_shift_nm is None  # given: kept
+        True
+        """
         thresholds.setdefault("shape_shift_nm", SHAPE_SHIFT_NM.get((dot, float(target_shift_nm))))
         return cls(**thresholds)
 
