@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.db.jsondb import JSONDatabase
+from ase.parallel import world
 
 from .qchem import EngineOptions, Excitations, TDDFTSettings, excitations, result_key
 
@@ -94,7 +96,9 @@ def connect(url: str | os.PathLike):
         ``postgres`` extra (``pip install 'qdlib[postgres]'``); or a path ending in ``.json``:
         ASE's JSON database, text that a version-control system stores as small deltas (every
         write rewrites the file, under ASE's lock file: for stores of hundreds of rows written by a few
-        local processes, not a cluster's).
+        local processes, not a cluster's). The new text is written beside the file and then
+        replaces it, so a process reading the store while another writes, or a writer killed
+        midway, never meets half a file.
 
     Returns
     -------
@@ -120,13 +124,36 @@ def connect(url: str | os.PathLike):
         return db
     Path(url).parent.mkdir(parents=True, exist_ok=True)  # a file store in a folder not made yet
     if url.endswith(".json"):
-        return ase.db.connect(url, type="json")
+        return _WholeFileJSONDatabase(url)
     db = ase.db.connect(url, type="db", use_lock_file=False)
     if not _has_tables(url):
         with db:  # one connection, held: the lock below covers ASE's look-then-create
             db.connection.execute("BEGIN EXCLUSIVE")
             db.count()
     return db
+
+
+class _WholeFileJSONDatabase(JSONDatabase):
+    """ASE's JSON database whose writes replace the file whole.
+
+    ASE rewrites the file in place: a reader in another process can meet it half written and
+    fail to parse it, and a writer killed midway leaves it truncated. Here the text goes to a
+    file beside it, which then replaces it (an atomic rename on POSIX and Windows).
+    """
+
+    def _write_json(self, bigdct, ids, nextid):
+        if not isinstance(self.filename, str) or world.rank > 0:
+            return super()._write_json(bigdct, ids, nextid)
+        path = self.filename
+        tmp = f"{path}.{os.getpid()}.tmp"
+        self.filename = tmp
+        try:
+            super()._write_json(bigdct, ids, nextid)
+            os.replace(tmp, path)
+        finally:
+            self.filename = path
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
 
 
 @contextlib.contextmanager

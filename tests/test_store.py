@@ -287,3 +287,36 @@ def test_dask_workers_write_at_once_and_a_killed_worker_loses_nothing(store_url,
     for i, atoms in enumerate(structures):
         np.testing.assert_allclose(again.results[i].energies_ev, fake_excitations(atoms).energies_ev)
         np.testing.assert_allclose(store.get(atoms, TDDFTSettings()).energies_ev, fake_excitations(atoms).energies_ev)
+
+
+def test_a_json_store_is_never_seen_half_written(tmp_path, monkeypatch):
+    """A reader during a JSON store's write, or after a writer died in it, finds the previous file whole.
+
+    ASE rewrites its JSON database in place; another process reading it at that moment (two campaign
+    workers sharing a store) failed with "Expecting property name enclosed in double quotes".
+    """
+    import ase.db.jsondb
+
+    path = tmp_path / "r.json"
+    store = ResultStore(path)
+    store.put(_dot(), fake_excitations(_dot()))
+    before = path.read_text()
+    seen = []
+    encode = ase.db.jsondb.encode
+
+    def encode_then_look(obj):  # called row by row while the new text is being written
+        seen.append(ResultStore(path).get(_dot(), TDDFTSettings()))  # a second reader, mid-write
+        if len(seen) == 3:
+            raise KeyboardInterrupt  # the writer dies with its text half written
+        return encode(obj)
+
+    monkeypatch.setattr(ase.db.jsondb, "encode", encode_then_look)
+    with pytest.raises(KeyboardInterrupt):
+        store.put(_dot(0.1), fake_excitations(_dot(0.1)))
+    monkeypatch.undo()
+    assert len(seen) == 3 and all(exc is not None for exc in seen)
+    assert path.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]  # no temporary file left behind
+    store = ResultStore(path)
+    store.put(_dot(0.1), fake_excitations(_dot(0.1)))
+    assert len(store) == 2
