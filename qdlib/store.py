@@ -165,8 +165,9 @@ def _one_writer(db, key: str) -> Iterator:
     locks the whole file (``BEGIN IMMEDIATE``); PostgreSQL takes an advisory
     lock on the key, so writers of other keys go on. The transaction commits
     at the end of the block and rolls back on an error (or when the process
-    dies inside it). ASE's JSON file has no transactions: its writes are not
-    guarded (one writer only).
+    dies inside it). ASE's JSON file has no transactions: ASE's lock file keeps
+    each write whole, but not the look together with the write, so two writers
+    of the same key may both store it (writers of different keys are safe).
     """
     kind = getattr(db, "type", None)  # "db" (SQLite) or "postgresql"; ASE's JSON database has none
     if kind not in ("db", "postgresql"):
