@@ -45,6 +45,7 @@ import numpy as np
 from ase import Atoms
 from ase.db.jsondb import JSONDatabase
 from ase.parallel import world
+from filelock import FileLock
 
 from .qchem import EngineOptions, Excitations, TDDFTSettings, excitations, result_key
 
@@ -138,8 +139,15 @@ class _WholeFileJSONDatabase(JSONDatabase):
 
     ASE rewrites the file in place: a reader in another process can meet it half written and
     fail to parse it, and a writer killed midway leaves it truncated. Here the text goes to a
-    file beside it, which then replaces it (an atomic rename on POSIX and Windows).
+    file beside it, which then replaces it (an atomic rename on POSIX and Windows). Writers
+    take turns under an operating-system lock on ``<file>.lock`` (:mod:`filelock`), which the
+    system releases when a process dies, where ASE's lock file, made and removed by the
+    writer, outlives a writer killed inside a write and stops every later one.
     """
+
+    def __init__(self, filename: str):
+        super().__init__(filename)
+        self.lock = FileLock(f"{filename}.lock")
 
     def _write_json(self, bigdct, ids, nextid):
         if not isinstance(self.filename, str) or world.rank > 0:

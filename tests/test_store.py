@@ -316,7 +316,61 @@ def test_a_json_store_is_never_seen_half_written(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert len(seen) == 3 and all(exc is not None for exc in seen)
     assert path.read_text() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]  # no temporary file left behind
+    assert not list(tmp_path.glob("*.tmp"))  # no half-written text left behind
     store = ResultStore(path)
     store.put(_dot(0.1), fake_excitations(_dot(0.1)))
     assert len(store) == 2
+
+
+JSON_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from ase import Atoms
+    from qdlib.store import ResultStore
+    from tests.fakes import fake_excitations
+    url, writer, n, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    store = ResultStore(url)
+    time.sleep(max(0.0, start - time.time()))  # both writers begin together
+    for i in range(n):  # keys of its own only: a JSON store does not make look-and-write one step
+        atoms = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.5 + 0.01 * i + writer]])
+        store.put(atoms, fake_excitations(atoms), index=i, writer=writer)
+    """
+)
+
+
+def test_json_store_writers_take_turns(tmp_path):
+    """Two processes writing a JSON store at once: every row of both is kept (each write reads, adds, rewrites)."""
+    url = str(tmp_path / "r.json")
+    ResultStore(url).put(_dot(-0.5), fake_excitations(_dot(-0.5)))  # the file exists before they start
+    script = tmp_path / "writer.py"
+    script.write_text(JSON_WRITER)
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    n, start = 25, time.time() + 3.0
+    writers = [
+        subprocess.Popen([sys.executable, str(script), url, str(w), str(n), str(start)], env=env, cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for w in range(2)
+    ]
+    for proc in writers:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    rows = [pairs for _, _, pairs in ResultStore(url).select()]
+    assert len(rows) == 1 + 2 * n
+    written = sorted((p["writer"], p["index"]) for p in rows if "writer" in p)
+    assert written == [(w, i) for w in range(2) for i in range(n)]
+
+
+def test_a_json_store_writer_killed_holding_the_lock_does_not_stop_the_next(tmp_path):
+    """The lock is the operating system's: released when its holder dies, whatever file it leaves."""
+    url = str(tmp_path / "r.json")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from qdlib.store import ResultStore; "
+         "db = ResultStore(sys.argv[1])._db; db.lock.acquire(); print('held', flush=True); time.sleep(600)", url],
+        env={**os.environ, "PYTHONPATH": ROOT}, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    holder.kill()
+    holder.wait(timeout=30)
+    with deadline(30):
+        ResultStore(url).put(_dot(), fake_excitations(_dot()))
+    assert len(ResultStore(url)) == 1
