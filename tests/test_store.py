@@ -205,14 +205,31 @@ WRITER = textwrap.dedent(
     from qdlib.store import ResultStore
     from tests.fakes import fake_excitations
     url, writer, n, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    shared = sys.argv[5] == "shared"
     store = ResultStore(url)
     time.sleep(max(0.0, start - time.time()))  # both writers begin together
     for i in range(n):
-        own = 0.0 if i % 2 == 0 else 1.0 + writer  # even i: a key both writers write
+        own = 0.0 if shared and i % 2 == 0 else 1.0 + writer  # shared, even i: a key both writers write
         atoms = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.5 + 0.01 * i + own]])
         store.put(atoms, fake_excitations(atoms), index=i, writer=writer)
     """
 )
+
+
+def _write_at_once(url, n, tmp_path, *, shared_keys):
+    """Two processes put ``n`` rows each into the store at ``url``, starting together (half shared keys or none)."""
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    start, kind = time.time() + 3.0, "shared" if shared_keys else "own"
+    writers = [
+        subprocess.Popen([sys.executable, str(script), url, str(w), str(n), str(start), kind], env=env, cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for w in range(2)
+    ]
+    for proc in writers:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
 
 
 def test_concurrent_writers_keep_each_row_whole(store_url, tmp_path):
@@ -221,18 +238,8 @@ def test_concurrent_writers_keep_each_row_whole(store_url, tmp_path):
     ASE's PostgreSQL backend took a new row's id from the sequence's last value (any session's),
     so one writer's keys landed on the other's row or failed its foreign key.
     """
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER)
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    n, start = 30, time.time() + 3.0
-    writers = [
-        subprocess.Popen([sys.executable, str(script), store_url, str(w), str(n), str(start)], env=env, cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for w in range(2)
-    ]
-    for proc in writers:
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+    n = 30
+    _write_at_once(store_url, n, tmp_path, shared_keys=True)
     store = ResultStore(store_url)
     expected = n // 2 + 2 * (n - n // 2)  # shared keys once, each writer's own keys
     keys = [pairs["result_key"] for _, _, pairs in store.select()]
@@ -322,38 +329,12 @@ def test_a_json_store_is_never_seen_half_written(tmp_path, monkeypatch):
     assert len(store) == 2
 
 
-JSON_WRITER = textwrap.dedent(
-    """
-    import sys, time
-    from ase import Atoms
-    from qdlib.store import ResultStore
-    from tests.fakes import fake_excitations
-    url, writer, n, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-    store = ResultStore(url)
-    time.sleep(max(0.0, start - time.time()))  # both writers begin together
-    for i in range(n):  # keys of its own only: a JSON store does not make look-and-write one step
-        atoms = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.5 + 0.01 * i + writer]])
-        store.put(atoms, fake_excitations(atoms), index=i, writer=writer)
-    """
-)
-
-
 def test_json_store_writers_take_turns(tmp_path):
     """Two processes writing a JSON store at once: every row of both is kept (each write reads, adds, rewrites)."""
     url = str(tmp_path / "r.json")
     ResultStore(url).put(_dot(-0.5), fake_excitations(_dot(-0.5)))  # the file exists before they start
-    script = tmp_path / "writer.py"
-    script.write_text(JSON_WRITER)
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    n, start = 25, time.time() + 3.0
-    writers = [
-        subprocess.Popen([sys.executable, str(script), url, str(w), str(n), str(start)], env=env, cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for w in range(2)
-    ]
-    for proc in writers:
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+    n = 25
+    _write_at_once(url, n, tmp_path, shared_keys=False)  # a JSON store does not make look-and-write one step
     rows = [pairs for _, _, pairs in ResultStore(url).select()]
     assert len(rows) == 1 + 2 * n
     written = sorted((p["writer"], p["index"]) for p in rows if "writer" in p)
