@@ -723,7 +723,7 @@ def test_warm_start_gives_the_cold_answer(tmp_path, cover_nm):
     ref = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]])
     point = str(tmp_path / "warm" / "ref.chk")
     qchem.excitations(ref, settings, CPU, cover_nm=cover_nm, save_warm_start_to=point)
-    assert os.path.isfile(point) and os.path.isfile(point + ".xy.npz")
+    assert sorted(f.name for f in (tmp_path / "warm").iterdir()) == ["ref.chk", "ref.chk.xy.npz"]  # no temporaries left
     moved = Atoms("CdSe", positions=[[0, 0, 0], [0.05, 0.03, 2.65]])  # its ground state needs the stability follow-up
     cold = qchem.excitations(moved, settings, CPU, cover_nm=cover_nm)
     warm = qchem.excitations(moved, settings, dataclasses.replace(CPU, warm_start=point), cover_nm=cover_nm)
