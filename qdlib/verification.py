@@ -238,16 +238,22 @@ def warm_start_point(atoms: Atoms, name: str, cover_nm: float | None, settings=N
     with states covering ``cover_nm``, kept once per machine under ``warm/`` of
     ``options.checkpoint_dir`` (default :func:`qdlib.paths.checkpoints_dir`), named after ``name``,
     the covering wavelength and the state cap. Pass the path as ``EngineOptions(warm_start=...)``.
+    Processes asking for the same point take turns (an operating-system lock on ``<path>.lock``):
+    the first computes it, the others wait and read it.
     """
+    from filelock import FileLock
+
     from .paths import checkpoints_dir
 
     settings, options = settings or TDDFTSettings(), options or EngineOptions()
     folder = Path(options.checkpoint_dir or checkpoints_dir()) / "warm"
     cover = "" if cover_nm is None else f"_cover{cover_nm:.2f}nm_max{max_states}"
     path = str(folder / f"{name}{cover}.chk")
-    if not os.path.isfile(path) or not os.path.isfile(path + ".xy.npz"):
-        log.info("%s: computing the warm-start point %s", name, path)
-        qchem.excitations(atoms, settings, options, cover_nm=cover_nm, max_states=max_states, save_warm_start_to=path)
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{path}.lock"):
+        if not os.path.isfile(path) or not os.path.isfile(path + ".xy.npz"):
+            log.info("%s: computing the warm-start point %s", name, path)
+            qchem.excitations(atoms, settings, options, cover_nm=cover_nm, max_states=max_states, save_warm_start_to=path)
     return path
 
 

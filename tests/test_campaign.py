@@ -397,6 +397,39 @@ def test_the_covered_sensitivity_sweep_starts_warm_from_the_undisplaced_dot(tmp_
     assert cli.main(args) == 0 and calls == []  # a rerun: the point and every result are found
 
 
+def test_two_callers_asking_for_one_warm_start_point_compute_it_once(tmp_path, monkeypatch):
+    """The second caller waits under the point's lock while the first computes it, then reads it."""
+    import threading
+    import time
+
+    from ase import Atoms
+
+    from qdlib import qchem, verification
+    from qdlib.qchem import EngineOptions
+
+    computed = []
+
+    def slow_point(atoms, settings=None, options=None, cover_nm=None, max_states=40, save_warm_start_to=None):
+        computed.append(save_warm_start_to)
+        time.sleep(0.5)  # long enough that the second caller arrives while the first computes
+        for suffix in ("", ".xy.npz"):
+            Path(save_warm_start_to + suffix).write_text("point")
+
+    monkeypatch.setattr(qchem, "excitations", slow_point)
+    options = EngineOptions(checkpoint_dir=str(tmp_path))
+    dimer, paths = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]]), []
+
+    def ask():
+        paths.append(verification.warm_start_point(dimer, "CdSe", 300.0, options=options))
+
+    callers = [threading.Thread(target=ask) for _ in range(2)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert len(computed) == 1 and paths == computed * 2
+
+
 def test_campaign_logs_summarise_per_case_target_and_method(tmp_path, monkeypatch):
     for seed in (0, 1):
         _toy_campaign(tmp_path, monkeypatch, edge_angstrom=0.6, budget=6, seed=seed).run()

@@ -48,15 +48,15 @@ def save_warm_start(mf, td, path: str) -> None:
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     mo_energy, mo_coeff, mo_occ = (np.asarray(_to_numpy(a)) for a in (mf.mo_energy, mf.mo_coeff, mf.mo_occ))
-    # Each writer its own temporary files, renamed into place: two processes that compute the same
-    # point at once (two campaigns starting on a new machine) never write into one file.
-    tmp = f"{path}.{os.getpid()}.tmp"
-    chkfile.dump_scf(mf.mol, tmp, float(mf.e_tot), mo_energy, mo_coeff, mo_occ, overwrite_mol=True)
-    os.replace(tmp, path)
+    # Each writer its own temporary files, renamed into place: a reader never meets half a file, and
+    # two processes writing the same point never write into one file.
+    tmp_chk, tmp_xy = f"{path}.{os.getpid()}.tmp", f"{path}.xy.{os.getpid()}.tmp.npz"
+    chkfile.dump_scf(mf.mol, tmp_chk, float(mf.e_tot), mo_energy, mo_coeff, mo_occ, overwrite_mol=True)
+    os.replace(tmp_chk, path)
     x = np.array([np.asarray(_to_numpy(xy[0])) for xy in td.xy])
     y = np.array([np.asarray(_to_numpy(xy[1])) if not np.isscalar(xy[1]) else np.zeros_like(x[0]) for xy in td.xy])
-    np.savez(f"{path}.xy.{os.getpid()}.tmp.npz", x=x, y=y, e=np.asarray(_to_numpy(td.e)))
-    os.replace(f"{path}.xy.{os.getpid()}.tmp.npz", path + ".xy.npz")
+    np.savez(tmp_xy, x=x, y=y, e=np.asarray(_to_numpy(td.e)))
+    os.replace(tmp_xy, path + ".xy.npz")
 
 
 def scf_guess(mol, path: str) -> NDArray[np.float64] | None:
