@@ -33,6 +33,8 @@
     ``--rejudge`` judges a blind campaign's logged calls again with the current criterion;
 ``qdlib campaigns [--log-dir DIR]``
     what the campaigns in a folder of logs found: the table of notebook 07.
+``qdlib campaign-forces [--log-dir DIR] [--out FILE]``
+    DFT forces on every distinct confirmed design and the reference dots (resumable, one line each).
 
 ``main`` takes the arguments as a list and returns the exit status; ``--help`` prints the
 usage and exits:
@@ -369,7 +371,7 @@ def _design(args: argparse.Namespace) -> int:
     from .compute import local_executor
 
     config = CampaignConfig(dot=args.dot, n_movable=args.atoms, edge_angstrom=args.edge, target_shift_nm=args.target_shift,
-                            method=args.method, budget=args.budget or default_budget(args.atoms), batch_size=args.batch_size,
+                            method=args.method, budget=args.budget or default_budget(args.atoms, args.method), batch_size=args.batch_size,
                             seed=args.seed, stop_at_first=args.stop_at_first)  # fmt: skip
     executor = local_executor(args.workers) if args.workers > 1 else None
     campaign = Campaign(config, args.store, args.log_dir, options=_engine_options(args), executor=executor,
@@ -382,6 +384,31 @@ def _design(args: argparse.Namespace) -> int:
     first = "none" if s["first_confirmed_call"] is None else f"call {s['first_confirmed_call']}"
     print(f"{s['name']}: {s['calls']} TD-DFT calls, {s['confirmed']} confirmed designs (first: {first}), "
           f"{s['cpu_hours']:.2f} CPU-hours of TD-DFT; log {campaign.log_path}")
+    return 0
+
+
+def _campaign_forces(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .campaign import DesignSpace, read_campaigns
+    from .campaign.forces import design_forces
+    from .campaign.results import confirmed_designs
+
+    spaces, designs = {}, []
+    for config, r in confirmed_designs(read_campaigns(args.log_dir)):
+        case = (config.dot, config.n_movable, config.edge_angstrom, config.kind)
+        if case not in spaces:
+            spaces[case] = DesignSpace.benchmark(*case)
+        space = spaces[case]
+        designs.append((r.key, space.atoms_at(np.asarray(r.u)), space.movable, space.centre))
+    references = {f"reference {case[0]}": s.atoms for case, s in spaces.items()}
+    jobs = [(name, atoms, [], np.empty((0, 3))) for name, atoms in references.items()] + designs
+    print(f"{len(designs)} distinct confirmed designs and {len(references)} reference dots; results in {args.out}")
+    rows = design_forces(jobs, args.out, options=_engine_options(args))
+    for row in rows:
+        print(f"{row['key'][:16]:16s} {row['formula']:8s} largest force {row['max_force_ev_per_angstrom']:.3f} eV/Å; moved atom "
+              f"{[round(f, 3) for f in row['moved_force_ev_per_angstrom']]} eV/Å, cosine back to its site "
+              f"{[round(c, 2) for c in row['returning_cosine']]}")  # fmt: skip
     return 0
 
 
@@ -544,11 +571,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--edge", type=float, default=4.0, help="cube edge around each moved atom, Å")
     c.add_argument("--target-shift", type=float, default=0.0, choices=[0.0, 10.0, -10.0],
                    help="target: the dot's own TD-DFT spectrum moved by this many nm (T0, T+10, T-10)")
-    c.add_argument("--method", default="random", choices=["random", "surrogate", "bo", "al"],
-                   help="how designs are proposed: random physical designs (the control), the paper's pipeline (the "
+    c.add_argument("--method", default="random", choices=["random", "unmoved", "stable-first", "surrogate", "bo", "al"],
+                   help="how designs are proposed: random physical designs (the control), the undisplaced dot (one "
+                        "call), the candidate pool in "
+                        "ascending GFN2-xTB strain (the control that needs no model), the paper's pipeline (the "
                         "surrogate's best designs, verified in order), Bayesian optimisation on TD-DFT, active "
                         "learning with a forward model of the spectrum")
-    c.add_argument("--budget", type=int, default=0, help="TD-DFT calls (default: 24 per moved atom)")
+    c.add_argument("--budget", type=int, default=0, help="TD-DFT calls (default: 24 per moved atom; unmoved: 1)")
     c.add_argument("--batch-size", type=int, default=2, help="designs per round")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--stop-at-first", action="store_true", help="stop at the first confirmed design")
@@ -557,11 +586,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start every TD-DFT call from the default guesses, not from the reference dot's solution")
     c.add_argument("--rejudge", action="store_true",
                    help="compute nothing: judge the logged calls again from the store with the current criterion "
-                        "(random and surrogate campaigns, whose designs do not depend on verdicts)")
+                        "(random, stable-first and surrogate campaigns, whose designs do not depend on verdicts)")
     c.add_argument("--store", default=str(store_path("campaigns")), help="results store shared by every campaign")
     c.add_argument("--log-dir", default=str(stores_dir() / "campaigns"), help="where each campaign's log (JSON lines) is kept")
     _add_engine_args(c)
     c.set_defaults(func=_design)
+    f = command("campaign-forces", help="DFT forces on every distinct confirmed design of the campaigns and on the "
+                                         "reference dots: would a design stay where it was put? (resumable)")
+    f.add_argument("--log-dir", default=str(stores_dir() / "campaigns"), help="folder of campaign logs")
+    f.add_argument("--out", default="data/campaign_forces.jsonl", help="results, one JSON line per structure")
+    _add_engine_args(f)
+    f.set_defaults(func=_campaign_forces)
     s_ = command("campaigns", help="what the design campaigns found: calls to the first confirmed design, "
                  "confirmed per call, TD-DFT hours")
     s_.add_argument("--log-dir", default=str(stores_dir() / "campaigns"),

@@ -511,3 +511,116 @@ def test_a_campaign_still_running_is_neither_beyond_its_budget_nor_released(tmp_
     assert sorted(p.stem for p in (tmp_path / "released").glob("*.jsonl")) == ["Cd4Se4_4A_1_T0_al_s0", "Cd4Se4_4A_1_T0_al_s1"]
     assert "held back (still running: 6 of 24 calls, none confirmed): Cd4Se4_4A_1_T0_al_s2" in capsys.readouterr().out
     assert [len(g.history) for g in campaign_module.read_campaigns(tmp_path / "released")] == [24, 7]
+
+
+# ---------------------------------------------------------------------- independent seeds and the controls
+
+
+@pytest.mark.parametrize("method", ["al", "bo"])
+def test_two_seeds_give_different_pools_and_first_designs(tmp_path, monkeypatch, method):
+    from qdlib.campaign.loop import METHODS
+
+    first = {}
+    for seed in (0, 1):
+        c = _toy_campaign(tmp_path, monkeypatch, method=method, seed=seed)
+        m = METHODS[method](c)
+        assert m.pool_seed == seed  # the campaign's seed, not one pool for every seed
+        m.pool_size = 8
+        first[seed] = (m.pool, m.propose([], 2, np.random.default_rng([seed, 0])))
+    assert not np.allclose(first[0][0], first[1][0])
+    assert not np.allclose(first[0][1], first[1][1])
+    assert all(any(np.allclose(x, p) for p in pool) for pool, u in first.values() for x in u)  # drawn from its own pool
+
+
+def test_stable_first_proposes_the_pool_in_ascending_xtb_strain(tmp_path, monkeypatch):
+    from qdlib.campaign.stable import StableFirstDesigns
+
+    c = _toy_campaign(tmp_path, monkeypatch, method="stable-first", budget=6)
+    c.method = StableFirstDesigns(c.space, pool_size=12, pool_seed=3, cache_dir=tmp_path)
+    history = c.run()
+    strain = [r.xtb_strain_ev for r in history]
+    assert len(history) == 6 and strain == sorted(strain)
+    pool, pool_strain = c.space.pool(12, 3, tmp_path)
+    assert np.allclose(strain, np.sort(pool_strain)[:6], atol=1e-5)  # the six lowest of its pool, lowest first
+    same = _toy_campaign(tmp_path, monkeypatch, method="stable-first", budget=6, target_shift_nm=10.0)
+    same.method = StableFirstDesigns(same.space, pool_size=12, pool_seed=3, cache_dir=tmp_path)
+    assert [r.key for r in same.run()] == [r.key for r in history]  # blind to the target: one order serves every target
+
+
+def test_the_unmoved_dot_meets_t0_by_construction_and_not_a_shifted_target(tmp_path, monkeypatch):
+    t0 = _toy_campaign(tmp_path, monkeypatch, method="unmoved", budget=1).run()
+    plus = _toy_campaign(tmp_path, monkeypatch, method="unmoved", budget=1, target_shift_nm=10.0).run()
+    assert len(t0) == len(plus) == 1 and t0[0].displacement_angstrom == 0.0 and t0[0].key == plus[0].key
+    assert t0[0].confirmed and abs(t0[0].peak_error_nm) < 0.5
+    assert not plus[0].confirmed and "peak" in plus[0].failures
+    assert campaign.config_from_name("Cd4Se4_4A_1_T+10_unmoved_s0").budget == 1
+
+
+def _log(name, first, budget=24, stopped=True):
+    """A campaign log whose first confirmed design is at call ``first`` (None: none; it then spends ``budget``)."""
+    from qdlib.campaign.results import CampaignLog, _toy_call
+
+    n = budget if first is None else (first if stopped else budget)
+    return CampaignLog(campaign.config_from_name(name), [_toy_call(i, first is not None and i + 1 == first) for i in range(n)])
+
+
+def test_survival_curves_count_seeds_from_their_first_confirmed_design_without_padding():
+    from qdlib.campaign import survival
+
+    logs = [_log("D_4A_1_T0_al_s0", 3), _log("D_4A_1_T0_al_s1", None), _log("D_4A_1_T0_al_s2", 10),
+            _log("D_4A_1_T0_random_s0", 5, stopped=False), _log("D_4A_1_T0_random_s1", 20, stopped=False),
+            _log("D_4A_1_T0_random_s2", None), _log("D_4A_1_T0_random_s3", 7)]
+    logs.append(campaign.CampaignLog(campaign.config_from_name("D_4A_1_T0_bo_s0"), logs[0].history[:2]))  # still running
+    s = survival(logs)
+    al, rnd = s["D 4 Å 1 at.", "T0", "al"], s["D 4 Å 1 at.", "T0", "random"]
+    assert al["n_seeds"] == 3 and al["found"][2] == 0 and al["found"][3] == pytest.approx(1 / 3)
+    assert al["found"][24] == pytest.approx(2 / 3) and list(al["calls"]) == list(range(25))
+    assert rnd["first"] == [5, 20, None, 7] and rnd["found"][6] == pytest.approx(0.25) and rnd["found"][24] == pytest.approx(0.75)
+    assert s["D 4 Å 1 at.", "T0", "bo"]["n_seeds"] == 0  # a running seed without a confirmed design is not counted
+    rates = campaign.first_rate(logs)
+    assert (rates["D 4 Å 1 at.", "T0", "al"]["k"], rates["D 4 Å 1 at.", "T0", "al"]["n"]) == (2, 3 + 24 + 10)
+    assert (rates["D 4 Å 1 at.", "T0", "random"]["k"], rates["D 4 Å 1 at.", "T0", "random"]["n"]) == (3, 5 + 20 + 24 + 7)
+
+
+def test_the_stream_test_pairs_cases_and_seeds_and_sums_their_targets():
+    from qdlib.campaign import stream_test
+
+    logs = []
+    for seed, (a, b) in enumerate([(2, 9), (3, None), (5, 4), (1, 12), (4, 8)]):
+        for target, extra in (("T0", 0), ("T+10", 1)):
+            logs.append(_log(f"D_4A_1_{target}_al_s{seed}", a + extra))
+            logs.append(_log(f"D_4A_1_{target}_random_s{seed}", None if b is None else b + extra, stopped=False))
+    t = stream_test(logs, "al", "random")
+    assert t["n_streams"] == 5 and t["method"][1] == 3 + 4 and t["other"][1] == 25 + 25  # none: the budget + 1
+    assert (t["wins"], t["ties"], t["losses"]) == (8, 0, 2)
+    d = np.array(t["method"]) - np.array(t["other"])
+    signs = np.array(np.meshgrid(*[[-1, 1]] * 5)).reshape(5, -1).T
+    means = (signs * np.abs(d)).mean(axis=1)
+    assert t["p_less"] == pytest.approx(np.mean(means <= d.mean() + 1e-12))  # exact: all 32 sign flips
+    assert t["p_two_sided"] == pytest.approx(np.mean(np.abs(means) >= abs(d.mean()) - 1e-12))
+    assert stream_test(logs, "al", "bo")["n_streams"] == 0
+
+
+def test_forces_point_a_displaced_atom_back_and_a_killed_run_resumes(tmp_path, monkeypatch):
+    from ase import Atoms
+
+    from qdlib.campaign import forces
+
+    site = np.array([0.0, 0.0, 2.6])
+
+    def spring(atoms, settings=None, options=None):  # a harmonic well around the site for atom 1
+        f = np.zeros((len(atoms), 3))
+        f[1] = -2.0 * (atoms.positions[1] - site)
+        spring.calls += 1
+        return 0.0, f
+
+    spring.calls = 0
+    monkeypatch.setattr(forces, "ground_state_forces", spring)
+    designs = [(f"d{k}", Atoms("CdSe", positions=[[0, 0, 0], site + d]), [1], site[None])
+               for k, d in enumerate([[0.3, 0, 0], [0, 0.2, -0.1]])]  # fmt: skip
+    rows = forces.design_forces(designs[:1], tmp_path / "f.jsonl")
+    assert rows[0]["returning_cosine"] == [pytest.approx(1.0)] and rows[0]["max_force_ev_per_angstrom"] == pytest.approx(0.6)
+    assert rows[0]["displacement_angstrom"] == [pytest.approx(0.3)]
+    rows = forces.design_forces(designs, tmp_path / "f.jsonl")
+    assert spring.calls == 2 and [r["key"] for r in rows] == ["d0", "d1"]  # d0 read back, not recomputed
+    assert forces.returning_cosine(site[None] + [[0.3, 0, 0]], [[1.0, 0, 0]], site[None])[0] == pytest.approx(-1.0)

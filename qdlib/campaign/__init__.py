@@ -12,9 +12,15 @@ loop and counts its cost in TD-DFT calls:
     T0, T+10, T−10.
 :mod:`~qdlib.campaign.loop`
     :class:`Campaign`: propose → TD-DFT → judge → record, resumable from its log and the
-    shared results store; the random control (:class:`RandomDesigns`).
+    shared results store; the random control (:class:`RandomDesigns`) and the undisplaced
+    dot (:class:`UnmovedDesign`).
+:mod:`~qdlib.campaign.stable`
+    :class:`StableFirstDesigns`: the control that needs no model — the pool in ascending xTB strain.
+:mod:`~qdlib.campaign.forces`
+    Would a design stay where it was put? DFT forces on designed structures.
 :mod:`~qdlib.campaign.results`
-    What the campaigns found, read back from their logs (notebook 07's tables and curves).
+    What the campaigns found, read back from their logs (notebook 07's tables, survival curves and
+    the exact test over independent streams).
 :mod:`~qdlib.campaign.surrogate`
     :class:`SurrogateDesigns`: the paper's pipeline — the surrogate's best designs, verified in order.
 :mod:`~qdlib.campaign.bayes`
@@ -28,19 +34,24 @@ from .active import ActiveDesigns, SpectrumModel, held_out_scores, scores_by_rou
 from .bayes import BayesianDesigns
 from .criterion import (SHAPE_SHIFT_NM, Confirmation, Criterion, calibrate_shape_shift, campaign_target, covering_window,
                         shifted_similarity, target_name)
-from .loop import TARGET_SHIFTS_NM, CallRecord, Campaign, CampaignConfig, RandomDesigns, read_log
+from .loop import BLIND_METHODS, TARGET_SHIFTS_NM, CallRecord, Campaign, CampaignConfig, RandomDesigns, UnmovedDesign, read_log
 from .results import (
     CampaignLog,
     config_from_name,
     confirmed_by_call,
+    confirmed_designs,
+    first_rate,
     format_summary,
     pass_rate,
     read_campaigns,
     sort_rows,
     strain_agreement,
+    stream_test,
     summary_rows,
+    survival,
 )
 from .space import DesignSpace, PhysicalBounds, XTBStrain
+from .stable import StableFirstDesigns
 from .surrogate import SurrogateDesigns
 
 __all__ = [
@@ -57,6 +68,9 @@ __all__ = [
     "CallRecord",
     "Campaign",
     "RandomDesigns",
+    "UnmovedDesign",
+    "StableFirstDesigns",
+    "BLIND_METHODS",
     "BayesianDesigns",
     "ActiveDesigns",
     "SpectrumModel",
@@ -69,6 +83,10 @@ __all__ = [
     "config_from_name",
     "summary_rows",
     "confirmed_by_call",
+    "confirmed_designs",
+    "survival",
+    "first_rate",
+    "stream_test",
     "pass_rate",
     "strain_agreement",
     "sort_rows",

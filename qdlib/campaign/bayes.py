@@ -46,7 +46,8 @@ class BayesianDesigns:
     pool_size : int
         Random physical designs in the candidate pool.
     pool_seed : int
-        Seed of the pool (campaigns sharing it share its cost).
+        Seed of the pool: the campaign's seed, so that seeds differ by their pools and first designs
+        (campaigns of one space and seed share the pool and its cost).
     cache_dir : path, optional
         Where the pool is kept (:meth:`DesignSpace.pool`).
     n_initial : int

@@ -41,19 +41,19 @@ from .space import DesignSpace, PhysicalBounds
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CampaignConfig", "CallRecord", "Method", "RandomDesigns", "Campaign", "TARGET_SHIFTS_NM", "read_log"]
+__all__ = ["CampaignConfig", "CallRecord", "Method", "RandomDesigns", "UnmovedDesign", "Campaign", "BLIND_METHODS", "TARGET_SHIFTS_NM", "read_log"]
 
 #: The targets' shifts: T0 (the dot's own spectrum), T+10 and T-10, nm. Every call covers all three windows.
 TARGET_SHIFTS_NM = (0.0, 10.0, -10.0)
 
 
-def default_budget(n_movable: int) -> int:
-    """TD-DFT calls per campaign by the contract: 24 per moved atom.
+def default_budget(n_movable: int, method: str = "random") -> int:
+    """TD-DFT calls per campaign by the contract: 24 per moved atom (the undisplaced dot: one).
 
-    >>> default_budget(1), default_budget(2)
-    (24, 48)
+    >>> default_budget(1), default_budget(2), default_budget(1, "unmoved")
+    (24, 48, 1)
     """
-    return 24 * n_movable
+    return 1 if method == "unmoved" else 24 * n_movable
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,8 @@ class CampaignConfig:
     target_shift_nm: float = 0.0
     """Target: the dot's own TD-DFT spectrum with its sticks moved by this much, nm (0, +10, −10)."""
     method: str = "random"
-    """How designs are proposed: ``"random"`` (the control), ``"surrogate"`` (the paper's pipeline: the
+    """How designs are proposed: ``"random"`` (the control), ``"stable-first"`` (the control that needs no model:
+    the candidate pool in ascending GFN2-xTB strain), ``"surrogate"`` (the paper's pipeline: the
     surrogate's best designs, verified in order), ``"bo"`` (Bayesian optimisation on TD-DFT), ``"al"``
     (active learning: a forward model of the spectrum with uncertainty)."""
     budget: int = 24
@@ -77,7 +78,7 @@ class CampaignConfig:
     batch_size: int = 2
     """Designs proposed and computed per round (2: both cores of a laptop work)."""
     seed: int = 0
-    """Seeds every random choice of the campaign."""
+    """Seeds every random choice of the campaign: its candidate pool and every proposal drawn from it."""
     stop_at_first: bool = False
     """Stop at the first confirmed design (the headline number) instead of spending the budget."""
     kind: str = "absorption"
@@ -179,17 +180,31 @@ class RandomDesigns:
         return self.space.sample(n, rng)[0]
 
 
+class UnmovedDesign:
+    """The undisplaced dot (``u = 0.5``): one call, judged like any design.
+
+    Against T0 — the dot's own spectrum — it is confirmed by construction; against a shifted
+    target it says what not moving an atom achieves. Its campaigns spend one call.
+    """
+
+    def __init__(self, space: DesignSpace):
+        self.space = space
+
+    def propose(self, history, n, rng):
+        return np.full((n, self.space.dim), 0.5)
+
+
 def _bayes(campaign: Campaign):
     from .bayes import BayesianDesigns
 
-    return BayesianDesigns(campaign.space, cache_dir=campaign.log_path.parent / "pools")
+    return BayesianDesigns(campaign.space, pool_seed=campaign.config.seed, cache_dir=campaign.log_path.parent / "pools")
 
 
 def _active(campaign: Campaign):
     from .active import ActiveDesigns
 
     return ActiveDesigns(campaign.space, campaign.spectrum_of, campaign.target, campaign.criterion,
-                         cache_dir=campaign.log_path.parent / "pools")  # fmt: skip
+                         pool_seed=campaign.config.seed, cache_dir=campaign.log_path.parent / "pools")  # fmt: skip
 
 
 def _surrogate(campaign: Campaign):
@@ -199,8 +214,19 @@ def _surrogate(campaign: Campaign):
                             cache_dir=campaign.log_path.parent / "pools")  # fmt: skip
 
 
+def _stable_first(campaign: Campaign):
+    from .stable import StableFirstDesigns
+
+    return StableFirstDesigns(campaign.space, pool_seed=campaign.config.seed, cache_dir=campaign.log_path.parent / "pools")
+
+
 #: Method name → ``factory(campaign)``, called when the campaign runs (its targets known).
-METHODS = {"random": lambda campaign: RandomDesigns(campaign.space), "surrogate": _surrogate, "bo": _bayes, "al": _active}
+METHODS = {"random": lambda campaign: RandomDesigns(campaign.space), "unmoved": lambda campaign: UnmovedDesign(campaign.space),
+           "stable-first": _stable_first,
+           "surrogate": _surrogate, "bo": _bayes, "al": _active}  # fmt: skip
+
+#: Methods whose designs do not depend on any verdict: their logs can be judged again exactly.
+BLIND_METHODS = ("random", "unmoved", "stable-first", "surrogate")
 
 
 class Campaign:
@@ -364,7 +390,7 @@ class Campaign:
         Failed calls stay as they are. Returns the new :attr:`history`.
         """
         cfg, target = self.config, self.target
-        if cfg.method not in ("random", "surrogate"):
+        if cfg.method not in BLIND_METHODS:
             log.warning("%s: its designs were chosen under the criterion of its log; judged again, they are kept", cfg.name)
         old = read_log(self.log_path)
         new = []

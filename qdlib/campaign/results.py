@@ -26,9 +26,9 @@ from ..stats import binomial_interval, format_rate, rank_correlation
 from .loop import CallRecord, CampaignConfig, default_budget, read_log
 
 __all__ = ["CampaignLog", "read_campaigns", "config_from_name", "summary_rows", "confirmed_by_call", "pass_rate", "strain_agreement",
-           "sort_rows", "format_summary"]
+           "sort_rows", "format_summary", "survival", "first_rate", "stream_test", "confirmed_designs"]
 
-_NAME = re.compile(r"^(?P<dot>\w+?)_(?P<edge>[\d.]+)A_(?P<n>\d+)_T(?P<shift>0|[+-][\d.]+)_(?P<method>[a-z]+)_s(?P<seed>\d+)$")
+_NAME = re.compile(r"^(?P<dot>\w+?)_(?P<edge>[\d.]+)A_(?P<n>\d+)_T(?P<shift>0|[+-][\d.]+)_(?P<method>[a-z][a-z-]*)_s(?P<seed>\d+)$")
 
 
 def config_from_name(name: str, **overrides) -> CampaignConfig:
@@ -44,7 +44,7 @@ def config_from_name(name: str, **overrides) -> CampaignConfig:
     m = _NAME.match(name)
     if m is None:
         raise ValueError(f"not a campaign name: {name!r} (expected e.g. Cd4Se4_4A_1_T+10_bo_s0)")
-    overrides = {"budget": default_budget(int(m["n"]))} | overrides
+    overrides = {"budget": default_budget(int(m["n"]), m["method"])} | overrides
     return CampaignConfig(dot=m["dot"], edge_angstrom=float(m["edge"]), n_movable=int(m["n"]),
                           target_shift_nm=float(m["shift"]), method=m["method"], seed=int(m["seed"]), **overrides)  # fmt: skip
 
@@ -171,12 +171,12 @@ def summary_rows(logs: Sequence[CampaignLog]) -> list[dict]:
     return rows
 
 
-_METHOD_ORDER = {m: i for i, m in enumerate(["random", "surrogate", "bo", "al"])}
+_METHOD_ORDER = {m: i for i, m in enumerate(["random", "stable-first", "surrogate", "bo", "al"])}
 _TARGET_ORDER = {t: i for i, t in enumerate(["T0", "T+10", "T-10"])}
 
 
 def sort_rows(rows: Sequence[dict]) -> list[dict]:
-    """:func:`summary_rows` by case, target (T0, T+10, T−10) and method (random, surrogate, bo, al)."""
+    """:func:`summary_rows` by case, target (T0, T+10, T−10) and method (random, stable-first, surrogate, bo, al)."""
     return sorted(rows, key=lambda r: (r["case"], _TARGET_ORDER.get(r["target"], 9), _METHOD_ORDER.get(r["method"], 9)))
 
 
@@ -201,3 +201,143 @@ def format_summary(rows: Sequence[dict]) -> str:
                      f"{'/'.join(map(str, r['calls'])):>9s} {first:18s} {median:>6s} "
                      f"{format_rate(r['confirmed'], sum(r['calls']))}")  # fmt: skip
     return "\n".join(lines)
+
+
+def _groups(logs: Sequence[CampaignLog]) -> dict[tuple, list[CampaignLog]]:
+    groups: dict[tuple, list[CampaignLog]] = defaultdict(list)
+    for g in logs:
+        groups[g.case, g.target, g.config.method].append(g)
+    return {k: sorted(v, key=lambda g: g.config.seed) for k, v in groups.items()}
+
+
+def survival(logs: Sequence[CampaignLog]) -> dict[tuple, dict]:
+    """The fraction of seeds with a confirmed design after each call, per case × target × method.
+
+    Drawn as a step curve, as a survival curve is: a seed counts from the call of its first
+    confirmed design on; a seed that stopped there is not padded, and a seed still running
+    without one is left out (its outcome is not known yet).
+
+    Returns
+    -------
+    dict
+        ``(case, target, method)`` → ``calls`` (0 … budget), ``found`` (fraction of seeds with a
+        confirmed design within that many calls), ``n_seeds``, ``first`` (per seed; None: none).
+
+    Examples
+    --------
+    >>> mk = lambda name, flags: CampaignLog(config_from_name(name), [_toy_call(i, c) for i, c in enumerate(flags)])
+    >>> logs = [mk("D_4A_1_T0_al_s0", [0, 1]), mk("D_4A_1_T0_al_s1", [0] * 24), mk("D_4A_1_T0_al_s2", [0, 0, 0, 1])]
+    >>> s = survival(logs)["D 4 Å 1 at.", "T0", "al"]
+    >>> s["n_seeds"], s["first"], s["found"][[0, 1, 2, 3, 4, 24]].round(2)
+    (3, [2, None, 4], array([0.  , 0.  , 0.33, 0.33, 0.67, 0.67]))
+    """
+    out = {}
+    for key, group in _groups(logs).items():
+        done = [g for g in group if g.finished or g.first_confirmed is not None]
+        budget = max(g.config.budget for g in group)
+        calls = np.arange(budget + 1)
+        first = [g.first_confirmed for g in done]
+        found = np.array([sum(f is not None and f <= k for f in first) for k in calls], dtype=float)
+        out[key] = {"calls": calls, "found": found / max(len(done), 1), "n_seeds": len(done), "first": first}
+    return out
+
+
+def first_rate(logs: Sequence[CampaignLog]) -> dict[tuple, dict]:
+    """First confirmed designs per call spent until then, per case × target × method, over seeds.
+
+    Comparable between methods that stop at their first confirmed design and methods that spend
+    their budget: each seed contributes the calls it made up to and including its first confirmed
+    design (its whole budget when it found none) and one success or none.
+
+    Returns
+    -------
+    dict
+        ``(case, target, method)`` → ``k`` (seeds with a confirmed design), ``n`` (calls spent until
+        the first), ``rate`` and its 95 % Wilson ``low``/``high``.
+
+    Examples
+    --------
+    >>> mk = lambda name, flags: CampaignLog(config_from_name(name), [_toy_call(i, c) for i, c in enumerate(flags)])
+    >>> r = first_rate([mk("D_4A_1_T0_random_s0", [0, 1, 0, 1] + [0] * 20), mk("D_4A_1_T0_random_s1", [0] * 24)])
+    >>> r["D 4 Å 1 at.", "T0", "random"]["k"], r["D 4 Å 1 at.", "T0", "random"]["n"]
+    (1, 26)
+    """
+    out = {}
+    for key, group in _groups(logs).items():
+        done = [g for g in group if g.finished or g.first_confirmed is not None]
+        k = sum(g.first_confirmed is not None for g in done)
+        n = sum(g.first_confirmed or len(g.history) for g in done)
+        low, high = binomial_interval(k, n)
+        out[key] = {"k": k, "n": n, "rate": k / n if n else float("nan"), "low": low, "high": high}
+    return out
+
+
+def stream_test(logs: Sequence[CampaignLog], method: str, other: str) -> dict:
+    """Exact paired test of calls to the first confirmed design, ``method`` against ``other``.
+
+    The unit is an independent stream — a case and a seed: the campaigns of one seed share their
+    random draws across targets (the random control's designs serve every target; a model-based
+    method's pool and first designs come from the seed), so targets of one stream are not
+    independent. A stream's value is the sum over its targets of the calls to the first confirmed
+    design, a campaign with none counting as its budget + 1. The paired differences are tested by
+    the exact sign-flip permutation test of their mean (``scipy.stats.permutation_test``, every
+    one of the 2^n sign assignments); streams run by both methods on the same targets only.
+
+    Returns
+    -------
+    dict
+        ``n_streams``, ``method``/``other`` (per-stream values), ``mean_difference`` (method − other,
+        calls; negative: ``method`` is faster), ``p_two_sided``, ``p_less`` (one-sided: ``method``
+        needs fewer calls), ``wins``/``ties``/``losses`` over the stream × target pairs.
+
+    Examples
+    --------
+    >>> mk = lambda name, flags: CampaignLog(config_from_name(name), [_toy_call(i, c) for i, c in enumerate(flags)])
+    >>> logs = [mk(f"D_4A_1_T0_{m}_s{s}", [0] * (n - 1) + [1]) for s in range(4) for m, n in (("al", 2), ("random", 9))]
+    >>> t = stream_test(logs, "al", "random")
+    >>> t["n_streams"], t["mean_difference"], round(t["p_less"], 4), t["wins"]
+    (4, -7.0, 0.0625, 4)
+    """
+    from scipy.stats import permutation_test
+
+    def values(m):
+        per = defaultdict(dict)
+        for g in logs:
+            if g.config.method == m and (g.finished or g.first_confirmed is not None):
+                per[g.case, g.config.seed][g.target] = g.first_confirmed or g.config.budget + 1
+        return per
+
+    a, b = values(method), values(other)
+    streams = sorted(s for s in a if s in b and set(a[s]) == set(b[s]))
+    x = np.array([sum(a[s].values()) for s in streams], dtype=float)
+    y = np.array([sum(b[s].values()) for s in streams], dtype=float)
+    pairs = [(a[s][t], b[s][t]) for s in streams for t in a[s]]
+    out = {"n_streams": len(streams), "streams": streams, "method": x.tolist(), "other": y.tolist(),
+           "wins": sum(p < q for p, q in pairs), "ties": sum(p == q for p, q in pairs),
+           "losses": sum(p > q for p, q in pairs)}  # fmt: skip
+    if not streams:
+        return out | {"mean_difference": float("nan"), "p_two_sided": float("nan"), "p_less": float("nan")}
+
+    def stat(u, v, axis=-1):
+        return np.mean(u - v, axis=axis)
+
+    p2 = permutation_test((x, y), stat, permutation_type="samples", n_resamples=np.inf, alternative="two-sided").pvalue
+    p1 = permutation_test((x, y), stat, permutation_type="samples", n_resamples=np.inf, alternative="less").pvalue
+    return out | {"mean_difference": float(np.mean(x - y)), "p_two_sided": float(p2), "p_less": float(p1)}
+
+
+def confirmed_designs(logs: Sequence[CampaignLog]) -> list[tuple[CampaignConfig, CallRecord]]:
+    """Every distinct confirmed design (one per results-store key), with the first campaign that confirmed it."""
+    seen: dict[str, tuple[CampaignConfig, CallRecord]] = {}
+    for g in logs:
+        for r in g.history:
+            if r.confirmed and r.key not in seen:
+                seen[r.key] = (g.config, r)
+    return list(seen.values())
+
+
+def _toy_call(call: int, confirmed: bool) -> CallRecord:
+    """A logged call with only its index and verdict set (for the examples)."""
+    nan = float("nan")
+    return CallRecord(call, call // 2, [0.5, 0.5, 0.5], f"k{call}", "valid", 6, nan, nan, nan, nan, nan, nan, nan, nan,
+                      bool(confirmed), [], nan, nan)  # fmt: skip

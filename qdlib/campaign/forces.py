@@ -1,0 +1,130 @@
+"""Would a design stay where it was put? DFT forces on designed structures.
+
+A displacement design is one atom of a relaxed dot moved by a few tenths of an ångström.
+TD-DFT may confirm its spectrum, but a real cluster sits at a minimum of its energy: the
+forces on the atoms of a design say whether it would stay. For each design, one DFT
+ground-state gradient at the paper's settings (:func:`qdlib.qchem.geomopt.state_gradient`)
+gives the largest force on any atom, the force on each moved atom, and whether that force
+points back toward the atom's true position (the cosine between the force and the vector
+from the atom to its site; 1: straight back). The reference dot, a DFT minimum, sets the
+scale of "no force".
+
+Results are written one JSON line per design as they finish (``<path>``), so a killed run
+resumes where it stopped.
+
+>>> site = np.array([[0.0, 0.0, 0.0]])
+>>> returning_cosine(np.array([[0.0, 0.0, 1.0]]), np.array([[0.0, 0.0, -0.3]]), site).round(3)
+array([1.])
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.units import Bohr, Hartree
+from numpy.typing import NDArray
+
+log = logging.getLogger(__name__)
+
+__all__ = ["returning_cosine", "ground_state_forces", "design_forces", "read_forces"]
+
+
+def returning_cosine(positions: NDArray, forces: NDArray, sites: NDArray) -> NDArray[np.float64]:
+    """Cosine between the force on each moved atom and the vector from it to its site.
+
+    Parameters
+    ----------
+    positions, sites : ndarray, shape (n, 3)
+        The moved atoms' positions and their true positions, Å.
+    forces : ndarray, shape (n, 3)
+        Forces on the moved atoms (any unit).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        1: the force pulls the atom straight back to its site; −1: straight away; NaN at the site.
+    """
+    back = np.asarray(sites, float) - np.asarray(positions, float)
+    f = np.asarray(forces, float)
+    norm = np.linalg.norm(back, axis=-1) * np.linalg.norm(f, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, np.sum(back * f, axis=-1) / norm, np.nan)
+
+
+def ground_state_forces(atoms: Atoms, settings=None, options=None) -> tuple[float, NDArray[np.float64]]:
+    """DFT ground-state energy (eV) and forces (eV/Å, ``(n_atoms, 3)``) of ``atoms`` at ``settings``."""
+    from ..qchem import EngineOptions, TDDFTSettings, build_mol
+    from ..qchem.geomopt import state_gradient
+
+    settings, options = settings or TDDFTSettings(), options or EngineOptions()
+    energy, gradient, _ = state_gradient(build_mol(atoms, settings), 0, settings, options)
+    return energy * Hartree, -np.asarray(gradient) * Hartree / Bohr
+
+
+def read_forces(path: str | os.PathLike) -> list[dict]:
+    """The rows written by :func:`design_forces` (a torn last line is dropped)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            log.warning("%s: ignoring an unreadable line", path)
+    return rows
+
+
+def design_forces(designs: Sequence[tuple[str, Atoms, Sequence[int], NDArray]], path: str | os.PathLike, settings=None,
+                  options=None) -> list[dict]:  # fmt: skip
+    """Forces on each design, one JSON line per design appended to ``path``; designs already there are skipped.
+
+    Parameters
+    ----------
+    designs : sequence of (key, atoms, movable, sites)
+        A name for the design (e.g. its results-store key), its structure (Å), the indices of
+        its moved atoms and their true positions ``(n_movable, 3)``, Å. ``movable`` empty: a
+        reference structure.
+    path : path
+        The JSON-lines file of results.
+    settings, options
+        As for :func:`qdlib.qchem.excitations` (default: the paper's settings).
+
+    Returns
+    -------
+    list of dict
+        Every row of ``path``: ``key``, ``formula``, ``max_force_ev_per_angstrom`` (largest force on
+        any atom), ``moved_force_ev_per_angstrom`` and ``returning_cosine`` (per moved atom),
+        ``displacement_angstrom`` (per moved atom), ``energy_ev``, ``wall_time_s``.
+    """
+    path = Path(path)
+    done = {r["key"] for r in read_forces(path)}
+    todo = [d for d in designs if d[0] not in done]
+    for i, (key, atoms, movable, sites) in enumerate(todo):
+        start = time.perf_counter()
+        energy, forces = ground_state_forces(atoms, settings, options)
+        movable = list(movable)
+        pos = atoms.positions[movable]
+        row = {"key": key, "formula": atoms.get_chemical_formula(), "energy_ev": energy,
+               "max_force_ev_per_angstrom": float(np.linalg.norm(forces, axis=1).max()),
+               "moved_force_ev_per_angstrom": np.linalg.norm(forces[movable], axis=1).tolist(),
+               "returning_cosine": returning_cosine(pos, forces[movable], np.asarray(sites)).tolist(),
+               "displacement_angstrom": np.linalg.norm(pos - np.asarray(sites).reshape(-1, 3), axis=1).tolist(),
+               "wall_time_s": time.perf_counter() - start}  # fmt: skip
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        log.info("forces %d/%d: %s, largest %.3f eV/Å, moved atom %s eV/Å (cosine back to its site %s), %.0f s", i + 1,
+                 len(todo), row["formula"], row["max_force_ev_per_angstrom"],
+                 [round(f, 3) for f in row["moved_force_ev_per_angstrom"]], [round(c, 2) for c in row["returning_cosine"]],
+                 row["wall_time_s"])  # fmt: skip
+    return read_forces(path)
