@@ -267,6 +267,9 @@ def _export_dataset(args: argparse.Namespace) -> int:
         for g in logs:
             if not g.finished:
                 print(f"  held back (still running: {len(g.history)} of {g.config.budget} calls, none confirmed): {g.config.name}")
+        for stale in sorted(set(out.glob("*.jsonl")) - {out / f"{g.config.name}.jsonl" for g in done}):
+            stale.unlink()  # a released log whose campaign was restarted or removed: the release follows the working logs
+            print(f"  removed from the release (no finished working log): {stale.name}")
     if args.update_registry:
         update_registry()
         print("data/registry.txt updated")

@@ -624,3 +624,22 @@ def test_forces_point_a_displaced_atom_back_and_a_killed_run_resumes(tmp_path, m
     rows = forces.design_forces(designs, tmp_path / "f.jsonl")
     assert spring.calls == 2 and [r["key"] for r in rows] == ["d0", "d1"]  # d0 read back, not recomputed
     assert forces.returning_cosine(site[None] + [[0.3, 0, 0]], [[1.0, 0, 0]], site[None])[0] == pytest.approx(-1.0)
+
+
+def test_the_stream_test_agrees_with_scipys_exact_permutation_test():
+    from scipy.stats import permutation_test
+
+    from qdlib.campaign import stream_test
+
+    logs = []
+    for seed, (a, b) in enumerate([(2, 9), (7, 3), (5, 5), (1, 12), (4, 8), (3, None)]):
+        logs.append(_log(f"D_4A_1_T0_al_s{seed}", a))
+        logs.append(_log(f"D_4A_1_T0_random_s{seed}", b, stopped=False))
+    t = stream_test(logs, "al", "random")
+    x, y = np.array(t["method"]), np.array(t["other"])
+    for alternative, key in (("two-sided", "p_two_sided"), ("less", "p_less")):
+        ref = permutation_test((x, y), lambda u, v, axis=-1: np.mean(u - v, axis=axis), permutation_type="samples",
+                               n_resamples=np.inf, alternative=alternative).pvalue
+        assert t[key] == pytest.approx(ref)
+    one = stream_test(logs[:2], "al", "random")
+    assert one["n_streams"] == 1 and one["p_two_sided"] == 1.0 and one["p_less"] == 0.5  # one stream: two sign flips

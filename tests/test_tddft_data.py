@@ -136,3 +136,22 @@ def test_random_frames_that_reached_one_minimum_are_marked(tmp_path):
     tddft_data.write_tddft_dataset(list(entries.values()), tmp_path / "out")
     back = {e.info["index"]: e for e in tddft_data.load_tddft_dataset(tmp_path / "out", verify=False).entries}
     assert back[0].info["same_minimum_as"] == entries[3].info["id"]
+
+
+def test_cli_export_releases_the_finished_campaign_logs_and_drops_stale_ones(tmp_path, capsys):
+    from qdlib.campaign.results import _toy_call
+
+    stores = _stores(tmp_path / "stores")
+    work, out = stores / "campaigns", tmp_path / "released"
+    work.mkdir()
+    done = [_toy_call(0, False), _toy_call(1, True)]
+    (work / "D_4A_1_T0_al_s0.jsonl").write_text("".join(r.to_json() + "\n" for r in done))
+    (work / "D_4A_1_T0_al_s1.jsonl").write_text(_toy_call(0, False).to_json() + "\n")  # still running
+    out.mkdir()
+    (out / "D_4A_1_T0_al_s1.jsonl").write_text("an earlier run, since restarted\n")
+    (out / "D_4A_1_T0_al_s2.jsonl").write_text("a campaign whose working log was removed\n")
+    args = ["export-dataset", "--stores", str(stores), "--out", str(tmp_path / "out"), "--campaigns-out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert sorted(p.name for p in out.glob("*.jsonl")) == ["D_4A_1_T0_al_s0.jsonl"]
+    assert "held back (still running" in printed and "removed from the release" in printed

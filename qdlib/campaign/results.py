@@ -14,6 +14,7 @@ confirmed designs per call, what the calls cost.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -26,7 +27,8 @@ from ..stats import binomial_interval, format_rate, rank_correlation
 from .loop import CallRecord, CampaignConfig, default_budget, read_log
 
 __all__ = ["CampaignLog", "read_campaigns", "config_from_name", "summary_rows", "confirmed_by_call", "pass_rate", "strain_agreement",
-           "sort_rows", "format_summary", "survival", "first_rate", "stream_test", "confirmed_designs"]
+           "sort_rows", "format_summary", "survival", "first_rate", "stream_test", "confirmed_designs", "shared_designs",
+           "calibration_report"]
 
 _NAME = re.compile(r"^(?P<dot>\w+?)_(?P<edge>[\d.]+)A_(?P<n>\d+)_T(?P<shift>0|[+-][\d.]+)_(?P<method>[a-z][a-z-]*)_s(?P<seed>\d+)$")
 
@@ -188,16 +190,16 @@ def format_summary(rows: Sequence[dict]) -> str:
     >>> row = {"case": "Cd4Se4 4 Å 1 at.", "target": "T0", "method": "bo", "seeds": [0, 1, 2], "calls": [5, 24, 9],
     ...        "first": [5, None, 9], "first_median": 9.0, "confirmed": 2}
     >>> print(format_summary([row]))
-    case               target method    seeds     calls first (per seed)   median confirmed/call [95 % CI]
-    Cd4Se4 4 Å 1 at.   T0     bo            3    5/24/9 5, —, 9                 9 2/38 = 0.05 [0.01, 0.17]
+    case               target method       seeds     calls first (per seed)   median confirmed/call [95 % CI]
+    Cd4Se4 4 Å 1 at.   T0     bo               3    5/24/9 5, —, 9                 9 2/38 = 0.05 [0.01, 0.17]
     """
-    lines = [f"{'case':18s} {'target':6s} {'method':9s} {'seeds':>5s} {'calls':>9s} {'first (per seed)':18s} "
+    lines = [f"{'case':18s} {'target':6s} {'method':12s} {'seeds':>5s} {'calls':>9s} {'first (per seed)':18s} "
              f"{'median':>6s} confirmed/call [95 % CI]"]  # fmt: skip
     for r in sort_rows(rows):
         running = set(r.get("running", ()))
         first = ", ".join(("…" if seed in running else "—") if f is None else str(f) for f, seed in zip(r["first"], r["seeds"]))
         median = "—" if r["first_median"] is None else f"{r['first_median']:.0f}"
-        lines.append(f"{r['case']:18s} {r['target']:6s} {r['method']:9s} {len(r['seeds']):5d} "
+        lines.append(f"{r['case']:18s} {r['target']:6s} {r['method']:12s} {len(r['seeds']):5d} "
                      f"{'/'.join(map(str, r['calls'])):>9s} {first:18s} {median:>6s} "
                      f"{format_rate(r['confirmed'], sum(r['calls']))}")  # fmt: skip
     return "\n".join(lines)
@@ -280,8 +282,9 @@ def stream_test(logs: Sequence[CampaignLog], method: str, other: str) -> dict:
     method's pool and first designs come from the seed), so targets of one stream are not
     independent. A stream's value is the sum over its targets of the calls to the first confirmed
     design, a campaign with none counting as its budget + 1. The paired differences are tested by
-    the exact sign-flip permutation test of their mean (``scipy.stats.permutation_test``, every
-    one of the 2^n sign assignments); streams run by both methods on the same targets only.
+    the exact sign-flip permutation test of their mean (every one of the 2^n sign assignments, as
+    ``scipy.stats.permutation_test`` with ``permutation_type="samples"`` enumerates them for n ≥ 2);
+    streams run by both methods on the same targets only.
 
     Returns
     -------
@@ -298,8 +301,6 @@ def stream_test(logs: Sequence[CampaignLog], method: str, other: str) -> dict:
     >>> t["n_streams"], t["mean_difference"], round(t["p_less"], 4), t["wins"]
     (4, -7.0, 0.0625, 4)
     """
-    from scipy.stats import permutation_test
-
     def values(m):
         per = defaultdict(dict)
         for g in logs:
@@ -318,12 +319,13 @@ def stream_test(logs: Sequence[CampaignLog], method: str, other: str) -> dict:
     if not streams:
         return out | {"mean_difference": float("nan"), "p_two_sided": float("nan"), "p_less": float("nan")}
 
-    def stat(u, v, axis=-1):
-        return np.mean(u - v, axis=axis)
-
-    p2 = permutation_test((x, y), stat, permutation_type="samples", n_resamples=np.inf, alternative="two-sided").pvalue
-    p1 = permutation_test((x, y), stat, permutation_type="samples", n_resamples=np.inf, alternative="less").pvalue
-    return out | {"mean_difference": float(np.mean(x - y)), "p_two_sided": float(p2), "p_less": float(p1)}
+    d = x - y
+    signs = 1 - 2 * ((np.arange(2 ** len(d))[:, None] >> np.arange(len(d))) & 1)  # every sign assignment, (2^n, n)
+    means = (signs * np.abs(d)).mean(axis=1)
+    eps = 1e-9 * max(1.0, float(np.abs(d).max()))
+    p2 = float(np.mean(np.abs(means) >= abs(d.mean()) - eps))
+    p1 = float(np.mean(means <= d.mean() + eps))
+    return out | {"mean_difference": float(d.mean()), "p_two_sided": p2, "p_less": p1}
 
 
 def confirmed_designs(logs: Sequence[CampaignLog]) -> list[tuple[CampaignConfig, CallRecord]]:
@@ -341,3 +343,75 @@ def _toy_call(call: int, confirmed: bool) -> CallRecord:
     nan = float("nan")
     return CallRecord(call, call // 2, [0.5, 0.5, 0.5], f"k{call}", "valid", 6, nan, nan, nan, nan, nan, nan, nan, nan,
                       bool(confirmed), [], nan, nan)  # fmt: skip
+
+
+def shared_designs(logs: Sequence[CampaignLog], method: str) -> list[tuple[str, int, int, int]]:
+    """Seeds of ``method`` that computed the same designs: ``(case, seed, other seed, designs shared)`` per such pair.
+
+    Seeds are independent only if they draw their designs independently: two seeds drawing
+    continuous random designs from their own pools share none, while seeds drawing from one
+    candidate pool come to pick the same candidates. Empty when no two seeds of a case share a design.
+
+    >>> mk = lambda name, keys: CampaignLog(config_from_name(name), [dataclasses.replace(_toy_call(i, False), key=k)
+    ...                                                               for i, k in enumerate(keys)])
+    >>> shared_designs([mk("D_4A_1_T0_bo_s0", "ab"), mk("D_4A_1_T+10_bo_s1", "cb"), mk("D_4A_1_T0_bo_s2", "de")], "bo")
+    [('D 4 Å 1 at.', 0, 1, 1)]
+    """
+    keys: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for g in logs:
+        if g.config.method == method:
+            keys[g.case, g.config.seed] |= {r.key for r in g.history}
+    out = []
+    for (case, seed), k in sorted(keys.items()):
+        for (case2, seed2), k2 in sorted(keys.items()):
+            if case2 == case and seed2 > seed and k & k2:
+                out.append((case, seed, seed2, len(k & k2)))
+    return out
+
+
+def calibration_report(logs: Sequence[CampaignLog], store, log_dir, max_rate: float = 0.1) -> str:
+    """Is the criterion strict enough? Per case and target, the random control's pass rate and the calibration.
+
+    For each case × target with random campaigns: the criterion's cosine threshold; the random designs
+    confirmed with the shape test taken at the peak tolerance; the shift :func:`calibrate_shape_shift`
+    finds on them beside the one the criterion uses; their pass rate under the criterion, with the
+    tests they failed; the same per seed, with its 95 % interval and whether it lies above ``max_rate``;
+    and what the criterion's first version (cosine ≥ 0.9 alone, no intensity test) would confirm.
+    """
+    import dataclasses as dc
+
+    from ..stats import format_rate
+    from .criterion import Criterion, calibrate_shape_shift
+    from .loop import Campaign
+
+    first_version = Criterion(min_similarity=0.9, max_intensity_ratio=np.inf)
+    lines = []
+    for (case, target, method), group in sorted(_groups(logs).items(), key=lambda kv: (kv[0][0], _TARGET_ORDER.get(kv[0][1], 9))):
+        if method != "random":
+            continue
+        c0 = Campaign(group[0].config, store, log_dir)
+        calls = [r for g in group for r in g.history]
+        valid = list({r.key: r for r in calls if r.status == "valid"}.values())
+        verdicts = [r.verdict() for r in valid]
+        at_tolerance = dc.replace(c0.criterion, min_similarity=None, shape_shift_nm=None).for_target(c0.target)
+        k5 = sum(at_tolerance.check(v, c0.space.min_distance_angstrom).confirmed for v in verdicts)
+        shift = calibrate_shape_shift(verdicts, c0.target, c0.criterion, min_distance_angstrom=c0.space.min_distance_angstrom)
+        used = c0.criterion.shape_shift_nm or c0.criterion.peak_tolerance_nm
+        tol = c0.criterion.peak_tolerance_nm
+        lines.append(f"{case}, {target}: cosine threshold {c0.criterion.min_similarity:.4f}; the shape test at {tol:g} nm "
+                     f"confirms {format_rate(k5, len(verdicts))} of the random designs; calibrated shift {shift:g} nm, "
+                     f"the criterion uses {used:g} nm")  # fmt: skip
+        p = pass_rate(calls)
+        fails: dict[str, int] = defaultdict(int)
+        for r in valid:
+            for f in r.failures:
+                fails[f] += 1
+        lines.append(f"    random designs confirmed {format_rate(p['k'], p['n'])}; failed tests among {len(valid)} valid: "
+                     f"{dict(sorted(fails.items()))}")  # fmt: skip
+        for g in group:
+            q = pass_rate(g.history)
+            bar = "above" if q["rate"] > max_rate else "within"
+            lines.append(f"    seed {g.config.seed}: {format_rate(q['k'], q['n'])}, {bar} the one-in-{1 / max_rate:.0f} bar")
+        k1 = sum(first_version.check(r.verdict()).confirmed for r in valid)
+        lines.append(f"    the criterion's first version (cosine ≥ 0.9 alone) would confirm {format_rate(k1, len(valid))}")
+    return "\n".join(lines)
