@@ -10,11 +10,17 @@ import sys
 
 __version__ = "0.1.0"
 
-# Same numbers at any thread count: MKL's strict conditional numerical reproducibility makes
-# PyTorch's CPU matrix products bitwise independent of the number of threads. MKL reads it when it
-# loads, so it is set here, before PyTorch is imported (a user's own setting is kept).
+# Same numbers at any thread count and on any CPU with AVX2 (x86-64 since 2013): MKL's strict conditional
+# numerical reproducibility on its AVX2 branch makes PyTorch's CPU matrix products bitwise independent of
+# the number of threads (strict mode exists on the AVX2 and AVX-512 branches only) and of whether the CPU
+# also has AVX-512 (MKL's AUTO would take the AVX-512 branch there, and training would drift apart:
+# benchmarks/cpu_paths.py). PyTorch's own vectorised kernels are pinned to the AVX2 ones for the same
+# reason (a CPU without AVX2 falls back to MKL's and ATen's other paths: its numbers differ). Both are
+# read when the libraries load, so they are set here, before PyTorch is imported (a user's own settings
+# are kept).
 _TORCH_BEFORE_QDLIB = "torch" in sys.modules
-os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+os.environ.setdefault("MKL_CBWR", "AVX2,STRICT")
+os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 
 
 def mkl_reproducible() -> bool:

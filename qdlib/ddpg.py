@@ -390,8 +390,9 @@ def train(task: DesignTask, cfg: DDPGConfig = DDPGConfig(), progress: bool = Fal
     """Train a DDPG agent on ``task``; see :class:`DDPGConfig` for the schedule and stopping rules.
 
     Every random draw comes from ``cfg.seed``; the budget is counted in episodes and transitions.
-    On the CPU the result is bitwise the same at any number of PyTorch threads when MKL's strict
-    reproducible mode is on (``MKL_CBWR=AUTO,STRICT``, which importing :mod:`qdlib` before
+    On the CPU the result is bitwise the same at any number of PyTorch threads and on any CPU with
+    AVX2 when MKL's strict reproducible mode on its AVX2 branch and PyTorch's AVX2 kernels are used
+    (``MKL_CBWR=AVX2,STRICT``, ``ATEN_CPU_CAPABILITY=avx2``, which importing :mod:`qdlib` before
     PyTorch sets); otherwise threaded matrix products round differently and runs drift apart.
 
     Examples

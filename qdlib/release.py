@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .paths import data_dir
 
-__all__ = ["released_files", "read_registry", "update_registry", "verified_path"]
+__all__ = ["released_files", "read_registry", "update_registry", "verified_path", "fingerprint"]
 
 _UNLISTED = {"README.md", "registry.txt"}
 _HEADER = "# sha256 of every released file in data/ (path relative to data/, then the hash)\n"
@@ -117,3 +117,32 @@ def verified_path(name: str, root: Path | None = None) -> Path:
             "corrupt or edited; restore it from the repository or retrain and run qdlib.release.update_registry()"
         )
     return path
+
+
+def fingerprint(*prefixes: str, root: Path | None = None) -> str:
+    """Which release a notebook read: a short SHA-256 over the registry's entries under each prefix.
+
+    A notebook that reads released files prints this line in a checked output, so that nbval
+    fails when those files changed and the notebook was not executed again.
+
+    >>> from pathlib import Path
+    >>> (Path("data") / "tddft").mkdir(parents=True)
+    >>> _ = (Path("data") / "tddft" / "a.csv").write_text("1")
+    >>> _ = update_registry(Path("data"))
+    >>> fingerprint("tddft/", "campaigns/", root=Path("data"))
+    'release read: tddft/ f232869877d4 (1 file), campaigns/ none'
+    >>> _ = (Path("data") / "tddft" / "a.csv").write_text("2")
+    >>> _ = update_registry(Path("data"))
+    >>> fingerprint("tddft/", root=Path("data"))
+    'release read: tddft/ 958496cab5c7 (1 file)'
+    """
+    registry = read_registry(root)
+    parts = []
+    for prefix in prefixes:
+        lines = sorted(f"{k} {v}" for k, v in registry.items() if k.startswith(prefix))
+        if not lines:
+            parts.append(f"{prefix} none")
+            continue
+        digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
+        parts.append(f"{prefix} {digest} ({len(lines)} file{'s' if len(lines) > 1 else ''})")
+    return "release read: " + ", ".join(parts)

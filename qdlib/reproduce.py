@@ -45,15 +45,16 @@ def list_notebooks(folder: Path | None = None) -> list[Path]:
 
 
 def release_readers(folder: Path | None = None) -> list[str]:
-    """Numbers of the notebooks that read the released dataset or campaign logs.
+    """Numbers of the notebooks that read released files of ``data/`` (dataset, campaign logs, models, agents).
 
-    Their committed outputs are checked by nbval, so a new release
-    (``qdlib export-dataset``) is followed by executing them again.
+    Their committed outputs are checked by nbval, and each prints the fingerprint of what it read
+    (:func:`qdlib.release.fingerprint`), so a new release (``qdlib export-dataset``) is followed by
+    executing them again.
 
     >>> release_readers()[:2]
-    ['01', '03']
+    ['01', '02']
     """
-    readers = ("load_tddft_dataset", "read_campaigns")
+    readers = ("load_tddft_dataset", "read_campaigns", "load_released", "load_case", "gaussian_agreement")
     return [nb.name[:2] for nb in list_notebooks(folder) if any(r in nb.read_text() for r in readers)]
 
 
