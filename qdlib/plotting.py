@@ -389,7 +389,7 @@ def plot_fig8c_forward_model(curves: dict, axes=None, level: float = 0.9):
 
     >>> rows = [{"n_train": 2, "peak_mae_nm": 20.0, "coverage": 0.3}, {"n_train": 4, "peak_mae_nm": 12.0, "coverage": 0.7}]
     >>> a, b = plot_fig8c_forward_model({("Cd4Se4", "T0", 0): rows, ("Cd6Se6", "T0", 0): rows})
-    >>> [t.get_text() for t in a.get_legend().get_texts()]
+    >>> [t.get_text() for t in b.get_legend().get_texts()]
     ['Cd4Se4, T0', 'Cd6Se6, T0']
     """
     import matplotlib.pyplot as plt
@@ -400,8 +400,9 @@ def plot_fig8c_forward_model(curves: dict, axes=None, level: float = 0.9):
     colours = {"T0": "k", "T+10": "tab:red", "T-10": "tab:blue"}
     styles = ["-", "--", ":", "-."]
     cases = sorted({case for case, _, _ in curves})
+    order = {t: i for i, t in enumerate(colours)}
     seen = set()
-    for (case, target, seed), rows in sorted(curves.items()):
+    for (case, target, seed), rows in sorted(curves.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9), kv[0][2])):
         if not rows:
             continue
         style = dict(color=colours.get(target, "0.5"), ls=styles[cases.index(case) % len(styles)], marker="o", ms=2.5, lw=1)
@@ -413,7 +414,8 @@ def plot_fig8c_forward_model(curves: dict, axes=None, level: float = 0.9):
     a.set(xlabel="TD-DFT calls (training designs)", ylabel="held-out peak error (nm)", yscale="log")
     b.axhline(level, color="0.4", ls=":", lw=1)
     b.set(xlabel="TD-DFT calls (training designs)", ylabel=f"coverage of the {level:.0%} interval", ylim=(0, 1.05))
-    a.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(2.28, 1.0))
+    handles, labels = a.get_legend_handles_labels()
+    b.legend(handles, labels, fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.03, 1.0))
     for ax, letter in zip((a, b), "ab"):
         ax.text(-0.15, 1.04, f"({letter})", transform=ax.transAxes, fontweight="bold")
     return a, b

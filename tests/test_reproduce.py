@@ -1,3 +1,5 @@
+import re
+
 import papermill as pm
 import pytest
 
@@ -27,6 +29,23 @@ def test_notebook_has_typed_parameters_and_clean_metadata(notebook):
     text = notebook.read_text()
     assert '"name": "python3"' in text
     assert "/work/" not in text and "/home/" not in text and "/root/" not in text
+
+
+@pytest.mark.parametrize("number", reproduce.release_readers())
+def test_a_notebook_reading_the_release_checks_its_fingerprint(number):
+    """A new release fails nbval on every notebook that read the old one until it is executed again."""
+    import nbformat
+
+    from qdlib.release import fingerprint
+
+    notebook = next(p for p in reproduce.list_notebooks() if p.name.startswith(number))
+    cells = [c for c in nbformat.read(notebook, 4).cells if c.cell_type == "code" and "fingerprint(" in c.source]
+    assert cells, f"{notebook.name} reads released files but prints no fingerprint of them"
+    cell = cells[0]
+    assert cell.source.startswith("# NBVAL_CHECK_OUTPUT")
+    prefixes = re.findall(r'"([^"]+)"', cell.source.split("fingerprint(", 1)[1].split(")", 1)[0])
+    printed = "".join(o.get("text", "") for o in cell.outputs).strip()
+    assert printed == fingerprint(*prefixes), f"{notebook.name} was executed on another release: qdlib reproduce --only {number}"
 
 
 @pytest.mark.parametrize("profile", ["default", "paper"])

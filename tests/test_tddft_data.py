@@ -89,7 +89,7 @@ def test_cli_export(tmp_path, capsys):
     assert main(["export-dataset", "--stores", str(stores), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "structures.extxyz: 4 rows" in out
-    assert "qdlib reproduce --only 01 03 04" in out  # the notebooks to execute again after a release
+    assert "qdlib reproduce --only 01 02 03 04" in out  # the notebooks to execute again after a release
     assert len(tddft_data.load_tddft_dataset(tmp_path / "out").entries) == 4
 
 
