@@ -26,7 +26,7 @@ from .space import DesignSpace
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BayesianDesigns", "unseen"]
+__all__ = ["BayesianDesigns", "unseen", "next_in_order"]
 
 
 def unseen(candidates: NDArray[np.float64], history: Sequence) -> NDArray[np.float64]:
@@ -35,6 +35,21 @@ def unseen(candidates: NDArray[np.float64], history: Sequence) -> NDArray[np.flo
     if not len(done):
         return candidates
     return candidates[np.min(np.abs(candidates[:, None, :] - done[None]).max(axis=-1), axis=1) >= 1e-6]
+
+
+def next_in_order(ranked: NDArray[np.float64], history: Sequence, n: int, name: str = "the pool") -> NDArray[np.float64]:
+    """The first ``n`` designs of ``ranked`` not computed yet in ``history`` (methods that verify a fixed order).
+
+    >>> from types import SimpleNamespace
+    >>> ranked = np.array([[0.1], [0.2], [0.3]])
+    >>> next_in_order(ranked, [SimpleNamespace(u=[0.1])], 2)
+    array([[0.2],
+           [0.3]])
+    """
+    left = unseen(ranked, history)
+    if len(left) < n:
+        raise RuntimeError(f"{name}: the pool of {len(ranked)} is spent; raise pool_size above the budget")
+    return left[:n]
 
 
 class BayesianDesigns:

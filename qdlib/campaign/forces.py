@@ -70,16 +70,9 @@ def ground_state_forces(atoms: Atoms, settings=None, options=None) -> tuple[floa
 
 def read_forces(path: str | os.PathLike) -> list[dict]:
     """The rows written by :func:`design_forces` (a torn last line is dropped)."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            log.warning("%s: ignoring an unreadable line", path)
-    return rows
+    from .loop import read_json_lines
+
+    return read_json_lines(path)
 
 
 def design_forces(designs: Sequence[tuple[str, Atoms, Sequence[int], NDArray]], path: str | os.PathLike, settings=None,

@@ -146,18 +146,24 @@ class CallRecord:
         return cls(**{k: (float("nan") if v is None else v) for k, v in d.items()})
 
 
-def read_log(path: str | os.PathLike) -> list[CallRecord]:
-    """The calls recorded in a campaign log (a torn last line, from a crash mid-write, is dropped)."""
+def read_json_lines(path: str | os.PathLike, parse=json.loads) -> list:
+    """``parse`` of every line of a JSON-lines file written one result at a time; a torn line (from a crash
+    mid-write) is dropped with a warning, and a missing file reads as empty."""
     path = Path(path)
     if not path.is_file():
         return []
     out = []
     for line in path.read_text().splitlines():
         try:
-            out.append(CallRecord.from_json(line))
+            out.append(parse(line))
         except (json.JSONDecodeError, TypeError):
             log.warning("%s: ignoring an unreadable line", path)
     return out
+
+
+def read_log(path: str | os.PathLike) -> list[CallRecord]:
+    """The calls recorded in a campaign log (a torn last line, from a crash mid-write, is dropped)."""
+    return read_json_lines(path, CallRecord.from_json)
 
 
 class Method(Protocol):

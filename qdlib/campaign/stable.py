@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from .bayes import unseen
+from .bayes import next_in_order
 from .space import DesignSpace
 
 __all__ = ["StableFirstDesigns"]
@@ -65,7 +65,4 @@ class StableFirstDesigns:
         return self._ranked
 
     def propose(self, history: Sequence, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-        ranked = unseen(self.ranked(), history)
-        if len(ranked) < n:
-            raise RuntimeError(f"{self.space.name}: the pool of {self.pool_size} is spent; raise pool_size above the budget")
-        return ranked[:n]
+        return next_in_order(self.ranked(), history, n, self.space.name)

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..verdict import Target
-from .bayes import unseen
+from .bayes import next_in_order
 from .space import DesignSpace
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,4 @@ class SurrogateDesigns:
         return self._ranked
 
     def propose(self, history: Sequence, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-        ranked = unseen(self.ranked(), history)
-        if len(ranked) < n:
-            raise RuntimeError(f"{self.space.name}: the pool of {self.pool_size} is spent; raise pool_size above the budget")
-        return ranked[:n]
+        return next_in_order(self.ranked(), history, n, self.space.name)
