@@ -1,7 +1,7 @@
 """DDPG for the inverse-design task, in one readable file (CleanRL style).
 
 Deep deterministic policy gradient (Lillicrap et al., 2016) with the
-authors' hyperparameters as defaults (the authors' code, github.com/KShiba24/INVERSE-DESIGN-DDPG at cb4e1f1): actor and critic with two
+authors' hyperparameters as defaults (their code, github.com/KShiba24/INVERSE-DESIGN-DDPG at cb4e1f1): actor and critic with two
 hidden layers of 300 ReLU units, a tanh actor scaled to the action limits,
 Adam (actor 1e-4, critic 1e-3), γ = 0.9, τ = 0.001, batch 256, a buffer of
 100 000 transitions, uniform exploration noise over the action range divided

@@ -1,6 +1,6 @@
 """The inverse-design task: move 1–3 atoms of a dot until its spectrum matches a target.
 
-The authors' environment (the authors' code, github.com/KShiba24/INVERSE-DESIGN-DDPG at cb4e1f1): the state is the Cartesian coordinates
+The authors' environment (their code, github.com/KShiba24/INVERSE-DESIGN-DDPG at cb4e1f1): the state is the Cartesian coordinates
 of the movable atoms; an action is a direction (θ, φ) per atom, θ ∈ [−π/2, π/2],
 φ ∈ [−π, π]; each atom moves 0.4 Å along (sin θ cos φ, sin θ sin φ, cos θ); the
 reward is minus the authors' loss ``10·mean((pred/s − target/s)²)`` (s = 1000

@@ -1,6 +1,6 @@
 """Particle swarm optimisation of the movable atoms' positions (the paper's baseline to DDPG).
 
-The authors' settings are the defaults (the authors' code, github.com/KShiba24/INVERSE-DESIGN-DDPG at cb4e1f1): 300 particles, 20
+The authors' settings are the defaults (their code, github.com/KShiba24/INVERSE-DESIGN-DDPG at cb4e1f1): 300 particles, 20
 iterations, inertia 0.5, cognitive and social weights c1, c2 drawn uniformly
 from [0, 0.2] for every particle at every update, particles started at the
 true positions plus U(−2, 2) Å per coordinate with zero velocity, no bounds.
