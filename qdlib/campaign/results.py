@@ -80,6 +80,11 @@ class CampaignLog:
         return any(r.confirmed for r in self.history if r.round == last)
 
     @property
+    def settled(self) -> bool:
+        """Whether its outcome is known: finished, or a design confirmed already."""
+        return self.finished or self.first_confirmed is not None
+
+    @property
     def first_confirmed(self) -> int | None:
         """1-based call of the first confirmed design; None if none."""
         return next((r.call + 1 for r in self.history if r.confirmed), None)
@@ -151,12 +156,8 @@ def summary_rows(logs: Sequence[CampaignLog]) -> list[dict]:
     ``tddft_hours`` (summed wall time of the calls' TD-DFT, h; a call found stored counts what it
     cost where it was computed).
     """
-    groups: dict[tuple, list[CampaignLog]] = defaultdict(list)
-    for log in logs:
-        groups[log.case, log.target, log.config.method].append(log)
     rows = []
-    for (case, target, method), group in groups.items():
-        group = sorted(group, key=lambda g: g.config.seed)
+    for (case, target, method), group in _groups(logs).items():
         first = [g.first_confirmed for g in group]
         found = [f for f in first if f is not None]
         calls = [len(g.history) for g in group]
@@ -166,7 +167,7 @@ def summary_rows(logs: Sequence[CampaignLog]) -> list[dict]:
         rows.append({"case": case, "target": target, "method": method, "seeds": [g.config.seed for g in group],
                      "calls": calls, "found": len(found), "first": first,
                      "running": [g.config.seed for g in group if not g.finished],
-                     "first_median": _censored_median([f for f, g in zip(first, group) if g.finished or f is not None]),
+                     "first_median": _censored_median([g.first_confirmed for g in group if g.settled]),
                      "confirmed": k,
                      "per_call": k / sum(calls) if sum(calls) else float("nan"), "low": low, "high": high,
                      "tddft_hours": float(np.nansum(wall) / 3600)})  # fmt: skip
@@ -235,7 +236,7 @@ def survival(logs: Sequence[CampaignLog]) -> dict[tuple, dict]:
     """
     out = {}
     for key, group in _groups(logs).items():
-        done = [g for g in group if g.finished or g.first_confirmed is not None]
+        done = [g for g in group if g.settled]
         budget = max(g.config.budget for g in group)
         calls = np.arange(budget + 1)
         first = [g.first_confirmed for g in done]
@@ -266,7 +267,7 @@ def first_rate(logs: Sequence[CampaignLog]) -> dict[tuple, dict]:
     """
     out = {}
     for key, group in _groups(logs).items():
-        done = [g for g in group if g.finished or g.first_confirmed is not None]
+        done = [g for g in group if g.settled]
         k = sum(g.first_confirmed is not None for g in done)
         n = sum(g.first_confirmed or len(g.history) for g in done)
         low, high = binomial_interval(k, n)
@@ -304,7 +305,7 @@ def stream_test(logs: Sequence[CampaignLog], method: str, other: str) -> dict:
     def values(m):
         per = defaultdict(dict)
         for g in logs:
-            if g.config.method == m and (g.finished or g.first_confirmed is not None):
+            if g.config.method == m and g.settled:
                 per[g.case, g.config.seed][g.target] = g.first_confirmed or g.config.budget + 1
         return per
 
