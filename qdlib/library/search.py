@@ -1,0 +1,308 @@
+"""Global search for low-energy isomers of one cluster composition (ase-ga, GFN2-xTB).
+
+Two methods share one database layout (ase-ga's :class:`~ase_ga.data.DataConnection`, an ASE
+SQLite database per search) and one budget, counted in relaxations:
+
+* ``"ga"``: the genetic algorithm of ase-ga (Vilhelmsen & Hammer, J. Chem. Phys. 141, 044711
+  (2014)) — a population of the ``population_size`` lowest distinct minima
+  (:class:`~ase_ga.standard_comparators.InteratomicDistanceComparator`), offspring by
+  Deaven–Ho cut-and-splice pairing of two parents, mutated (rattle, mirror or a swap of
+  unlike anions) with probability ``mutation_probability``;
+* ``"random"``: every candidate a fresh random start (:class:`~ase_ga.startgenerator.StartGenerator`,
+  atoms in a box, no pair closer than ``ratio_of_covalent_radii`` × the sum of covalent
+  radii), relaxed: random structure search, the baseline a GA must beat.
+
+Every candidate is relaxed with GFN2-xTB (:func:`qdlib.library.relax.relax`) and written to the
+database as soon as it is relaxed; a killed search resumes where it stopped (a candidate that
+was being relaxed is relaxed again, nothing relaxed is redone). The random numbers of
+candidate ``k`` come from ``RandomState([seed, k])``, so a resumed search makes the same
+candidates as one that ran through.
+
+>>> search = ClusterSearch(SearchConfig("Cd2Se2", method="random", budget=3, seed=0), "searches")
+>>> result = search.run()
+>>> result.n_relaxations, len(result.minima) == 3 - result.n_failed
+(3, True)
+>>> ClusterSearch(SearchConfig("Cd2Se2", method="random", budget=3, seed=0), "searches").run().n_new
+0
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_numbers
+from ase_ga.standardmutations import PermutationMutation
+
+from .relax import RelaxSettings, relax
+
+log = logging.getLogger(__name__)
+
+__all__ = ["METHODS", "compositions", "SearchConfig", "SearchResult", "ClusterSearch", "AnionSwap", "parse_composition"]
+
+METHODS = ("ga", "random")
+
+
+def parse_composition(formula: str) -> dict[str, int]:
+    """Element counts of a formula such as ``"Cd5Se2Te3"``.
+
+    >>> parse_composition("Cd5Se2Te3")
+    {'Cd': 5, 'Se': 2, 'Te': 3}
+    >>> parse_composition("Cd4Xx4")
+    Traceback (most recent call last):
+        ...
+    ValueError: not a Cd–Se–Te composition: 'Cd4Xx4'
+    """
+    parts = re.fullmatch(r"((?:Cd|Se|Te)\d*)+", formula) and re.findall(r"(Cd|Se|Te)(\d*)", formula)
+    if not parts:
+        raise ValueError(f"not a Cd–Se–Te composition: {formula!r}")
+    out: dict[str, int] = {}
+    for element, count in parts:
+        out[element] = out.get(element, 0) + int(count or 1)
+    return out
+
+
+def compositions(sizes=(4, 5, 6, 7)) -> list[str]:
+    """The library's compositions: Cdₙ Seₘ Teₙ₋ₘ for each ``n`` in ``sizes`` and m = 0…n.
+
+    Named as :func:`qdlib.structures.composition` names a cluster (zeros kept).
+
+    >>> len(compositions()), compositions((4,))[:3]
+    (26, ['Cd4Se4Te0', 'Cd4Se3Te1', 'Cd4Se2Te2'])
+    """
+    return [f"Cd{n}Se{m}Te{n - m}" for n in sizes for m in range(n, -1, -1)]
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """One search: a composition, a method, a seed and a budget of relaxations."""
+
+    composition: str
+    """E.g. ``"Cd5Se2Te3"``."""
+    method: str = "ga"
+    """``"ga"`` or ``"random"`` (see the module docstring)."""
+    seed: int = 0
+    budget: int = 150
+    """Relaxations (candidates relaxed or failed), the starting population included."""
+    population_size: int = 10
+    """GA: distinct minima kept as parents; also the number of random starts it begins with."""
+    mutation_probability: float = 0.3
+    """GA: chance that an offspring is mutated after pairing."""
+    ratio_of_covalent_radii: float = 0.8
+    """No pair of atoms of a new candidate closer than this × the sum of their covalent radii."""
+    box_angstrom: float | None = None
+    """Edge of the cube random starts are placed in, Å; default ``2.5 × n_atoms^(1/3)``."""
+    relax: RelaxSettings = field(default_factory=RelaxSettings)
+
+    def __post_init__(self):
+        counts = parse_composition(self.composition)
+        canonical = "".join(f"{e}{counts.get(e, 0)}" for e in ("Cd", "Se", "Te"))
+        object.__setattr__(self, "composition", canonical)  # "Cd4Se4" and "Cd4Se4Te0" are one search
+        if self.method not in METHODS:
+            raise ValueError(f"unknown search method {self.method!r}; known: {METHODS}")
+        if self.budget < 1 or self.population_size < 2:
+            raise ValueError("a search needs a budget ≥ 1 and a population of ≥ 2")
+
+    @property
+    def name(self) -> str:
+        """The search's file stem, e.g. ``Cd5Se2Te3_ga_s0``."""
+        return f"{self.composition}_{self.method}_s{self.seed}"
+
+    @property
+    def numbers(self) -> list[int]:
+        return [atomic_numbers[e] for e, n in parse_composition(self.composition).items() for _ in range(n)]
+
+
+@dataclass
+class SearchResult:
+    """What a search has found so far."""
+
+    config: SearchConfig
+    minima: list[Atoms]
+    """Every relaxed candidate, in the order relaxed (``info``: ``e_xtb_ev``, ``candidate``, ``steps``, ``origin``)."""
+    n_relaxations: int
+    n_failed: int
+    n_new: int
+    """Relaxations made by this call (0 when the search was already complete)."""
+
+    def best_energy_trace(self) -> np.ndarray:
+        """Lowest energy found after each relaxation, eV (failed relaxations repeat the last value)."""
+        e = np.full(self.n_relaxations, np.inf)
+        for m in self.minima:
+            e[m.info["candidate"]] = m.info["e_xtb_ev"]
+        return np.minimum.accumulate(e)
+
+
+class ClusterSearch:
+    """A resumable global search of one composition (see the module docstring).
+
+    Parameters
+    ----------
+    config : SearchConfig
+    directory : path
+        Folder of the search databases (``<config.name>.db``).
+    """
+
+    def __init__(self, config: SearchConfig, directory: str | os.PathLike):
+        self.config = config
+        self.path = Path(directory) / f"{config.name}.db"
+
+    # -- the database --------------------------------------------------------------------
+    def _cell(self) -> tuple[Atoms, list]:
+        n = len(self.config.numbers)
+        box = self.config.box_angstrom or 2.5 * n ** (1 / 3)
+        edge = box + 20.0  # vacuum around the box: the pairing works in the cell's scaled coordinates
+        slab = Atoms(cell=[edge] * 3, pbc=False)
+        corner = np.full(3, (edge - box) / 2)
+        return slab, [corner, np.eye(3) * box]
+
+    def _open(self):
+        from ase_ga.data import DataConnection, PrepareDB
+
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.stem}.partial.db")
+            tmp.unlink(missing_ok=True)
+            slab, _ = self._cell()
+            PrepareDB(str(tmp), simulation_cell=slab, stoichiometry=self.config.numbers)
+            os.replace(tmp, self.path)  # a kill during creation leaves no half-made database
+        return DataConnection(str(self.path))
+
+    @staticmethod
+    def _counts(da) -> tuple[int, int, int]:
+        """(candidates made, relaxed, failed)."""
+        made = {r.gaid for r in da.c.select(relaxed=0)}
+        relaxed = {r.gaid for r in da.c.select(relaxed=1)}
+        failed = {r.gaid for r in da.c.select(queued=1)} - relaxed
+        return len(made), len(relaxed), len(failed)
+
+    # -- making and relaxing candidates -------------------------------------------------
+    def _rng(self, k: int, retry: int = 0) -> np.random.RandomState:
+        return np.random.RandomState([self.config.seed, k, retry])
+
+    def _operators(self, rng):
+        from ase_ga.cutandsplicepairing import CutAndSplicePairing
+        from ase_ga.offspring_creator import OperationSelector
+        from ase_ga.standardmutations import MirrorMutation, RattleMutation
+        from ase_ga.startgenerator import StartGenerator
+        from ase_ga.utilities import closest_distances_generator
+
+        c = self.config
+        n = len(c.numbers)
+        slab, box = self._cell()
+        blmin = closest_distances_generator(sorted(set(c.numbers)), c.ratio_of_covalent_radii)
+        start = StartGenerator(slab, c.numbers, blmin, box_to_place_in=box, rng=rng)
+        pairing = CutAndSplicePairing(slab, n, blmin, rng=rng)
+        mutations = [RattleMutation(blmin, n, rng=rng), MirrorMutation(blmin, n, rng=rng)]
+        anions = {atomic_numbers["Se"], atomic_numbers["Te"]}
+        if len(set(c.numbers) & anions) == 2:  # a swap of unlike atoms is only meaningful between Se and Te
+            mutations.append(AnionSwap(n, rng=rng))
+        return start, pairing, OperationSelector([1.0] * len(mutations), mutations, rng=rng)
+
+    def _add_candidate(self, da, k: int) -> None:
+        """Make candidate ``k`` from ``RandomState([seed, k, retry])`` and write it, unrelaxed, to the database."""
+        from ase_ga.population import Population
+        from ase_ga.standard_comparators import InteratomicDistanceComparator
+
+        c = self.config
+        for retry in range(100):
+            rng = self._rng(k, retry)
+            start, pairing, mutations = self._operators(rng)
+            if c.method == "random" or k < c.population_size:
+                child = start.get_new_candidate()
+                child.info.update(data={}, key_value_pairs={})
+                with da.c:  # one transaction: a kill leaves the candidate whole or absent
+                    da.add_unrelaxed_candidate(child, description="start: random")
+                return
+            comparator = InteratomicDistanceComparator(n_top=len(c.numbers), pair_cor_cum_diff=0.015, pair_cor_max=0.7,
+                                                       dE=0.02, mic=False)  # fmt: skip
+            population = Population(da, c.population_size, comparator, rng=rng)
+            parents = population.get_two_candidates()
+            if parents is None:
+                continue
+            child, desc = pairing.get_new_individual(list(parents))
+            if child is None:
+                continue
+            with da.c:  # one transaction: a kill leaves the candidate (and its mutant) whole or absent
+                da.add_unrelaxed_candidate(child, description=desc)
+                if rng.random_sample() < c.mutation_probability:  # the mutant is a later step of the same candidate
+                    mutant, desc = mutations.get_new_individual([child])
+                    if mutant is not None:
+                        da.add_unrelaxed_step(mutant, description=desc)
+            return
+        raise RuntimeError(f"{c.name}: no valid offspring for candidate {k} after 100 tries")
+
+    def _relax_pending(self, da) -> tuple[int, int]:
+        from ase.calculators.singlepoint import SinglePointCalculator
+
+        done = failed = 0
+        while da.get_number_of_unrelaxed_candidates():
+            a = da.get_an_unrelaxed_candidate()
+            k = sorted({r.gaid for r in da.c.select(relaxed=0)}).index(a.info["confid"])  # candidates in the order made
+            kvp = a.info.setdefault("key_value_pairs", {})
+            try:
+                relaxed, steps = relax(Atoms(a.numbers, a.positions), self.config.relax)
+            except RuntimeError as exc:
+                log.info("%s: candidate %d failed to relax (%s)", self.config.name, k, exc)
+                da.mark_as_queued(a)
+                failed += 1
+                continue
+            a.positions = relaxed.positions
+            e = relaxed.info["e_xtb_ev"]
+            a.calc = SinglePointCalculator(a, energy=e, forces=np.zeros((len(a), 3)))
+            kvp.update(raw_score=-e, e_xtb_ev=e, steps=steps, candidate=k, max_force=relaxed.info["fmax"])
+            da.add_relaxed_step(a)
+            done += 1
+        return done, failed
+
+    # -- the loop ---------------------------------------------------------------------
+    def run(self, progress_every: int = 25) -> SearchResult:
+        """Make and relax candidates until ``config.budget`` relaxations are spent; resumable."""
+        c = self.config
+        da = self._open()
+        new, _ = self._relax_pending(da)  # a candidate whose relaxation was killed
+        while True:
+            made, relaxed, failed = self._counts(da)
+            if relaxed + failed >= c.budget:
+                break
+            self._add_candidate(da, made)
+            done, _ = self._relax_pending(da)
+            new += done
+            if (relaxed + failed + 1) % progress_every == 0:
+                log.info("%s: %d of %d relaxations, lowest %.3f eV", c.name, relaxed + failed + 1, c.budget,
+                         min(r.e_xtb_ev for r in da.c.select(relaxed=1)))  # fmt: skip
+        return self.result(new)
+
+    def result(self, n_new: int = 0) -> SearchResult:
+        """The search's relaxed candidates as they stand in its database."""
+        da = self._open()
+        _, relaxed, failed = self._counts(da)
+        minima = []
+        for row in sorted(da.c.select(relaxed=1), key=lambda r: r.candidate):
+            m = Atoms(row.numbers, row.positions)
+            m.info.update(e_xtb_ev=row.e_xtb_ev, candidate=row.candidate, steps=row.steps, fmax=row.max_force,
+                          origin=row.get("description", ""), search=self.config.name)  # fmt: skip
+            minima.append(m)
+        return SearchResult(self.config, minima, relaxed + failed, failed, n_new)
+
+
+class AnionSwap(PermutationMutation):
+    """Swap one Se and one Te: ase-ga's :class:`~ase_ga.standardmutations.PermutationMutation`
+    restricted to the anions (a Cd–anion swap only makes like ions bond)."""
+
+    def __init__(self, n_top: int, rng=np.random):
+        super().__init__(n_top, rng=rng)
+        self.descriptor = "AnionSwap"
+
+    def mutate(self, atoms: Atoms) -> Atoms:
+        z = atoms.numbers
+        i = self.rng.choice(np.flatnonzero(z == atomic_numbers["Se"]))
+        j = self.rng.choice(np.flatnonzero(z == atomic_numbers["Te"]))
+        out = atoms.copy()
+        out.positions[[i, j]] = atoms.positions[[j, i]]  # positions, not numbers: the atom order stays the GA's
+        return out
