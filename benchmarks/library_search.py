@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from qdlib.library import ClusterSearch, SearchConfig, unique_minima
+from qdlib.library.search import compare_searches
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -72,36 +73,24 @@ def main(argv=None) -> int:
 
 
 def _table(done: dict, args, minima: dict) -> str:
+    records = [r for k, r in done.items() if k[0] in args.compositions and k[1] in args.methods and k[3] == args.budget]
     lines = [f"budget {args.budget} relaxations; gap: best energy found − lowest of any search of the composition (eV), "
              f"median over seeds [min–max]; reached: seeds within 5 meV of that lowest; minima: distinct within "
              f"{args.window} eV (median)"]  # fmt: skip
     lines.append(f"{'composition':12s} {'method':7s} {'seeds':>5s} {'gap @1/4':>16s} {'gap @1/2':>16s} {'gap @all':>16s} "
                  f"{'reached':>8s} {'minima':>7s} {'s/relax':>8s}")  # fmt: skip
-    for comp in args.compositions:
-        rows = [r for k, r in done.items() if k[0] == comp and k[3] == args.budget]
-        if not rows:
-            continue
-        lowest = min(min(r["best_trace_ev"]) for r in rows)
-        for method in args.methods:
-            mine = [r for r in rows if r["method"] == method]
-            if not mine:
-                continue
-            cells = []
-            for frac in (0.25, 0.5, 1.0):
-                gaps = [r["best_trace_ev"][max(int(frac * len(r["best_trace_ev"])) - 1, 0)] - lowest for r in mine]
-                cells.append(f"{np.median(gaps):.3f} [{min(gaps):.2f}–{max(gaps):.2f}]")
-            reached = sum(r["best_trace_ev"][-1] - lowest < 0.005 for r in mine)
-            counts = []
-            for r in mine:
-                ms = [
-                    m
-                    for m in minima.get((comp, method, r["seed"], args.budget), [])
-                    if m.info["e_xtb_ev"] - lowest <= args.window
-                ]
-                counts.append(len(unique_minima(ms)) if ms else 0)
-            per = np.median([r["seconds"] / r["budget"] for r in mine])
-            lines.append(f"{comp:12s} {method:7s} {len(mine):5d} {cells[0]:>16s} {cells[1]:>16s} {cells[2]:>16s} "
-                         f"{reached:>4d}/{len(mine):<3d} {np.median(counts):7.0f} {per:8.1f}")  # fmt: skip
+    for row in compare_searches(records):
+        comp, method = row["composition"], row["method"]
+        mine = [r for r in records if r["composition"] == comp and r["method"] == method]
+        lowest = min(min(r["best_trace_ev"]) for r in records if r["composition"] == comp)
+        counts = []
+        for r in mine:
+            ms = [m for m in minima.get((comp, method, r["seed"], args.budget), []) if m.info["e_xtb_ev"] - lowest <= args.window]
+            counts.append(len(unique_minima(ms)) if ms else 0)
+        cells = [f"{g[0]:.3f} [{g[1]:.2f}–{g[2]:.2f}]" for g in row["gap_ev"]]
+        per = np.median([r["seconds"] / r["budget"] for r in mine])
+        lines.append(f"{comp:12s} {method:7s} {row['seeds']:5d} {cells[0]:>16s} {cells[1]:>16s} {cells[2]:>16s} "
+                     f"{row['reached']:>4d}/{row['seeds']:<3d} {np.median(counts):7.0f} {per:8.1f}")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -47,7 +47,7 @@ def _text(output: dict) -> str:
 
 def cell_outputs(cell: dict) -> tuple[list[str], list[str]]:
     """A code cell's text lines (timing lines dropped, volatile parts masked) and its images (base64 PNG)."""
-    lines, images = [], []
+    text, images = "", []
     for output in cell.get("outputs", []):
         if output.get("name") == "stderr":
             continue
@@ -55,12 +55,15 @@ def cell_outputs(cell: dict) -> tuple[list[str], list[str]]:
         if png:
             images.append("".join(png) if isinstance(png, list) else png)
             continue
-        for line in _text(output).splitlines():
-            if _is_timing(line):
-                continue
-            for pattern, mask in VOLATILE:
-                line = pattern.sub(mask, line)
-            lines.append(line)
+        # stdout arrives in chunks that a run splits where it likes: join them before cutting lines
+        text += _text(output) if output.get("output_type") == "stream" else f"\n{_text(output)}\n"
+    lines = []
+    for line in text.splitlines():
+        if not line or _is_timing(line):
+            continue
+        for pattern, mask in VOLATILE:
+            line = pattern.sub(mask, line)
+        lines.append(line)
     return lines, images
 
 

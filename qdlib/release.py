@@ -2,7 +2,7 @@
 
 Working result stores (``data/stores/``) are not released files and are skipped.
 
->>> "tddft/structures.extxyz" in read_registry()
+>>> "tddft/reproduction/structures.extxyz" in read_registry()
 True
 >>> verified_path("models/absorption_ml-nn.json").name
 'absorption_ml-nn.json'

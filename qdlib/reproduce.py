@@ -58,6 +58,31 @@ def release_readers(folder: Path | None = None) -> list[str]:
     return [nb.name[:2] for nb in list_notebooks(folder) if any(r in nb.read_text() for r in readers)]
 
 
+def read_fingerprints(folder: Path | None = None) -> dict[str, str]:
+    """Each notebook's release fingerprint as the registry stands now (the line its checked cell prints).
+
+    The prefixes are read from the notebook's ``fingerprint(...)`` call; a notebook whose line
+    differs after a release has stale checked outputs until it is executed again.
+
+    >>> lines = read_fingerprints()
+    >>> lines["02"].startswith("release read: models/ ")
+    True
+    """
+    import ast
+    import json
+    import re
+
+    from .release import fingerprint
+
+    out = {}
+    for nb in list_notebooks(folder):
+        source = "\n".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
+        call = re.search(r"fingerprint\(([^)]*)\)", source)
+        if call:
+            out[nb.name[:2]] = fingerprint(*ast.literal_eval(f"[{call.group(1)}]"))
+    return out
+
+
 def load_parameters(profile: str, notebook: Path) -> dict:
     """Papermill parameters of ``notebook`` under ``profile`` (empty when no file).
 

@@ -1,6 +1,9 @@
 """Our TD-DFT dataset: the released, text-only form of the results stores.
 
-``data/tddft/`` holds
+``data/tddft/`` holds one folder per part of the release — ``reproduction/`` (the paper's
+structures and the designs of notebooks 01–06), ``campaign/`` (the design campaigns' TD-DFT
+calls, notebook 07) and ``library/`` (the stable-cluster library) — so that a notebook's
+fingerprint changes only when the part it reads does. Each folder holds
 
 * ``structures.extxyz``: every computed geometry, one frame each, its
   ``info`` holding the identity (``id``: the key of the geometry at the settings
@@ -60,6 +63,8 @@ __all__ = [
     "entries_from_store",
     "collect_entries",
     "stored_authors_groups",
+    "PARTS",
+    "part_of",
     "write_tddft_dataset",
     "load_tddft_dataset",
     "TDDFTDataset",
@@ -74,6 +79,18 @@ ROLES: dict[str, tuple[str, ...]] = {
 
 #: Where the released dataset lives, relative to ``data/``.
 RELEASE_DIR = "tddft"
+
+#: Sets released as a part of their own (``tddft/<part>/``); every other set is in ``reproduction``.
+PARTS: dict[str, str] = {"campaign": "campaign", "library": "library"}
+
+
+def part_of(labels: dict) -> str:
+    """The release part (sub-folder of ``tddft/``) a frame of these labels is written to.
+
+    >>> part_of({"set": "campaign"}), part_of({"set": "authors"})
+    ('campaign', 'reproduction')
+    """
+    return PARTS.get(labels.get("set", ""), "reproduction")
 
 _STRUCTURES = "structures.extxyz"
 
@@ -222,6 +239,7 @@ DISPLACED_SETS: tuple[str, ...] = ("design-region", "sensitivity", "validation",
 _LABEL_KEYS = (
     "set", "geometry", "group", "dot", "edge_angstrom", "n_movable", "case_index", "seed", "index",
     "distance_angstrom", "direction_index", "kind", "start_index", "cover_nm", "covered",
+    "isomer", "e_xtb_ev", "e_above_ev", "point_group", "found_by", "n_found", "lowest_freq_cm1",  # library members
 )  # fmt: skip
 
 #: The results stores (``<name>.json`` under :func:`qdlib.paths.stores_dir`) the dataset is made
@@ -235,6 +253,7 @@ DATASET_STORES: dict[str, dict] = {
     "random": {"set": "random"},
     "verdicts": {},  # states solved for until a target's window is covered (qdlib.verdict): labels in the rows
     "campaigns": {},  # the design campaigns' calls (set="campaign") and their references: labels in the rows
+    "library": {"set": "library", "geometry": "S0"},  # the stable-cluster library's members (qdlib.library.tddft)
 }
 
 
@@ -359,10 +378,10 @@ def _one_per_authors_structure(entries: list[Atoms]) -> list[Atoms]:
 
 
 def write_tddft_dataset(entries: Sequence[Atoms], directory: str | Path) -> dict[str, int]:
-    """Write frames as ``structures.extxyz`` plus one spectra CSV per role (see the module docstring).
+    """Write frames, one folder per part (:func:`part_of`): ``structures.extxyz`` plus one spectra CSV per role.
 
     Frames are sorted by set, size and id so the files are stable under
-    re-export. Returns the number of rows per file.
+    re-export. Returns the number of rows per file (path relative to ``directory``).
 
     Examples
     --------
@@ -376,7 +395,7 @@ def write_tddft_dataset(entries: Sequence[Atoms], directory: str | Path) -> dict
     ...                   e_tot_hartree=-100.0, td_converged=np.ones(2, bool), scf_strategy="diis",
     ...                   settings=TDDFTSettings(n_states=2), backend="cpu", wall_time_s=0.0)
     >>> write_tddft_dataset([make_entry(dimer, exc, "absorption", set="toy")], "toy")
-    {'structures.extxyz': 1, 'spectra_absorption.csv': 1, 'spectra_emission.csv': 0}
+    {'reproduction/structures.extxyz': 1, 'reproduction/spectra_absorption.csv': 1, 'reproduction/spectra_emission.csv': 0}
     >>> ds = load_tddft_dataset("toy")
     >>> ds
     TDDFTDataset(1 geometries; spectra: {'absorption': 1, 'emission': 0})
@@ -386,23 +405,28 @@ def write_tddft_dataset(entries: Sequence[Atoms], directory: str | Path) -> dict
     from ase.io import write
 
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     ids = [e.info["id"] for e in entries]
     if len(set(ids)) != len(ids):
         raise ValueError("duplicate ids among the entries (the same geometry and settings twice)")
-    entries = sorted(entries, key=lambda e: (e.info.get("set", ""), len(e), e.info["id"]))
-    write(directory / _STRUCTURES, list(entries), format="extxyz")
-    counts = {_STRUCTURES: len(entries)}
-    for kind in ("absorption", "emission"):
-        grid = wavelength_grid(kind)
-        rows = [e for e in entries if kind in ROLES[e.info["role"]]]
-        with open(directory / _spectra_file(kind), "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["id", *(f"{x:.1f}" for x in grid)])
-            for e in rows:
-                eps = entry_excitations(e).spectrum(kind, grid)
-                w.writerow([e.info["id"], *(f"{v:.6g}" for v in eps)])
-        counts[_spectra_file(kind)] = len(rows)
+    parts: dict[str, list[Atoms]] = {}
+    for e in sorted(entries, key=lambda e: (e.info.get("set", ""), len(e), e.info["id"])):
+        parts.setdefault(part_of(e.info), []).append(e)
+    counts = {}
+    for part, frames in sorted(parts.items()):
+        folder = directory / part
+        folder.mkdir(parents=True, exist_ok=True)
+        write(folder / _STRUCTURES, frames, format="extxyz")
+        counts[f"{part}/{_STRUCTURES}"] = len(frames)
+        for kind in ("absorption", "emission"):
+            grid = wavelength_grid(kind)
+            rows = [e for e in frames if kind in ROLES[e.info["role"]]]
+            with open(folder / _spectra_file(kind), "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["id", *(f"{x:.1f}" for x in grid)])
+                for e in rows:
+                    eps = entry_excitations(e).spectrum(kind, grid)
+                    w.writerow([e.info["id"], *(f"{v:.6g}" for v in eps)])
+            counts[f"{part}/{_spectra_file(kind)}"] = len(rows)
     return counts
 
 
@@ -484,8 +508,18 @@ class TDDFTDataset:
         return X, Y[[row[e.info["id"]] for e in frames]], frames
 
 
-def load_tddft_dataset(directory: str | Path | None = None, verify: bool = True) -> TDDFTDataset:
+def load_tddft_dataset(directory: str | Path | None = None, verify: bool = True,
+                       parts: Sequence[str] | None = None) -> TDDFTDataset:
     """Read the released dataset (``data/tddft`` by default, hash-checked against the registry).
+
+    Parameters
+    ----------
+    directory : path, optional
+        A dataset of one's own (:func:`write_tddft_dataset`'s folder); not hash-checked.
+    verify : bool
+        Check the released files against ``data/registry.txt``.
+    parts : sequence of str, optional
+        Read only these parts (:func:`part_of`); default every part present.
 
     Raises
     ------
@@ -497,21 +531,45 @@ def load_tddft_dataset(directory: str | Path | None = None, verify: bool = True)
     >>> ds = load_tddft_dataset()
     >>> ds.wavelength_nm["absorption"].size, ds.wavelength_nm["emission"].size
     (500, 500)
+    >>> {e.info["set"] for e in load_tddft_dataset(parts=["campaign"]).entries} <= {"campaign", "reference"}
+    True
 
     :func:`write_tddft_dataset` reads a dataset of one's own from its folder.
     """
+    from .datasets import DataFileError
+    from .paths import data_dir
+    from .release import read_registry, verified_path
+
+    if directory is not None:
+        root = Path(directory)
+        found = sorted(p.parent.name for p in root.glob(f"*/{_STRUCTURES}"))
+        path = lambda name: root / name  # noqa: E731
+    else:
+        found = sorted({k.split("/")[1] for k in read_registry() if k.startswith(f"{RELEASE_DIR}/") and k.count("/") == 2})
+        if verify:
+            path = lambda name: verified_path(f"{RELEASE_DIR}/{name}")  # noqa: E731
+        else:
+            path = lambda name: data_dir() / RELEASE_DIR / name  # noqa: E731
+    wanted = found if parts is None else [p for p in parts if p in found]
+    if parts is not None and len(wanted) < len(parts):
+        raise DataFileError(f"no part {sorted(set(parts) - set(found))} in the dataset (parts: {found})")
+    entries, spectra, grids = [], {}, {}
+    for part in wanted:
+        e, s, g = _read_part(lambda name, part=part: path(f"{part}/{name}"))
+        entries += e
+        for kind in s:
+            if kind in grids and not np.array_equal(grids[kind], g[kind]):
+                raise DataFileError(f"{part}/{_spectra_file(kind)} is on another wavelength grid than the other parts")
+            ids, Y = spectra.get(kind, ([], np.empty((0, g[kind].size))))
+            spectra[kind], grids[kind] = (ids + s[kind][0], np.vstack([Y, s[kind][1]])), g[kind]
+    return TDDFTDataset(entries, spectra, grids)
+
+
+def _read_part(path):
     from ase.io import read
 
     from .datasets import DataFileError
-    from .paths import data_dir
-    from .release import verified_path
 
-    if directory is not None:
-        path = lambda name: Path(directory) / name  # noqa: E731
-    elif verify:
-        path = lambda name: verified_path(f"{RELEASE_DIR}/{name}")  # noqa: E731
-    else:
-        path = lambda name: data_dir() / RELEASE_DIR / name  # noqa: E731
     structures = path(_STRUCTURES)
     try:
         entries = read(structures, index=":", format="extxyz")
@@ -529,4 +587,4 @@ def load_tddft_dataset(directory: str | Path | None = None, verify: bool = True)
             raise DataFileError(f"{_spectra_file(kind)} has spectra of {len(unknown)} id(s) not in {_STRUCTURES}")
         Y = np.array([r[1:] for r in rows[1:]], dtype=float).reshape(len(ids), grid.size)
         spectra[kind], grids[kind] = (ids, Y), grid
-    return TDDFTDataset(entries, spectra, grids)
+    return entries, spectra, grids

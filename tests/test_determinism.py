@@ -50,7 +50,7 @@ def test_training_is_bitwise_the_same_on_the_code_paths_of_avx2_and_avx512_cpus(
     """The code paths a CPU picks for itself, forced here one by one: PyTorch's vectorised kernels of an AVX2 and
     of an AVX-512 CPU (``ATEN_CPU_CAPABILITY``), under qdlib's MKL pin (its AVX2 branch in strict mode, which both
     run), and MKL's pin given explicitly at one thread: the same transitions, success and weights. (ATen's scalar
-    ``default`` path — a CPU without AVX2 — draws its normal variates differently: README, "Same numbers".)"""
+    ``default`` path — a CPU without AVX2 — draws its normal variates differently: docs/design-and-ddpg.md, "Same numbers on every machine".)"""
     reference = _train(2, kind)
     for aten in ["avx2"] + (["avx512"] if _has_avx512() else []):
         assert _train(2, kind, ATEN_CPU_CAPABILITY=aten) == reference, f"ATen {aten}"

@@ -164,3 +164,17 @@ def test_members_are_checked_ranked_and_released_through_the_registry(tmp_path, 
     path.write_text(path.read_text().replace("Cd2Se1Te1-00", "Cd2Se1Te1-99"))
     with pytest.raises(DataFileError, match="registry"):
         load_members()
+
+
+def test_a_finished_search_is_kept_as_text_and_not_run_again(tmp_path):
+    config = library.SearchConfig("Cd2Se1Te1", method="random", budget=4, seed=1)
+    done = library.ClusterSearch(config, tmp_path).run()
+    search = library.ClusterSearch(config, tmp_path)
+    assert search.record_path.is_file()
+    search.path.unlink()  # a fresh machine: the database is not in the repository, the record is
+    again = library.ClusterSearch(config, tmp_path).run()
+    assert not search.path.exists() and again.n_new == 0 and again.n_relaxations == 4
+    np.testing.assert_allclose(again.best_energy_trace(), done.best_energy_trace(), atol=1e-5)
+    lowest = min(m.info["e_xtb_ev"] for m in done.minima)
+    assert min(m.info["e_xtb_ev"] for m in again.minima) == pytest.approx(lowest, abs=1e-5)
+    assert sum(m.info["n_found"] for m in again.minima) <= len(done.minima)

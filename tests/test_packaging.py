@@ -45,3 +45,4 @@ def test_extras():
 def test_top_level_layout():
     for name in ["notebooks", "qdlib", "data", "figures", "tests", "environment.yml", "README.md", ".ci/run"]:
         assert (ROOT / name).exists(), name
+

@@ -80,6 +80,7 @@ def _notebook(path, lines):
 
 def test_two_executions_are_compared_outside_timing_lines(tmp_path):
     import importlib.util
+    import json
 
     from qdlib.paths import repo_root
 
@@ -94,3 +95,9 @@ def test_two_executions_are_compared_outside_timing_lines(tmp_path):
     _notebook(b / "01_x.ipynb", ["success 0.83", "timing: trained in 31 s", "<object at 0x7f00bb>"])
     text, _ = module.compare(a, b)
     assert len(text) == 1 and "success 0.91" in text[0]
+    split = json.loads((a / "01_x.ipynb").read_text())  # the same stdout, cut into chunks elsewhere by another run
+    text_out = split["cells"][0]["outputs"][0]["text"]
+    split["cells"][0]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": text_out[:7]},
+                                    {"output_type": "stream", "name": "stdout", "text": text_out[7:]}]  # fmt: skip
+    (b / "01_x.ipynb").write_text(json.dumps(split))
+    assert module.compare(a, b) == ([], [])

@@ -41,7 +41,8 @@ def test_write_and_load_round_trip(tmp_path):
     entries = tddft_data.collect_entries(_stores(tmp_path / "stores"))
     assert sorted(e.info["set"] for e in entries) == ["authors", "design-region", "design-region", "random"]
     counts = tddft_data.write_tddft_dataset(entries, tmp_path / "out")
-    assert counts == {"structures.extxyz": 4, "spectra_absorption.csv": 3, "spectra_emission.csv": 3}
+    assert counts == {"reproduction/structures.extxyz": 4, "reproduction/spectra_absorption.csv": 3,
+                      "reproduction/spectra_emission.csv": 3}
     ds = tddft_data.load_tddft_dataset(tmp_path / "out")
     assert len(ds.entries) == 4
     authors = ds.select(set="authors")[0]
@@ -75,11 +76,11 @@ def test_duplicates_and_mismatched_files_are_refused(tmp_path):
     with pytest.raises(ValueError, match="duplicate"):
         tddft_data.write_tddft_dataset(entries + entries[:1], tmp_path / "dup")
     tddft_data.write_tddft_dataset(entries, tmp_path / "out")
-    csv = tmp_path / "out" / "spectra_emission.csv"
+    csv = tmp_path / "out" / "reproduction" / "spectra_emission.csv"
     csv.write_text(csv.read_text() + "ffffffffffffffffffffffff" + ",0" * 500 + "\n")
     with pytest.raises(DataFileError, match="not in structures.extxyz"):
         tddft_data.load_tddft_dataset(tmp_path / "out")
-    (tmp_path / "out" / "structures.extxyz").write_text("3\nnot an extxyz header\nCd 0 0\n")
+    (tmp_path / "out" / "reproduction" / "structures.extxyz").write_text("3\nnot an extxyz header\nCd 0 0\n")
     with pytest.raises(DataFileError, match="cannot read"):
         tddft_data.load_tddft_dataset(tmp_path / "out")
 
@@ -88,7 +89,7 @@ def test_cli_export(tmp_path, capsys):
     stores = _stores(tmp_path / "stores")
     assert main(["export-dataset", "--stores", str(stores), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
-    assert "structures.extxyz: 4 rows" in out
+    assert "reproduction/structures.extxyz: 4 rows" in out
     assert "qdlib reproduce --only 01 02 03 04" in out  # the notebooks to execute again after a release
     assert len(tddft_data.load_tddft_dataset(tmp_path / "out").entries) == 4
 
@@ -155,3 +156,15 @@ def test_cli_export_releases_the_finished_campaign_logs_and_drops_stale_ones(tmp
     printed = capsys.readouterr().out
     assert sorted(p.name for p in out.glob("*.jsonl")) == ["D_4A_1_T0_al_s0.jsonl"]
     assert "held back (still running" in printed and "removed from the release" in printed
+
+
+def test_parts_are_written_apart_and_read_together(tmp_path):
+    entries = tddft_data.collect_entries(_stores(tmp_path / "stores"))
+    entries[0].info["set"] = "campaign"  # a design campaign's call goes to a part of its own
+    counts = tddft_data.write_tddft_dataset(entries, tmp_path / "out")
+    assert counts["campaign/structures.extxyz"] == 1 and counts["reproduction/structures.extxyz"] == 3
+    assert len(tddft_data.load_tddft_dataset(tmp_path / "out").entries) == 4
+    only = tddft_data.load_tddft_dataset(tmp_path / "out", parts=["campaign"])
+    assert [e.info["set"] for e in only.entries] == ["campaign"]
+    with pytest.raises(DataFileError, match="no part"):
+        tddft_data.load_tddft_dataset(tmp_path / "out", parts=["library"])

@@ -36,10 +36,12 @@ from .relax import RelaxSettings, relax_to_minimum
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RELEASE_DIR", "point_group", "select_members", "write_members", "load_members"]
+__all__ = ["RELEASE_DIR", "KNOWN", "point_group", "select_members", "write_members", "load_members", "summary"]
 
 #: Where the library is released, relative to ``data/``.
 RELEASE_DIR = "library"
+#: The authors' 8–14-atom structures relaxed with GFN2-xTB (:func:`qdlib.library.known.authors_minima`), released beside it.
+KNOWN = f"{RELEASE_DIR}/known/authors.extxyz"
 
 
 def point_group(atoms: Atoms, tol_bohr: float = 0.1) -> str:
@@ -118,5 +120,28 @@ def load_members(directory: str | os.PathLike | None = None) -> list[Atoms]:
     if directory is not None:
         paths = sorted(Path(directory).glob("*.extxyz"))
     else:
-        paths = [verified_path(k) for k in sorted(read_registry()) if k.startswith(f"{RELEASE_DIR}/")]
+        paths = [verified_path(k) for k in sorted(read_registry())
+                 if k.startswith(f"{RELEASE_DIR}/") and k.count("/") == 1]  # not known/: the authors' structures
     return [m for p in paths for m in read(p, index=":", format="extxyz")]
+
+
+def summary(members: Sequence[Atoms]) -> list[dict]:
+    """Per composition (fewest atoms, then most Se first): members, largest energy above the lowest (eV),
+    point groups with their counts.
+
+    >>> m = [Atoms("CdSe", info={"composition": "Cd1Se1Te0", "e_above_ev": e, "point_group": "Coov"}) for e in (0.0, 0.4)]
+    >>> summary(m)
+    [{'composition': 'Cd1Se1Te0', 'members': 2, 'max_e_above_ev': 0.4, 'point_groups': {'Coov': 2}}]
+    """
+    from collections import Counter
+
+    from .search import parse_composition
+
+    comps = sorted({m.info["composition"] for m in members},
+                   key=lambda c: (parse_composition(c)["Cd"], -parse_composition(c)["Se"]))  # fmt: skip
+    rows = []
+    for c in comps:
+        mine = [m for m in members if m.info["composition"] == c]
+        rows.append({"composition": c, "members": len(mine), "max_e_above_ev": max(m.info["e_above_ev"] for m in mine),
+                     "point_groups": dict(Counter(m.info["point_group"] for m in mine).most_common())})  # fmt: skip
+    return rows

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from .relax import RelaxSettings, relax
 
 log = logging.getLogger(__name__)
 
-__all__ = ["METHODS", "compositions", "SearchConfig", "SearchResult", "ClusterSearch", "AnionSwap", "parse_composition"]
+__all__ = ["METHODS", "compositions", "SearchConfig", "SearchResult", "ClusterSearch", "AnionSwap", "parse_composition", "read_record", "compare_searches"]
 
 METHODS = ("ga", "random")
 
@@ -132,6 +133,8 @@ class SearchResult:
 
     def best_energy_trace(self) -> np.ndarray:
         """Lowest energy found after each relaxation, eV (failed relaxations repeat the last value)."""
+        if self.minima and "best_trace_ev" in self.minima[0].info:  # read from a text record
+            return np.asarray(self.minima[0].info["best_trace_ev"], dtype=float)
         e = np.full(self.n_relaxations, np.inf)
         for m in self.minima:
             e[m.info["candidate"]] = m.info["e_xtb_ev"]
@@ -261,9 +264,22 @@ class ClusterSearch:
         return done, failed
 
     # -- the loop ---------------------------------------------------------------------
+    @property
+    def record_path(self) -> Path:
+        """The text record of a finished search (``<name>.extxyz`` beside the database)."""
+        return self.path.with_suffix(".extxyz")
+
     def run(self, progress_every: int = 25) -> SearchResult:
-        """Make and relax candidates until ``config.budget`` relaxations are spent; resumable."""
+        """Make and relax candidates until ``config.budget`` relaxations are spent; resumable.
+
+        A finished search writes its text record (:meth:`write_record`); with the database gone
+        (a fresh machine) and the record there, the search is not run again.
+        """
         c = self.config
+        if not self.path.exists() and self.record_path.exists():
+            recorded = read_record(self.record_path, c)
+            if recorded.n_relaxations >= c.budget:
+                return recorded
         da = self._open()
         new, _ = self._relax_pending(da)  # a candidate whose relaxation was killed
         while True:
@@ -276,10 +292,43 @@ class ClusterSearch:
             if (relaxed + failed + 1) % progress_every == 0:
                 log.info("%s: %d of %d relaxations, lowest %.3f eV", c.name, relaxed + failed + 1, c.budget,
                          min(r.e_xtb_ev for r in da.c.select(relaxed=1)))  # fmt: skip
-        return self.result(new)
+        result = self.result(new)
+        if new or not self.record_path.exists():
+            self.write_record(result)
+        return result
+
+    def write_record(self, result: SearchResult, window_ev: float = 1.5) -> Path:
+        """Write the distinct minima within ``window_ev`` of the search's lowest as text (extxyz).
+
+        Each frame: ``e_xtb_ev``, ``candidate`` (the first relaxation that reached it), ``n_found``,
+        ``origin``; every frame also carries the search's ``n_relaxations``, ``n_failed`` and its
+        best-energy trace (eV, first frame only). What :mod:`.members` needs, in a form git carries.
+        """
+        import ase.io
+
+        from .identity import unique_minima
+
+        lowest = min((m.info["e_xtb_ev"] for m in result.minima), default=np.inf)
+        near = [m for m in result.minima if m.info["e_xtb_ev"] - lowest <= window_ev]
+        frames = []
+        for g in unique_minima(near):
+            first = min(g, key=lambda i: near[i].info["candidate"])
+            m = Atoms(near[g[0]].numbers, near[g[0]].positions)
+            m.info.update(search=self.config.name, e_xtb_ev=near[g[0]].info["e_xtb_ev"], fmax=near[g[0]].info["fmax"],
+                          candidate=near[first].info["candidate"], n_found=len(g), origin=near[first].info["origin"],
+                          n_relaxations=result.n_relaxations, n_failed=result.n_failed)  # fmt: skip
+            frames.append(m)
+        if frames:
+            frames[0].info["best_trace_ev"] = np.round(result.best_energy_trace(), 5)
+        tmp = self.record_path.with_name(self.record_path.name + ".partial")
+        ase.io.write(tmp, frames, format="extxyz")
+        os.replace(tmp, self.record_path)
+        return self.record_path
 
     def result(self, n_new: int = 0) -> SearchResult:
-        """The search's relaxed candidates as they stand in its database."""
+        """The search's relaxed candidates as they stand in its database (or its text record, without one)."""
+        if not self.path.exists() and self.record_path.exists():
+            return read_record(self.record_path, self.config)
         da = self._open()
         _, relaxed, failed = self._counts(da)
         minima = []
@@ -289,6 +338,47 @@ class ClusterSearch:
                           origin=row.get("description", ""), search=self.config.name)  # fmt: skip
             minima.append(m)
         return SearchResult(self.config, minima, relaxed + failed, failed, n_new)
+
+
+def compare_searches(records: Sequence[dict], reached_tol_ev: float = 0.005) -> list[dict]:
+    """Methods compared at equal relaxations, per composition, from one record per search.
+
+    ``records``: ``composition``, ``method``, ``seed``, ``best_trace_ev`` (best energy after each
+    relaxation, eV). Per composition and method: the number of seeds, the gap of the best energy to
+    the lowest any search of the composition found (eV; median, min and max over seeds) after a
+    quarter, half and all of the budget, and how many seeds reached that lowest (within
+    ``reached_tol_ev``).
+
+    >>> recs = [{"composition": "c", "method": m, "seed": 0, "best_trace_ev": t}
+    ...         for m, t in (("ga", [-1.0, -2.0, -2.0, -3.0]), ("random", [-1.0, -1.0, -2.0, -2.0]))]
+    >>> [(r["method"], r["gap_ev"][-1][0], r["reached"]) for r in compare_searches(recs)]
+    [('ga', 0.0, 1), ('random', 1.0, 0)]
+    """
+    rows = []
+    for comp in sorted({r["composition"] for r in records}):
+        mine = [r for r in records if r["composition"] == comp]
+        lowest = min(min(r["best_trace_ev"]) for r in mine)
+        for method in sorted({r["method"] for r in mine}):
+            runs = [r for r in mine if r["method"] == method]
+            gaps = []
+            for frac in (0.25, 0.5, 1.0):
+                g = [r["best_trace_ev"][max(int(frac * len(r["best_trace_ev"])) - 1, 0)] - lowest for r in runs]
+                gaps.append((round(float(np.median(g)), 4), round(min(g), 4), round(max(g), 4)))
+            reached = sum(r["best_trace_ev"][-1] - lowest < reached_tol_ev for r in runs)
+            rows.append({"composition": comp, "method": method, "seeds": len(runs), "gap_ev": gaps, "reached": reached,
+                         "budget": len(runs[0]["best_trace_ev"])})  # fmt: skip
+    return rows
+
+
+def read_record(path: str | os.PathLike, config: SearchConfig) -> SearchResult:
+    """A finished search as its text record holds it (:meth:`ClusterSearch.write_record`): its distinct minima."""
+    import ase.io
+
+    frames = ase.io.read(path, index=":", format="extxyz")
+    for m in frames:
+        m.info.setdefault("origin", "")
+    n, failed = (frames[0].info["n_relaxations"], frames[0].info["n_failed"]) if frames else (0, 0)
+    return SearchResult(config, frames, n, failed, 0)
 
 
 class AnionSwap(PermutationMutation):
