@@ -178,3 +178,19 @@ def test_a_finished_search_is_kept_as_text_and_not_run_again(tmp_path):
     lowest = min(m.info["e_xtb_ev"] for m in done.minima)
     assert min(m.info["e_xtb_ev"] for m in again.minima) == pytest.approx(lowest, abs=1e-5)
     assert sum(m.info["n_found"] for m in again.minima) <= len(done.minima)
+
+
+def test_a_failed_relaxation_is_counted_and_the_ga_goes_on(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = search_mod.relax
+
+    def flaky(atoms, settings):
+        calls["n"] += 1
+        if calls["n"] in (2, 6):  # a random start, then a pairing child (population of 4)
+            raise RuntimeError("SCF not converged")
+        return real(atoms, settings)
+
+    monkeypatch.setattr(search_mod, "relax", flaky)
+    config = library.SearchConfig("Cd2Se1Te1", method="ga", budget=9, population_size=4, seed=0)
+    result = library.ClusterSearch(config, tmp_path).run()
+    assert result.n_relaxations == 9 and result.n_failed == 2 and len(result.minima) == 7

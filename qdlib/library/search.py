@@ -174,7 +174,10 @@ class ClusterSearch:
             slab, _ = self._cell()
             PrepareDB(str(tmp), simulation_cell=slab, stoichiometry=self.config.numbers)
             os.replace(tmp, self.path)  # a kill during creation leaves no half-made database
-        return DataConnection(str(self.path))
+        da = DataConnection(str(self.path))
+        for row in da.c.select(queued=1, pairing=1):  # a failure marked with the candidate's keys (before the fix above)
+            da.c.update(row.id, delete_keys=["pairing"], relax_failed=1)
+        return da
 
     @staticmethod
     def _counts(da) -> tuple[int, int, int]:
@@ -252,6 +255,7 @@ class ClusterSearch:
                 relaxed, steps = relax(Atoms(a.numbers, a.positions), self.config.relax)
             except RuntimeError as exc:
                 log.info("%s: candidate %d failed to relax (%s)", self.config.name, k, exc)
+                a.info["key_value_pairs"] = {"relax_failed": 1}  # not the candidate's own keys: no "pairing" without parents
                 da.mark_as_queued(a)
                 failed += 1
                 continue
