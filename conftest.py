@@ -1,9 +1,10 @@
 """pytest configuration of the checkout: the docstring examples of ``qdlib`` run offline and headless.
 
 ``tests/conftest.py`` sets up the unit tests; this file covers the doctests collected from
-``qdlib/`` (``--doctest-modules``), which that one does not reach. Loading it imports neither
-qdlib nor PyTorch, so collection order and MKL's reproducible mode are as without it; the
-doctests' own fixture imports their slow dependencies once, after collection.
+``qdlib/`` (``--doctest-modules``), which that one does not reach, and marks the notebooks' cells
+(nbval's items) ``notebook``. Loading it imports neither qdlib nor PyTorch, so collection order and
+MKL's reproducible mode are as without it; the doctests' own fixture imports their slow
+dependencies once, after collection.
 """
 
 import os
@@ -17,6 +18,17 @@ _MIRROR = Path(__file__).resolve().parent.parent / "shared" / "paper_data"
 if "QDLIB_DATA_DIR" not in os.environ and _MIRROR.is_dir():
     os.environ["QDLIB_DATA_DIR"] = str(_MIRROR)
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    """Mark every notebook cell nbval collects (items from ``.ipynb`` files) ``notebook``: ``-m "not notebook"``.
+
+    Here and not in ``tests/conftest.py``: that one is not loaded when only ``notebooks/`` is collected.
+    """
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.notebook)
 
 
 #: Modules the examples use that take seconds to import the first time (PyTorch's optimisers

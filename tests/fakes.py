@@ -1,4 +1,7 @@
-"""Cheap stand-ins for a TD-DFT call, for tests of the store and the executors."""
+"""Cheap stand-ins for a TD-DFT call, for tests of the store and the executors, and helpers shared by test files.
+
+Plain functions and values (imported by name); fixtures live in the ``conftest.py`` of each test folder.
+"""
 
 import os
 import signal
@@ -6,7 +9,11 @@ import time
 
 import numpy as np
 
-from qdlib.qchem import Excitations, TDDFTSettings
+from qdlib.qchem import EngineOptions, Excitations, TDDFTSettings
+
+#: Cheap settings for an end-to-end run in seconds: small grid, two states.
+CHEAP = TDDFTSettings(n_states=2, grid_level=0, scf_conv_tol=1e-8)
+CPU = EngineOptions(backend="cpu", threads=1)
 
 
 def fake_excitations(atoms, settings=TDDFTSettings(), options=None):
@@ -44,7 +51,6 @@ def write_in_worker(atoms, settings=TDDFTSettings(), options=None, *, url, delay
     its own process with SIGKILL in the middle of its write: the row written, its transaction and
     lock still held, nothing committed.
     """
-    from qdlib.qchem import EngineOptions
     from qdlib.store import ResultStore
 
     store = ResultStore(url)
@@ -96,3 +102,66 @@ def toy_oracle(atoms, settings=TDDFTSettings(), options=None, cover_nm=None, max
     n = lam.size
     return Excitations(spectra.nm_to_ev(lam), TOY_STRENGTHS.copy(), -100.0 + 2.0 * d2 / 27.211386245988,
                        np.ones(n, bool), "diis", TDDFTSettings(n_states=n), "cpu", 0.01, versions={"pyscf": "toy"})
+
+
+# ---------------------------------------------------------------------- design campaigns (tests/campaign)
+
+
+def cdse_dimer():
+    """A CdSe pair 2.6 Å apart."""
+    from ase import Atoms
+
+    return Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
+
+
+def toy_campaign(tmp_path, monkeypatch, criterion=None, **config):
+    """A campaign on Cd4Se4 (1 Å cuboid, budget 4, seed 3 unless ``config`` says otherwise) whose TD-DFT is
+    :func:`toy_oracle`; its store and logs in ``tmp_path``. ``criterion``: :class:`~qdlib.campaign.Criterion`'s default."""
+    from qdlib import qchem
+    from qdlib.campaign import Campaign, CampaignConfig, Criterion
+
+    monkeypatch.setattr(qchem, "excitations", toy_oracle)
+    cfg = CampaignConfig(**{"dot": "Cd4Se4", "edge_angstrom": 1.0, "budget": 4, "seed": 3} | config)
+    criterion = Criterion() if criterion is None else criterion
+    return Campaign(cfg, tmp_path / "store.json", tmp_path / "logs", warm_start=False, criterion=criterion)
+
+
+# ---------------------------------------------------------------------- the design task (test_design, test_pso, …)
+
+
+class ToyForward:
+    """A spectrum whose peak follows the movable atom: a Gaussian at 400 nm + 40 nm/Å · (x − x0).
+
+    PyTorch is imported when one is made, not with this module (qdlib sets MKL's reproducible mode
+    before PyTorch loads; the tests that import this module for the TD-DFT fakes need no PyTorch).
+    """
+
+    def __init__(self, atoms, movable):
+        import torch
+
+        from qdlib import spectra
+
+        self.device = torch.device("cpu")
+        self.x0 = torch.as_tensor(atoms.positions[movable], dtype=torch.float32)
+        self.movable = movable
+        self.grid = torch.as_tensor(spectra.wavelength_grid("absorption"), dtype=torch.float32)
+
+    def __call__(self, positions):
+        import torch
+
+        shift = (positions[:, self.movable] - self.x0).sum(dim=(1, 2))
+        centre = 400.0 + 40.0 * shift
+        return 1000.0 * torch.exp(-(((self.grid[None] - centre[:, None]) / 30.0) ** 2))
+
+
+def toy_task(edge=4.0, **cfg):
+    """A Cd2Se2 square, atom 1 movable in a cuboid of ``edge`` Å, whose target is its own :class:`ToyForward` spectrum."""
+    import torch
+    from ase import Atoms
+
+    from qdlib.design import DesignConfig, DesignTask
+
+    atoms = Atoms("Cd2Se2", positions=[[0, 0, 0], [2.6, 0, 0], [2.6, 2.6, 0], [0, 2.6, 0]])
+    fwd = ToyForward(atoms, [1])
+    target = fwd(torch.as_tensor(atoms.positions, dtype=torch.float32)[None])[0].numpy()
+    return DesignTask(atoms, [1], target, fwd, "absorption", DesignConfig(edge_angstrom=edge, **cfg))

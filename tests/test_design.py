@@ -8,34 +8,10 @@ from gymnasium.utils.env_checker import check_env
 
 from qdlib import spectra
 from qdlib.ddpg import Agent, DDPGConfig, load_history, train
-from qdlib.design import BatchedDesignEnv, DesignConfig, DesignEnv, DesignTask, SurrogateForward
+from qdlib.design import BatchedDesignEnv, DesignEnv, DesignTask, SurrogateForward
 from qdlib.features import CoulombMatrix, coulomb_matrix
 from qdlib.surrogates import load_released
-
-GRID = spectra.wavelength_grid("absorption")
-
-
-class ToyForward:
-    """A spectrum whose peak follows the movable atom: a Gaussian at 400 nm + 40 nm/Å · (x − x0)."""
-
-    device = torch.device("cpu")
-
-    def __init__(self, atoms, movable):
-        self.x0 = torch.as_tensor(atoms.positions[movable], dtype=torch.float32)
-        self.movable = movable
-        self.grid = torch.as_tensor(GRID, dtype=torch.float32)
-
-    def __call__(self, positions):
-        shift = (positions[:, self.movable] - self.x0).sum(dim=(1, 2))
-        centre = 400.0 + 40.0 * shift
-        return 1000.0 * torch.exp(-(((self.grid[None] - centre[:, None]) / 30.0) ** 2))
-
-
-def toy_task(edge=4.0, **cfg):
-    atoms = Atoms("Cd2Se2", positions=[[0, 0, 0], [2.6, 0, 0], [2.6, 2.6, 0], [0, 2.6, 0]])
-    fwd = ToyForward(atoms, [1])
-    target = fwd(torch.as_tensor(atoms.positions, dtype=torch.float32)[None])[0].numpy()
-    return DesignTask(atoms, [1], target, fwd, "absorption", DesignConfig(edge_angstrom=edge, **cfg))
+from tests.fakes import toy_task
 
 
 def test_step_length_is_exactly_the_authors():

@@ -61,7 +61,7 @@ def test_training_leaves_the_global_random_state_alone():
     import torch
 
     from qdlib.ddpg import DDPGConfig, train
-    from tests.test_design import toy_task
+    from tests.fakes import toy_task
 
     torch.manual_seed(123)
     expected = torch.rand(3)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from qdlib.pso import PSOConfig, pso
-from tests.test_design import toy_task
+from tests.fakes import toy_task
 
 
 def test_swarm_improves_the_toy_design_monotonically():

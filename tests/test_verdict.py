@@ -77,6 +77,7 @@ def test_a_peak_at_the_window_edge_is_no_peak():
     assert window_peak(PAPER_TARGET, TARGET.window) == pytest.approx(400.0, abs=0.5)
 
 
+@pytest.mark.tddft
 def test_state_count_grows_until_the_window_is_covered():
     cheap = TDDFTSettings(n_states=2, grid_level=0, scf_conv_tol=1e-8)
     six = qchem.excitations(DIMER, cheap, EngineOptions(threads=1))

@@ -1,5 +1,7 @@
 """Deploying designers (notebook 04), TD-DFT lookups of their designs, and the sensitivity curve (notebook 05)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -7,10 +9,12 @@ import torch
 from qdlib.agents import Case, run_cases, validate_case
 from qdlib.ddpg import DDPGConfig
 from qdlib.design import benchmark_target
+from qdlib.qchem import TDDFTSettings
 from qdlib.sensitivity import SensitivityCurve, equivalent_distance, sensitivity_curve, sweep_deviations
 from qdlib.spectra import broaden, spectrum_peak, wavelength_grid
 from qdlib.store import ResultStore
 from qdlib.verification import design_frames, recheck, recompute_stored, tddft_peaks, tddft_spectra
+from tests import fakes
 from tests.fakes import fake_excitations
 
 
@@ -247,3 +251,61 @@ def test_min_distance_of_designs_counts_overlaps(tiny_agent):
     v.designs[0, 0] = v.designs[0, 1] + [0.5, 0.0, 0.0]  # two designed atoms 0.5 Å apart
     assert v.min_distance_angstrom[0] == pytest.approx(0.5)
     assert v.summary()["overlapping"] >= 1 / 6
+
+
+def test_the_covered_sensitivity_sweep_starts_warm_from_the_undisplaced_dot(tmp_path, monkeypatch):
+    """``qdlib sensitivity --cover --warm``: the reference's point is computed once, every geometry starts from it."""
+    from qdlib import cli, qchem
+
+    calls = []
+
+    def recorder(atoms, settings=TDDFTSettings(), options=None, cover_nm=None, max_states=40, save_warm_start_to=None):
+        calls.append((atoms.info.get("distance_angstrom"), options.warm_start if options else None, save_warm_start_to))
+        if save_warm_start_to:
+            Path(save_warm_start_to).parent.mkdir(parents=True, exist_ok=True)
+            for suffix in ("", ".xy.npz"):
+                Path(save_warm_start_to + suffix).write_text("point")
+        return fakes.toy_oracle(atoms, settings, options, cover_nm, max_states)
+
+    monkeypatch.setattr(qchem, "excitations", recorder)
+    args = ["sensitivity", "--dot", "Cd4Se4", "--cover", "--warm", "--distances", "0.1", "--atoms", "1", "--n-directions", "2",
+            "--store", str(tmp_path / "s.json"), "--checkpoint-dir", str(tmp_path / "chk")]  # fmt: skip
+    assert cli.main(args) == 0
+    point = str(tmp_path / "chk" / "warm" / "Cd4Se4_absorption_cover355.84nm_max40.chk")
+    assert calls[0] == (None, None, point)  # the undisplaced dot, solved once to make the point
+    assert sorted(calls[1:]) == [(0.0, point, None), (0.1, point, None), (0.1, point, None)]  # the sweep, all warm
+    calls.clear()
+    assert cli.main(args) == 0 and calls == []  # a rerun: the point and every result are found
+
+
+def test_two_callers_asking_for_one_warm_start_point_compute_it_once(tmp_path, monkeypatch):
+    """The second caller waits under the point's lock while the first computes it, then reads it."""
+    import threading
+    import time
+
+    from ase import Atoms
+
+    from qdlib import qchem, verification
+    from qdlib.qchem import EngineOptions
+
+    computed = []
+
+    def slow_point(atoms, settings=None, options=None, cover_nm=None, max_states=40, save_warm_start_to=None):
+        computed.append(save_warm_start_to)
+        time.sleep(0.5)  # long enough that the second caller arrives while the first computes
+        for suffix in ("", ".xy.npz"):
+            Path(save_warm_start_to + suffix).write_text("point")
+
+    monkeypatch.setattr(qchem, "excitations", slow_point)
+    options = EngineOptions(checkpoint_dir=str(tmp_path))
+    dimer, paths = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]]), []
+
+    def ask():
+        paths.append(verification.warm_start_point(dimer, "CdSe", 300.0, options=options))
+
+    callers = [threading.Thread(target=ask) for _ in range(2)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert len(computed) == 1 and paths == computed * 2
