@@ -315,6 +315,9 @@ def _library_build(args: argparse.Namespace) -> int:
             _, method, seed = name.rsplit("_", 2)
             minima += ClusterSearch(SearchConfig(comp, method=method, seed=int(seed[1:])), args.searches).result().minima
         members = select_members(minima, comp, args.window)
+        if not members:
+            print(f"{comp}: no member could be checked (GFN2-xTB's SCF fails at its minima from a fresh start)")
+            continue
         path = write_members(members, args.out)
         print(f"{comp}: {len(members)} members within {args.window} eV from {len(minima)} relaxations "
               f"({len(names)} searches) -> {path}")

@@ -20,8 +20,9 @@ from .relax import RelaxSettings, lowest_frequency, relax, relax_to_minimum
 __all__ = ["authors_minima", "recovery"]
 
 
-def authors_minima(sizes: range = range(8, 15), settings: RelaxSettings = RelaxSettings()) -> list[Atoms]:
-    """The authors' ground-state structures of ``sizes`` atoms, each relaxed to its GFN2-xTB minimum.
+def authors_minima(sizes: range = range(8, 15), settings: RelaxSettings | None = None) -> list[Atoms]:
+    """The authors' ground-state structures of ``sizes`` atoms, each relaxed to its GFN2-xTB minimum
+    (as tightly as the members, :data:`~qdlib.library.members.MEMBER_RELAX`, by default).
 
     ``info``: ``composition``, ``group`` (their row group), ``e_xtb_ev``, ``lowest_freq_cm1``,
     ``shift_angstrom`` (RMSD between their DFT geometry and its xTB minimum), and ``saddle`` where
@@ -29,6 +30,9 @@ def authors_minima(sizes: range = range(8, 15), settings: RelaxSettings = RelaxS
     """
     from ..generate import authors_structures
     from ..structures import composition
+    from .members import MEMBER_RELAX
+
+    settings = settings or MEMBER_RELAX  # as the members are relaxed: compared at one convergence
 
     out = []
     for a in authors_structures("absorption"):
@@ -67,7 +71,7 @@ def recovery(known: Sequence[Atoms], members: Sequence[Atoms],
             "composition": k.info["composition"], "group": k.info.get("group"),
             "matched": None if match is None else match.info["isomer"],
             "rmsd_angstrom": round(min((aligned_rmsd(k, m) for m in mine), default=float("nan")), 4),
-            "e_above_ev": round(k.info["e_xtb_ev"] - min(m.info["e_xtb_ev"] for m in mine), 4) if mine else None,
+            "e_above_ev": round(k.info["e_xtb_ev"] - min(m.info["e_xtb_ev"] for m in mine), 4) + 0.0 if mine else None,
             "n_members": len(mine),
         })  # fmt: skip
     return rows

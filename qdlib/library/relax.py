@@ -28,7 +28,7 @@ from ase import Atoms
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RelaxSettings", "xtb_calculator", "relax", "frequencies", "lowest_frequency", "relax_to_minimum"]
+__all__ = ["RelaxSettings", "xtb_calculator", "relax", "like_pair_distances", "frequencies", "lowest_frequency", "relax_to_minimum"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,19 @@ class RelaxSettings:
     """Pushes along an imaginary mode (and relaxations) before a structure is rejected."""
     push_angstrom: float = 0.15
     """Largest atomic displacement of a push along an imaginary mode, Å."""
+    min_cd_cd_angstrom: float = 2.9
+    """A minimum with two Cd atoms closer than this (Å) is rejected: see ``min_anion_anion_angstrom``."""
+    min_anion_anion_angstrom: float = 3.5
+    """A minimum with two chalcogens closer than this (Å) is rejected. Every one of the authors' 42 DFT
+    structures alternates Cd and chalcogen (Se/Te–Se/Te ≥ 3.95 Å, Cd–Cd ≥ 3.11 Å), while GFN2-xTB puts
+    chalcogen-bonded structures (Se/Te–Se/Te 1.9–2.3 Å) of Te-containing compositions 4–20 eV below the
+    alternating ones — far beyond the ~2.5 eV that each Se→Te substitution costs — an artefact a search
+    would take for the lowest minima."""
+    scf_agreement_ev: float = 0.01
+    """A relaxation's final energy must be met within this (eV) by an SCF from the default guess at
+    the same geometry: on Te-rich clusters the SCF, carried from step to step, can drift into a
+    solution eV below the one a fresh start finds (a Cd4Se2Te2 candidate: −414.99 eV carried,
+    no fresh convergence at 300 K, −405.34 eV at 5000 K), which a search would take for the lowest minimum."""
 
 
 def xtb_calculator():
@@ -81,7 +94,8 @@ def relax(atoms: Atoms, settings: RelaxSettings = RelaxSettings()) -> tuple[Atom
     Raises
     ------
     RuntimeError
-        If xTB's SCF fails or the optimiser does not converge within ``settings.max_steps``.
+        If xTB's SCF fails, the optimiser does not converge within ``settings.max_steps``, or an SCF
+        from the default guess at the minimum does not reproduce its energy (``settings.scf_agreement_ev``).
     """
     from ase.optimize import BFGS
 
@@ -94,11 +108,42 @@ def relax(atoms: Atoms, settings: RelaxSettings = RelaxSettings()) -> tuple[Atom
         energy = a.get_potential_energy()
     if not converged:
         raise RuntimeError(f"relaxation did not reach fmax {settings.fmax} eV/Å in {settings.max_steps} steps")
+    like = like_pair_distances(a)
+    if like["Cd"] < settings.min_cd_cd_angstrom or like["anion"] < settings.min_anion_anion_angstrom:
+        raise RuntimeError(f"not an alternating Cd-chalcogen minimum (Cd-Cd {like['Cd']:.2f} Å, "
+                           f"chalcogen-chalcogen {like['anion']:.2f} Å)")  # fmt: skip
+    fresh = _fresh_energy(a)
+    if abs(fresh - energy) > settings.scf_agreement_ev:
+        raise RuntimeError(f"the SCF at the minimum gives {fresh - energy:+.3f} eV from a fresh start: the relaxation "
+                           "followed another SCF solution")  # fmt: skip
     out = Atoms(a.numbers, a.positions)
     out.info.update(atoms.info)
     out.info["e_xtb_ev"] = float(energy)
     out.info["fmax"] = float(np.linalg.norm(forces, axis=1).max())
     return out, int(opt.get_number_of_steps())
+
+
+def like_pair_distances(atoms: Atoms) -> dict[str, float]:
+    """Shortest Cd–Cd and chalcogen–chalcogen distances of a cluster, Å (``inf`` with fewer than two).
+
+    >>> like_pair_distances(Atoms("CdSeCdSe", positions=[[0, 0, 0], [2.6, 0, 0], [2.6, 2.6, 0], [0, 2.6, 0]]))
+    {'Cd': 3.677, 'anion': 3.677}
+    """
+    d = atoms.get_all_distances()
+    np.fill_diagonal(d, np.inf)
+    cd = atoms.numbers == 48
+    out = {}
+    for name, mask in (("Cd", cd), ("anion", ~cd)):
+        out[name] = round(float(d[np.ix_(mask, mask)].min()), 3) if mask.sum() > 1 else np.inf
+    return out
+
+
+def _fresh_energy(atoms: Atoms) -> float:
+    """GFN2-xTB energy of ``atoms`` from the default guess (a new calculator), eV; RuntimeError if it fails."""
+    a = Atoms(atoms.numbers, atoms.positions)
+    a.calc = xtb_calculator()
+    with _one_thread():
+        return float(a.get_potential_energy())
 
 
 def frequencies(atoms: Atoms, settings: RelaxSettings = RelaxSettings()) -> tuple[np.ndarray, np.ndarray]:

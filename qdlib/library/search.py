@@ -219,15 +219,17 @@ class ClusterSearch:
         for retry in range(100):
             rng = self._rng(k, retry)
             start, pairing, mutations = self._operators(rng)
-            if c.method == "random" or k < c.population_size:
+            population = None
+            if c.method == "ga" and k >= c.population_size:
+                comparator = InteratomicDistanceComparator(n_top=len(c.numbers), pair_cor_cum_diff=0.015,
+                                                           pair_cor_max=0.7, dE=0.02, mic=False)  # fmt: skip
+                population = Population(da, c.population_size, comparator, rng=rng)
+            if population is None or len(population.pop) < 2:  # random search, the first population, or too few minima yet
                 child = start.get_new_candidate()
                 child.info.update(data={}, key_value_pairs={})
                 with da.c:  # one transaction: a kill leaves the candidate whole or absent
                     da.add_unrelaxed_candidate(child, description="start: random")
                 return
-            comparator = InteratomicDistanceComparator(n_top=len(c.numbers), pair_cor_cum_diff=0.015, pair_cor_max=0.7,
-                                                       dE=0.02, mic=False)  # fmt: skip
-            population = Population(da, c.population_size, comparator, rng=rng)
             parents = population.get_two_candidates()
             if parents is None:
                 continue
