@@ -96,6 +96,9 @@ class SearchConfig:
     """GA: chance that an offspring is mutated after pairing."""
     ratio_of_covalent_radii: float = 0.8
     """No pair of atoms of a new candidate closer than this × the sum of their covalent radii."""
+    like_pair_min_angstrom: float = 3.0
+    """No two Cd, nor two chalcogens, closer than this in a new candidate, Å: relaxations that end
+    chalcogen-bonded are rejected (:class:`~qdlib.library.relax.RelaxSettings`), so candidates start apart."""
     box_angstrom: float | None = None
     """Edge of the cube random starts are placed in, Å; default ``2.5 × n_atoms^(1/3)``."""
     relax: RelaxSettings = field(default_factory=RelaxSettings)
@@ -202,6 +205,10 @@ class ClusterSearch:
         n = len(c.numbers)
         slab, box = self._cell()
         blmin = closest_distances_generator(sorted(set(c.numbers)), c.ratio_of_covalent_radii)
+        cd = atomic_numbers["Cd"]
+        for pair in blmin:  # like ions apart in every new candidate: the library keeps alternating minima only
+            if (pair[0] == cd) == (pair[1] == cd):
+                blmin[pair] = max(blmin[pair], c.like_pair_min_angstrom)
         start = StartGenerator(slab, c.numbers, blmin, box_to_place_in=box, rng=rng)
         pairing = CutAndSplicePairing(slab, n, blmin, rng=rng)
         mutations = [RattleMutation(blmin, n, rng=rng), MirrorMutation(blmin, n, rng=rng)]
