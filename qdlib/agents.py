@@ -36,7 +36,7 @@ from .structures import MIN_DISTANCE_ANGSTROM
 from .surrogates import DESIGN_MODEL, load_released
 
 __all__ = ["Case", "DESIGN_MODEL", "AGENT_CONFIG", "all_cases", "released_cases", "case_task", "agent_path", "run_cases",
-           "load_case", "CaseValidation", "validate_case"]  # fmt: skip
+           "load_case", "CaseValidation", "validate_case", "pso_designs"]  # fmt: skip
 
 #: How the released agents are trained: batched, until 90 of 100 greedy starts succeed or 200 000
 #: transitions (3125 batched steps of 64 copies) are spent.
@@ -257,3 +257,15 @@ def validate_case(case: Case, n_starts: int = 100, seed: int = 0, root=None) -> 
         peaks_nm=spectrum_peak(spectra, case.kind), loss=result.loss.astype(float), success=result.success.astype(bool),
         wall_time_s=result.wall_time_s, start_success=start_loss < task.config.termination_loss,
     )  # fmt: skip
+
+
+def pso_designs(case: Case, n_runs: int) -> list[NDArray[np.float64]]:
+    """The best designs of ``n_runs`` particle-swarm runs (:func:`qdlib.pso.pso`, seeds 0, 1, …) on ``case``'s task.
+
+    The designer the paper compares the agents with (Fig. 7), on the same task and forward model
+    as the case's agent; each design is the run's ``best_position`` (the movable atoms, Å).
+    """
+    from .pso import PSOConfig, pso  # looked up here: tests replace it
+
+    task = case_task(case)
+    return [pso(task, PSOConfig(seed=k)).best_position for k in range(n_runs)]

@@ -12,6 +12,8 @@ each with its case's target on a window that both spectra cover.
     The verdicts on a :class:`~qdlib.agents.CaseValidation`'s first designs.
 :func:`compute_rechecks`, :func:`compute_references`, :func:`compute_covering`
     TD-DFT of the references (the targets) and of designs until each case has enough valid verdicts.
+:func:`compute_pso_designs`
+    TD-DFT of the particle swarm's best designs of a case, judged as the agents' are.
 :func:`tddft_spectra`, :func:`tddft_peaks`
     Spectra and peaks of stored results (NaN where not computed).
 
@@ -33,7 +35,7 @@ import numpy as np
 from ase import Atoms
 from numpy.typing import ArrayLike, NDArray
 
-from .agents import Case, CaseValidation
+from .agents import Case, CaseValidation, pso_designs
 from .compute import compute_many
 from .design import DesignConfig, benchmark_target
 from . import qchem
@@ -60,6 +62,7 @@ __all__ = [
     "compute_rechecks",
     "compute_covering",
     "compute_references",
+    "compute_pso_designs",
     "stored_excitations",
     "tddft_spectra",
     "tddft_peaks",
@@ -392,6 +395,19 @@ def compute_covering(frames: Sequence[Atoms], window: Window, store, settings=No
     for i, err in report.failures.items():
         log.warning("%s: %s", frames[i].info, err)
     return report
+
+
+def compute_pso_designs(case: Case, n_runs: int, store, settings=None, options=None, executor=None,
+                        max_states: int = COVER_MAX_STATES):  # fmt: skip
+    """TD-DFT of the best designs of ``n_runs`` particle-swarm runs on ``case`` (:func:`qdlib.agents.pso_designs`).
+
+    Labelled ``set="pso"`` and ``seed``, computed covering the case's window as the agents' designs
+    are (:func:`compute_covering`, whose :class:`~qdlib.compute.BatchReport` is returned).
+    """
+    window = case_window(case.dot, case.kind)
+    frames = [designed_structure(case, positions, set="pso", seed=k, **cover_label(window))
+              for k, positions in enumerate(pso_designs(case, n_runs))]  # fmt: skip
+    return compute_covering(frames, window, store, settings, options, executor, max_states)
 
 
 def _scalar_labels(atoms: Atoms) -> dict:

@@ -160,9 +160,10 @@ def test_a_minimum_reached_twice_is_recorded_and_not_chosen_for_emission(tmp_pat
 
 def test_design_region_cli_skip_starts_each_dot_later(monkeypatch):
     from qdlib import cli
+    from qdlib.cli import tddft
 
     seen = {}
-    monkeypatch.setattr(cli, "_compute_set", lambda geoms, args, store, labels: seen.setdefault("geoms", geoms) and 0)
+    monkeypatch.setattr(tddft, "_compute_set", lambda geoms, args, store, labels: seen.setdefault("geoms", geoms) and 0)
     cli.main(["design-region", "--dots", "Cd4Se4", "Cd6Se6", "--n-per-dot", "8", "--skip", "6"])
     got = [(g.info["dot"], g.info["case_index"], g.info["n_movable"]) for g in seen["geoms"]]
     assert got == [("Cd4Se4", 1, 1), ("Cd4Se4", 1, 2), ("Cd6Se6", 1, 1), ("Cd6Se6", 1, 2)]

@@ -189,6 +189,7 @@ def test_recheck_judges_designs_by_their_stored_tddft_spectra(tiny_agent, tmp_pa
 
 def _captured_compute_set(monkeypatch):
     from qdlib import cli
+    from qdlib.cli import tddft
 
     seen = {}
 
@@ -196,7 +197,7 @@ def _captured_compute_set(monkeypatch):
         seen.update(geoms=geoms, store=store, labels=[labels(g) for g in geoms])
         return 0
 
-    monkeypatch.setattr(cli, "_compute_set", capture)
+    monkeypatch.setattr(tddft, "_compute_set", capture)
     return cli, seen
 
 

@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
 
-__all__ = ["returning_cosine", "ground_state_forces", "design_forces", "read_forces"]
+__all__ = ["returning_cosine", "ground_state_forces", "design_forces", "read_forces", "force_jobs"]
 
 
 def returning_cosine(positions: NDArray, forces: NDArray, sites: NDArray) -> NDArray[np.float64]:
@@ -121,3 +121,32 @@ def design_forces(designs: Sequence[tuple[str, Atoms, Sequence[int], NDArray]], 
                  [round(f, 3) for f in row["moved_force_ev_per_angstrom"]], [round(c, 2) for c in row["returning_cosine"]],
                  row["wall_time_s"])  # fmt: skip
     return read_forces(path)
+
+
+def force_jobs(logs) -> tuple[list[tuple], list[tuple]]:
+    """What :func:`design_forces` computes for campaign ``logs``: the reference dots and the distinct confirmed designs.
+
+    Parameters
+    ----------
+    logs : sequence of qdlib.campaign.results.CampaignLog
+
+    Returns
+    -------
+    references, designs : list of (name, atoms, movable, sites)
+        ``references``: the undisplaced dot of every case, one per dot (``"reference <dot>"``, no
+        moved atom); ``designs``: every distinct confirmed design
+        (:func:`~qdlib.campaign.results.confirmed_designs`), named by its results-store key, its moved
+        atoms' sites the centres of their cuboids.
+    """
+    from .results import confirmed_designs
+    from .space import DesignSpace
+
+    spaces, designs = {}, []
+    for config, r in confirmed_designs(logs):
+        case = (config.dot, config.n_movable, config.edge_angstrom, config.kind)
+        if case not in spaces:
+            spaces[case] = DesignSpace.benchmark(*case)
+        space = spaces[case]
+        designs.append((r.key, space.atoms_at(np.asarray(r.u)), space.movable, space.centre))
+    references = {f"reference {case[0]}": s.atoms for case, s in spaces.items()}
+    return [(name, atoms, [], np.empty((0, 3))) for name, atoms in references.items()], designs

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from .loop import CallRecord, CampaignConfig, default_budget, read_log
 
 __all__ = ["CampaignLog", "read_campaigns", "config_from_name", "summary_rows", "confirmed_by_call", "pass_rate", "strain_agreement",
            "sort_rows", "format_summary", "survival", "first_rate", "stream_test", "confirmed_designs", "shared_designs",
-           "calibration_report"]
+           "calibration_report", "release_campaign_logs"]
 
 _NAME = re.compile(r"^(?P<dot>\w+?)_(?P<edge>[\d.]+)A_(?P<n>\d+)_T(?P<shift>0|[+-][\d.]+)_(?P<method>[a-z][a-z-]*)_s(?P<seed>\d+)$")
 
@@ -98,6 +99,34 @@ def read_campaigns(log_dir, methods: Sequence[str] | None = None) -> list[Campai
         if methods is None or config.method in methods:
             out.append(CampaignLog(config, read_log(path)))
     return out
+
+
+def release_campaign_logs(log_dir, out) -> tuple[list[CampaignLog], list[CampaignLog], list[Path]]:
+    """Copy the logs of the finished campaigns of ``log_dir`` to ``out``, the release; the release follows the working logs.
+
+    A campaign still running is held back; a released log with no finished working log (its
+    campaign restarted or removed) is removed. Nothing is done, and ``out`` is not created, when
+    ``log_dir`` holds no log.
+
+    Returns
+    -------
+    released, held_back : list of CampaignLog
+        The finished campaigns (copied) and the running ones (not released).
+    removed : list of pathlib.Path
+        The released logs removed.
+    """
+    logs = read_campaigns(log_dir)
+    if not logs:
+        return [], [], []
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    done = [g for g in logs if g.finished]
+    for g in done:
+        shutil.copyfile(Path(log_dir) / f"{g.config.name}.jsonl", out / f"{g.config.name}.jsonl")
+    removed = sorted(set(out.glob("*.jsonl")) - {out / f"{g.config.name}.jsonl" for g in done})
+    for stale in removed:
+        stale.unlink()
+    return done, [g for g in logs if not g.finished], removed
 
 
 def confirmed_by_call(log: CampaignLog) -> np.ndarray:

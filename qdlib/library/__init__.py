@@ -12,10 +12,10 @@ rotation, translation and the order of like atoms (:mod:`.identity`).
 
 from .identity import IdentityTolerances, aligned_rmsd, same_minimum, unique_minima
 from .relax import RelaxSettings, frequencies, lowest_frequency, relax, relax_to_minimum
-from .search import METHODS, ClusterSearch, SearchConfig, SearchResult, compositions, parse_composition
+from .search import METHODS, ClusterSearch, SearchConfig, SearchResult, compositions, parse_composition, searched_minima
 
 __all__ = [
     "IdentityTolerances", "aligned_rmsd", "same_minimum", "unique_minima",
     "RelaxSettings", "frequencies", "lowest_frequency", "relax", "relax_to_minimum",
-    "METHODS", "ClusterSearch", "SearchConfig", "SearchResult", "compositions", "parse_composition",
+    "METHODS", "ClusterSearch", "SearchConfig", "SearchResult", "compositions", "parse_composition", "searched_minima",
 ]  # fmt: skip

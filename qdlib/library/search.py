@@ -44,7 +44,8 @@ from .relax import RelaxSettings, relax
 
 log = logging.getLogger(__name__)
 
-__all__ = ["METHODS", "compositions", "SearchConfig", "SearchResult", "ClusterSearch", "AnionSwap", "parse_composition", "read_record", "compare_searches"]
+__all__ = ["METHODS", "compositions", "SearchConfig", "SearchResult", "ClusterSearch", "AnionSwap", "parse_composition", "read_record", "compare_searches",
+           "searched_minima"]
 
 METHODS = ("ga", "random")
 
@@ -351,6 +352,20 @@ class ClusterSearch:
                           origin=row.get("description", ""), search=self.config.name)  # fmt: skip
             minima.append(m)
         return SearchResult(self.config, minima, relaxed + failed, failed, n_new)
+
+
+def searched_minima(composition: str, directory: str | os.PathLike) -> tuple[list[str], list[Atoms]]:
+    """The names of the searches of ``composition`` in ``directory`` and every minimum they found, in name order.
+
+    A search is a database or text record named ``<composition>_<method>_s<seed>``
+    (:attr:`SearchConfig.name`); its minima are those of :meth:`ClusterSearch.result`.
+    """
+    names = sorted({p.stem for p in Path(directory).glob(f"{composition}_*_s*.*") if p.suffix in (".db", ".extxyz")})
+    minima = []
+    for name in names:
+        _, method, seed = name.rsplit("_", 2)
+        minima += ClusterSearch(SearchConfig(composition, method=method, seed=int(seed[1:])), directory).result().minima
+    return names, minima
 
 
 def compare_searches(records: Sequence[dict], reached_tol_ev: float = 0.005) -> list[dict]:
