@@ -19,9 +19,13 @@ import yaml
 
 from .paths import notebooks_dir, params_dir, repo_root
 
-__all__ = ["NotebookRun", "list_notebooks", "load_parameters", "release_readers", "reproduce"]
+__all__ = ["NotebookRun", "RUNS_FILE", "list_notebooks", "load_parameters", "release_readers", "reproduce", "record_run", "times_table"]
 
 log = logging.getLogger(__name__)
+
+#: Every ``qdlib reproduce`` run's notebook times, one JSON line per run (relative to the checkout):
+#: the one source of the notebooks' times (:func:`times_table`).
+RUNS_FILE = "benchmarks/results/reproduce_runs.jsonl"
 
 
 @dataclass(frozen=True)
@@ -155,3 +159,53 @@ def reproduce(profile: str = "default", only: list[str] | None = None, kernel_na
             )
         runs.append(NotebookRun(nb, out, params, time.perf_counter() - t0))
     return runs
+
+
+def record_run(runs: list[NotebookRun], profile: str, path: Path | None = None) -> dict:
+    """Append one run's notebook times to :data:`RUNS_FILE` with what the machine was doing.
+
+    The line: date, profile, CPU model and core count, the load average (1 min) at the end, the
+    commit and whether the checkout had uncommitted changes, and seconds per notebook.
+    """
+    import json
+    import os
+    import platform
+    import subprocess
+    from datetime import datetime, timezone
+
+    root = repo_root()
+    git = lambda *a: subprocess.run(["git", *a], cwd=root, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()  # fmt: skip
+    record = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "profile": profile,
+        "cpu": cpu, "cores": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2),
+        "commit": git("rev-parse", "--short", "HEAD"), "uncommitted": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "seconds": {r.notebook.stem: round(r.wall_time_s, 1) for r in runs},
+    }  # fmt: skip
+    path = path or root / RUNS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    return record
+
+
+def times_table(records: list[dict], profile: str = "default") -> str:
+    """Per notebook: the runs recorded, the fastest, the median and the slowest time (s), and the load
+    of the machine in the fastest run — the times vary with what else runs.
+
+    >>> recs = [{"profile": "default", "load_1min": l, "seconds": {"01_x": s}} for l, s in ((0.5, 100.0), (5.0, 300.0))]
+    >>> print(times_table(recs))
+    notebook                      runs  fastest s  median s  slowest s  load at fastest
+    01_x                             2      100.0     200.0      300.0              0.5
+    """
+    import numpy as np
+
+    lines = [f"{'notebook':28s} {'runs':>5s} {'fastest s':>10s} {'median s':>9s} {'slowest s':>10s} {'load at fastest':>16s}"]
+    mine = [r for r in records if r["profile"] == profile]
+    for nb in sorted({k for r in mine for k in r["seconds"]}):
+        got = [(r["seconds"][nb], r["load_1min"]) for r in mine if nb in r["seconds"]]
+        t = np.array([g[0] for g in got])
+        lines.append(f"{nb:28s} {len(got):5d} {t.min():10.1f} {np.median(t):9.1f} {t.max():10.1f} "
+                     f"{min(got)[1]:16.1f}")  # fmt: skip
+    return "\n".join(lines)

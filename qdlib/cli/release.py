@@ -22,9 +22,18 @@ __all__ = ["add_export", "add_reproduce"]
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from ..reproduce import reproduce
+    import json
 
+    from ..paths import repo_root
+    from ..reproduce import RUNS_FILE, record_run, reproduce, times_table
+
+    if args.times:
+        path = repo_root() / RUNS_FILE
+        records = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+        print(times_table(records, args.profile) if records else f"no run recorded yet in {RUNS_FILE}")
+        return 0
     runs = reproduce(profile=args.profile, only=args.only)
+    record_run(runs, args.profile)
     total = sum(r.wall_time_s for r in runs)
     for r in runs:
         print(f"{r.notebook.name:40s} {r.wall_time_s:8.1f} s  -> {r.output}")
@@ -69,6 +78,8 @@ def add_reproduce(command) -> None:
     p = command("reproduce", help="execute the notebooks in order with papermill")
     p.add_argument("--profile", default="default", help="parameter profile under params/ (default, paper)")
     p.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 01 02")
+    p.add_argument("--times", action="store_true",
+                   help=f"run nothing: the notebooks' recorded times (every run appends to {'benchmarks/results/reproduce_runs.jsonl'})")
     p.set_defaults(func=_reproduce)
 
 
