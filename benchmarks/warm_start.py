@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cover:
         import dataclasses
 
-        from qdlib.verification import case_window
+        from qdlib.references import case_window
 
         w = case_window(args.dot, "absorption")  # T0's window; the campaigns cover T-10's, 10 nm further blue
         cover = round(float(dataclasses.replace(w, blue_nm=w.blue_nm - 10.0).cover_nm), 2)

@@ -45,6 +45,7 @@ __all__ = [
     "fetch_file",
     "fetch_paper_dataset",
     "fetch_benchmark_dot",
+    "benchmark_target",
     "fetch_wavelength_grid",
     "recover_geometry",
     "movable_indices",
@@ -497,3 +498,31 @@ def _read_design_file(name: str) -> tuple[Atoms, NDArray[np.float64]]:
         raise DataFileError(f"{path}: {labels.size} label values, expected 500")
     return atoms, labels
 
+
+def benchmark_target(dot: str, kind: str = "absorption", n_movable: int = 1) -> tuple[Atoms, NDArray[np.float64]]:
+    """A benchmark dot at the authors' geometry of ``kind`` and their target spectrum of that kind.
+
+    Absorption: the ground-state geometry and absorption label; emission: the relaxed S1 geometry
+    and emission label (L mol⁻¹ cm⁻¹). ``info["movable"]`` holds the designed atoms. Read once per
+    process; every call returns fresh copies.
+
+    >>> from qdlib.spectra import peak_wavelength, wavelength_grid
+    >>> atoms, target = benchmark_target("Cd6Se6", "absorption", n_movable=2)
+    >>> atoms.get_chemical_formula(), atoms.info["movable"], round(peak_wavelength(target, wavelength_grid()), 1)
+    ('Cd6Se6', [11, 10], 374.4)
+    """
+    atoms, target = _benchmark_target(dot, kind, n_movable)
+    return atoms.copy(), target.copy()  # ase copies info deeply
+
+
+@functools.cache
+def _benchmark_target(dot: str, kind: str, n_movable: int) -> tuple[Atoms, NDArray[np.float64]]:
+    if kind == "absorption":
+        atoms = fetch_benchmark_dot(dot, n_movable)
+        return atoms, atoms.info["spectrum_absorption"]
+    if kind != "emission":
+        raise ValueError(f"kind must be 'absorption' or 'emission', got {kind!r}")
+    ds = fetch_paper_dataset("emission")
+    atoms = ds.structure(dot)
+    atoms.info.update(name=dot, movable=movable_indices(atoms, n_movable))
+    return atoms, ds.spectra[list(ds.groups).index(atoms.info["group"])]

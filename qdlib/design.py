@@ -34,7 +34,6 @@ True
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -43,6 +42,7 @@ import numpy as np
 from ase import Atoms
 from numpy.typing import NDArray
 
+from .datasets import benchmark_target  # lives beside the data it reads; still reached here as design.benchmark_target
 from .features import CM_A, CM_B, ELEMENT_ORDER, N_SLOTS, authors_block, coulomb_matrix
 from .spectra import authors_loss
 
@@ -125,37 +125,6 @@ class SurrogateForward:
         r = positions.to(self.device, torch.float32)[:, self.order]
         cm = coulomb_matrix(self.numbers, r, self.a, self.b)
         return self.surrogate.predict_torch(cm.reshape(len(r), -1), columns=self.columns)
-
-
-def benchmark_target(dot: str, kind: str = "absorption", n_movable: int = 1) -> tuple[Atoms, NDArray[np.float64]]:
-    """A benchmark dot at the authors' geometry of ``kind`` and their target spectrum of that kind.
-
-    Absorption: the ground-state geometry and absorption label; emission: the relaxed S1 geometry
-    and emission label (L mol⁻¹ cm⁻¹). ``info["movable"]`` holds the designed atoms. Read once per
-    process; every call returns fresh copies.
-
-    >>> from qdlib.spectra import peak_wavelength, wavelength_grid
-    >>> atoms, target = benchmark_target("Cd6Se6", "absorption", n_movable=2)
-    >>> atoms.get_chemical_formula(), atoms.info["movable"], round(peak_wavelength(target, wavelength_grid()), 1)
-    ('Cd6Se6', [11, 10], 374.4)
-    """
-    atoms, target = _benchmark_target(dot, kind, n_movable)
-    return atoms.copy(), target.copy()  # ase copies info deeply
-
-
-@functools.lru_cache(maxsize=None)
-def _benchmark_target(dot: str, kind: str, n_movable: int) -> tuple[Atoms, NDArray[np.float64]]:
-    from .datasets import fetch_benchmark_dot, fetch_paper_dataset, movable_indices
-
-    if kind == "absorption":
-        atoms = fetch_benchmark_dot(dot, n_movable)
-        return atoms, atoms.info["spectrum_absorption"]
-    if kind != "emission":
-        raise ValueError(f"kind must be 'absorption' or 'emission', got {kind!r}")
-    ds = fetch_paper_dataset("emission")
-    atoms = ds.structure(dot)
-    atoms.info.update(name=dot, movable=movable_indices(atoms, n_movable))
-    return atoms, ds.spectra[list(ds.groups).index(atoms.info["group"])]
 
 
 @dataclass

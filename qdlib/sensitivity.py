@@ -22,7 +22,7 @@ import numpy as np
 from ase import Atoms
 from numpy.typing import ArrayLike, NDArray
 
-from .verification import tddft_peaks
+from .references import tddft_peaks
 
 __all__ = ["SensitivityCurve", "sweep_deviations", "sensitivity_curve", "equivalent_distance"]
 

@@ -112,12 +112,13 @@ def test_cycles_through_function_level_and_relative_imports_are_found():
     assert cycles(import_graph(sources)) == []
 
 
-def test_campaign_and_library_do_not_load_the_learning_layers():
-    """The design campaigns and the cluster library sit below the DDPG layer: importing them loads no agent code nor torch."""
+def test_campaign_library_and_references_do_not_load_the_learning_layers():
+    """The design campaigns, the cluster library and the reference dots (with the lookups of stored results)
+    sit below the DDPG layer: importing them loads no agent code nor torch."""
     import subprocess
     import sys
 
-    code = ("import sys, qdlib.campaign, qdlib.library; "
+    code = ("import sys, qdlib.campaign, qdlib.library, qdlib.references; "
             "print(sorted(m for m in ('qdlib.ddpg', 'qdlib.agents', 'qdlib.design', 'torch') if m in sys.modules))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

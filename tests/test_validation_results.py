@@ -9,9 +9,10 @@ import pytest
 
 from qdlib.agents import Case, validate_case
 from qdlib.generate import sensitivity_set
+from qdlib.references import case_target, find_stored, reference_frame
 from qdlib.sensitivity import equivalent_distance, sensitivity_curve, sweep_deviations
 from qdlib.tddft_data import load_tddft_dataset
-from qdlib.verification import case_target, find_stored, recheck, reference_frame
+from qdlib.verification import recheck
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +76,8 @@ def test_tddft_verdicts_on_10_angstrom_1_atom_designs(dataset):
 
 
 def test_the_paper_threshold_is_met_by_no_displaced_geometry(dataset):
+    from qdlib.references import case_window
     from qdlib.verdict import judge
-    from qdlib.verification import case_window
 
     window = case_window("Cd6Se6", "absorption")
     target = case_target("Cd6Se6", "absorption", dataset)

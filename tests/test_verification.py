@@ -10,10 +10,11 @@ from qdlib.agents import Case, run_cases, validate_case
 from qdlib.ddpg import DDPGConfig
 from qdlib.design import benchmark_target
 from qdlib.qchem import TDDFTSettings
+from qdlib.references import recompute_stored, tddft_peaks, tddft_spectra
 from qdlib.sensitivity import SensitivityCurve, equivalent_distance, sensitivity_curve, sweep_deviations
 from qdlib.spectra import broaden, spectrum_peak, wavelength_grid
 from qdlib.store import ResultStore
-from qdlib.verification import design_frames, recheck, recompute_stored, tddft_peaks, tddft_spectra
+from qdlib.verification import design_frames, recheck
 from tests import fakes
 from tests.fakes import fake_excitations
 
@@ -286,7 +287,7 @@ def test_two_callers_asking_for_one_warm_start_point_compute_it_once(tmp_path, m
 
     from ase import Atoms
 
-    from qdlib import qchem, verification
+    from qdlib import qchem, references
     from qdlib.qchem import EngineOptions
 
     computed = []
@@ -302,7 +303,7 @@ def test_two_callers_asking_for_one_warm_start_point_compute_it_once(tmp_path, m
     dimer, paths = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.55]]), []
 
     def ask():
-        paths.append(verification.warm_start_point(dimer, "CdSe", 300.0, options=options))
+        paths.append(references.warm_start_point(dimer, "CdSe", 300.0, options=options))
 
     callers = [threading.Thread(target=ask) for _ in range(2)]
     for t in callers:

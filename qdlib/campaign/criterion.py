@@ -17,7 +17,7 @@ shift (:data:`SHAPE_SHIFT_NM`, per dot and target, found by :func:`calibrate_sha
 the random control).
 
 Targets: ``T0`` is the benchmark dot's own TD-DFT spectrum (the paper's target, computed
-to cover its window, :func:`qdlib.verification.case_target`); ``T+10`` and ``T-10`` are the
+to cover its window, :func:`qdlib.references.case_target`); ``T+10`` and ``T-10`` are the
 same sticks moved by ±10 nm and broadened again — spectra no structure of the training
 data has. A shifted target's window moves with its band.
 
@@ -271,7 +271,7 @@ def campaign_target(dot: str, kind: str, source, shift_nm: float = 0.0) -> Targe
         Where the dot's reference TD-DFT (covering its window) is stored.
     shift_nm : float
     """
-    from ..verification import case_target
+    from ..references import case_target
 
     target = case_target(dot, kind, source, shift_nm=shift_nm)
     if shift_nm and kind == "absorption":

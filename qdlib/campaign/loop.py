@@ -291,7 +291,7 @@ class Campaign:
     def targets(self) -> dict[float, Target]:
         """T0, T+10 and T−10 of the dot, by shift (the reference TD-DFT computed into the store if missing)."""
         if self._targets is None:
-            from ..verification import compute_references
+            from ..references import compute_references
 
             if isinstance(self.store, ResultStore):  # (the released dataset is only read)
                 compute_references([(self.config.dot, self.config.kind)], self.store, self.settings, self.options,
@@ -325,7 +325,7 @@ class Campaign:
 
     def warm_start_point(self) -> str:
         """The reference dot's solution covering the campaign's windows, computed here if missing; its path."""
-        from ..verification import warm_start_point
+        from ..references import warm_start_point
 
         cfg = self.config
         return warm_start_point(self.space.atoms, f"{cfg.dot}_{cfg.kind}", self.cover_nm, self.settings, self.options,
@@ -359,7 +359,7 @@ class Campaign:
 
     def evaluate(self, u: NDArray[np.float64], round_: int, target: Target) -> list[CallRecord]:
         """TD-DFT of designs ``u`` (found in the store or computed into it), judged against ``target``."""
-        from ..verification import compute_covering
+        from ..references import compute_covering
 
         cfg = self.config
         frames = [self.space.atoms_at(x, set="campaign", dot=cfg.dot, n_movable=cfg.n_movable, kind=cfg.kind,

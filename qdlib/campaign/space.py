@@ -156,7 +156,7 @@ class DesignSpace:
     def benchmark(cls, dot: str, n_movable: int = 1, edge_angstrom: float = 4.0, kind: str = "absorption",
                   bounds: PhysicalBounds = PhysicalBounds()) -> DesignSpace:  # fmt: skip
         """The space of a paper case: benchmark ``dot`` at the authors' geometry, its designed atoms."""
-        from ..design import benchmark_target
+        from ..datasets import benchmark_target
 
         atoms, _ = benchmark_target(dot, kind, n_movable)
         space = cls(atoms, atoms.info["movable"], edge_angstrom, bounds)

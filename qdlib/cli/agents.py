@@ -69,8 +69,9 @@ def _agents(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from ..agents import all_cases, validate_case
+    from ..references import compute_references
     from ..stats import format_rate
-    from ..verification import compute_pso_designs, compute_rechecks, compute_references
+    from ..verification import compute_pso_designs, compute_rechecks
 
     cases = all_cases(args.kinds, args.dots, args.edges, args.atoms)
     if args.references_only:

@@ -133,7 +133,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
     geoms = sensitivity_set(args.dot, args.distances or SENSITIVITY_DISTANCES_ANGSTROM, args.atoms, args.n_directions, seed=args.seed)
     keys = ("set", "dot", "n_movable", "distance_angstrom", "direction_index")
     if args.cover:  # as a verdict sees them: states up to the target's window (qdlib.verdict)
-        from ..verification import case_window, compute_covering, cover_label
+        from ..references import case_window, compute_covering, cover_label
 
         window = case_window(args.dot, "absorption")
         for g in geoms:
@@ -143,7 +143,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
         if args.warm:  # every geometry starts from the undisplaced dot's solution (qdlib.qchem.warmstart)
             import dataclasses
 
-            from ..verification import reference_frame, warm_start_point
+            from ..references import reference_frame, warm_start_point
 
             cover = round(float(window.cover_nm), 2)
             point = warm_start_point(reference_frame(args.dot, "absorption", window), f"{args.dot}_absorption", cover,

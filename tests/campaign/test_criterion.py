@@ -73,8 +73,8 @@ def test_criterion_refuses_uncovered_and_unconverged_spectra(target):
 
 def test_shifted_targets_move_their_window_with_the_band(tmp_path, monkeypatch):
     from qdlib import qchem
+    from qdlib.references import compute_references
     from qdlib.store import ResultStore
-    from qdlib.verification import compute_references
 
     monkeypatch.setattr(qchem, "excitations", fakes.toy_oracle)
     store = ResultStore(tmp_path / "s.json")
