@@ -225,6 +225,10 @@ def spectrum_peak(spectrum: ArrayLike, kind: SpectrumKind) -> NDArray[np.float64
     return float(peak) if np.ndim(peak) == 0 else peak
 
 
+#: The authors' spectrum scale per kind, L mol⁻¹ cm⁻¹: their loss divides both spectra by it (:func:`authors_loss`).
+LOSS_SCALE: dict[str, float] = {"absorption": 1000.0, "emission": 100.0}
+
+
 def authors_loss(predicted, target, scale: float = 1000.0):
     """The authors' spectrum mismatch, ``10 * mean((predicted/scale - target/scale)**2)`` over the last axis.
 

@@ -384,7 +384,7 @@ def judge(atoms: Atoms, result: Excitations, target: Target, threshold: float = 
     >>> judge(dimer, states([3.09, 3.5]), target).status  # its highest state, 354 nm, stops short of 337.7 nm
     'uncovered'
     """
-    from .design import LOSS_SCALE
+    from .spectra import LOSS_SCALE
 
     energy = (result.e_tot_hartree - target.e_reference_hartree) * HARTREE_EV
     shortest = shortest_distance(atoms)

@@ -77,7 +77,7 @@ class SurrogateDesigns:
     def ranked(self) -> NDArray[np.float64]:
         """The pool's designs, best surrogate loss first."""
         if self._ranked is None:
-            from ..design import LOSS_SCALE
+            from ..spectra import LOSS_SCALE
             from ..spectra import authors_loss
 
             pool = self.space.pool(self.pool_size, self.pool_seed, self.cache_dir)[0]
