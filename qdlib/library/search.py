@@ -232,7 +232,8 @@ class ClusterSearch:
                 comparator = InteratomicDistanceComparator(n_top=len(c.numbers), pair_cor_cum_diff=0.015,
                                                            pair_cor_max=0.7, dE=0.02, mic=False)  # fmt: skip
                 population = Population(da, c.population_size, comparator, rng=rng)
-            if population is None or len(population.pop) < 2:  # random search, the first population, or too few minima yet
+            if population is None or len(population.pop) < 2 or retry >= 20:
+                # random search, the first population, too few minima yet, or 20 offspring that broke the distance bounds
                 child = start.get_new_candidate()
                 child.info.update(data={}, key_value_pairs={})
                 with da.c:  # one transaction: a kill leaves the candidate whole or absent
@@ -251,7 +252,7 @@ class ClusterSearch:
                     if mutant is not None:
                         da.add_unrelaxed_step(mutant, description=desc)
             return
-        raise RuntimeError(f"{c.name}: no valid offspring for candidate {k} after 100 tries")
+        raise RuntimeError(f"{c.name}: no valid candidate {k} after 100 tries")
 
     def _relax_pending(self, da) -> tuple[int, int]:
         from ase.calculators.singlepoint import SinglePointCalculator
