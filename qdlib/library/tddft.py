@@ -44,8 +44,8 @@ def spectra_selection(members: Sequence[Atoms], max_atoms: int = 12, max_e_above
     return sorted(chosen, key=lambda m: (len(m), m.info["composition"], m.info["isomer"]))
 
 
-def _labels(i: int, atoms: Atoms) -> dict:
-    return {"set": "library", "geometry": "S0", **{k: atoms.info[k] for k in _LABELS if k in atoms.info}}
+def _labels(i: int, atoms: Atoms, cover_nm: float) -> dict:
+    return {"set": "library", "geometry": "S0", "cover_nm": cover_nm, **{k: atoms.info[k] for k in _LABELS if k in atoms.info}}
 
 
 def compute_spectra(members: Sequence[Atoms], store: ResultStore, settings: TDDFTSettings = TDDFTSettings(),
@@ -57,9 +57,8 @@ def compute_spectra(members: Sequence[Atoms], store: ResultStore, settings: TDDF
     frames = [Atoms(m.numbers, m.positions, info=dict(m.info)) for m in members]
     fn = functools.partial(excitations, cover_nm=cover_nm, max_states=max_states)
     key = functools.partial(covered_key, cover_nm=cover_nm, max_states=max_states)
-    labels = lambda i, atoms: {**_labels(i, atoms), "cover_nm": cover_nm}  # noqa: E731
     return compute_many(frames, settings, options, store=store, executor=executor, compute=fn, key=key,
-                        labels=labels, progress=False)  # fmt: skip
+                        labels=functools.partial(_labels, cover_nm=cover_nm), progress=False)  # fmt: skip
 
 
 def dft_energies_above(frames: Sequence[Atoms]) -> dict[str, float]:
