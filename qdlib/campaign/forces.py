@@ -10,7 +10,8 @@ from the atom to its site; 1: straight back). The reference dot, a DFT minimum, 
 scale of "no force".
 
 Results are written one JSON line per design as they finish (``<path>``), so a killed run
-resumes where it stopped.
+resumes where it stopped, and several processes (``shard``) can share one file: each takes every
+n-th design and skips a design another process has already written.
 
 >>> site = np.array([[0.0, 0.0, 0.0]])
 >>> returning_cosine(np.array([[0.0, 0.0, 1.0]]), np.array([[0.0, 0.0, -0.3]]), site).round(3)
@@ -33,7 +34,7 @@ from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
 
-__all__ = ["returning_cosine", "ground_state_forces", "design_forces", "read_forces", "force_jobs"]
+__all__ = ["design_forces", "force_jobs", "ground_state_forces", "read_forces", "returning_cosine"]
 
 
 def returning_cosine(positions: NDArray, forces: NDArray, sites: NDArray) -> NDArray[np.float64]:
@@ -76,7 +77,7 @@ def read_forces(path: str | os.PathLike) -> list[dict]:
 
 
 def design_forces(designs: Sequence[tuple[str, Atoms, Sequence[int], NDArray]], path: str | os.PathLike, settings=None,
-                  options=None) -> list[dict]:  # fmt: skip
+                  options=None, shard: tuple[int, int] = (0, 1)) -> list[dict]:  # fmt: skip
     """Forces on each design, one JSON line per design appended to ``path``; designs already there are skipped.
 
     Parameters
@@ -89,6 +90,9 @@ def design_forces(designs: Sequence[tuple[str, Atoms, Sequence[int], NDArray]], 
         The JSON-lines file of results.
     settings, options
         As for :func:`qdlib.qchem.excitations` (default: the paper's settings).
+    shard : (k, n)
+        Compute designs ``k, k + n, k + 2n, …`` only (0 ≤ k < n): n processes with k = 0 … n − 1
+        share the work and the file.
 
     Returns
     -------
@@ -97,10 +101,15 @@ def design_forces(designs: Sequence[tuple[str, Atoms, Sequence[int], NDArray]], 
         any atom), ``moved_force_ev_per_angstrom`` and ``returning_cosine`` (per moved atom),
         ``displacement_angstrom`` (per moved atom), ``energy_ev``, ``wall_time_s``.
     """
+    k, n = shard
+    if not 0 <= k < n:
+        raise ValueError(f"shard {k} of {n}: need 0 <= k < n")
     path = Path(path)
     done = {r["key"] for r in read_forces(path)}
-    todo = [d for d in designs if d[0] not in done]
+    todo = [d for d in designs[k::n] if d[0] not in done]
     for i, (key, atoms, movable, sites) in enumerate(todo):
+        if key in {r["key"] for r in read_forces(path)}:  # written meanwhile by another process
+            continue
         start = time.perf_counter()
         energy, forces = ground_state_forces(atoms, settings, options)
         movable = list(movable)

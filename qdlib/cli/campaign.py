@@ -48,7 +48,10 @@ def _campaign_forces(args: argparse.Namespace) -> int:
 
     references, designs = force_jobs(read_campaigns(args.log_dir))
     print(f"{len(designs)} distinct confirmed designs and {len(references)} reference dots; results in {args.out}")
-    rows = design_forces(references + designs, args.out, options=engine_options(args))
+    k, _, n = args.shard.partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise SystemExit(f"--shard {args.shard!r}: expected K/N with 1 <= K <= N, e.g. 1/2")
+    rows = design_forces(references + designs, args.out, options=engine_options(args), shard=(int(k) - 1, int(n)))
     for row in rows:
         print(f"{row['key'][:16]:16s} {row['formula']:8s} largest force {row['max_force_ev_per_angstrom']:.3f} eV/Å; moved atom "
               f"{[round(f, 3) for f in row['moved_force_ev_per_angstrom']]} eV/Å, cosine back to its site "
@@ -122,6 +125,8 @@ def add_commands(command) -> None:
                                          "reference dots: would a design stay where it was put? (resumable)")
     f.add_argument("--log-dir", default=str(stores_dir() / "campaigns"), help="folder of campaign logs")
     f.add_argument("--out", default="data/campaign_forces.jsonl", help="results, one JSON line per structure")
+    f.add_argument("--shard", default="1/1", help="K/N: compute every N-th structure from the K-th (N processes "
+                                                  "share the work and the --out file)")
     add_engine_args(f)
     f.set_defaults(func=_campaign_forces)
     s = command("campaigns", help="what the design campaigns found: calls to the first confirmed design, "

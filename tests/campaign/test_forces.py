@@ -27,3 +27,49 @@ def test_forces_point_a_displaced_atom_back_and_a_killed_run_resumes(tmp_path, m
     rows = forces.design_forces(designs, tmp_path / "f.jsonl")
     assert spring.calls == 2 and [r["key"] for r in rows] == ["d0", "d1"]  # d0 read back, not recomputed
     assert forces.returning_cosine(site[None] + [[0.3, 0, 0]], [[1.0, 0, 0]], site[None])[0] == pytest.approx(-1.0)
+
+
+def test_shards_split_the_designs_and_skip_what_another_process_wrote(tmp_path, monkeypatch):
+    from ase import Atoms
+
+    from qdlib.campaign import forces
+
+    computed = []
+
+    def flat(atoms, settings=None, options=None):
+        computed.append(round(atoms.positions[1, 0], 3))
+        return 0.0, np.zeros((len(atoms), 3))
+
+    monkeypatch.setattr(forces, "ground_state_forces", flat)
+    designs = [(f"d{k}", Atoms("CdSe", positions=[[0, 0, 0], [0.1 * k, 0, 2.6]]), [1], np.array([[0, 0, 2.6]]))
+               for k in range(5)]  # fmt: skip
+    forces.design_forces(designs, tmp_path / "f.jsonl", shard=(1, 2))
+    assert computed == [0.1, 0.3]
+    rows = forces.design_forces(designs, tmp_path / "f.jsonl", shard=(0, 2))
+    assert computed == [0.1, 0.3, 0.0, 0.2, 0.4] and sorted(r["key"] for r in rows) == [f"d{k}" for k in range(5)]
+    forces.design_forces(designs, tmp_path / "f.jsonl")  # all written: nothing computed again
+    assert len(computed) == 5
+    with pytest.raises(ValueError, match="shard 2 of 2"):
+        forces.design_forces(designs, tmp_path / "f.jsonl", shard=(2, 2))
+
+
+def test_a_design_written_by_another_process_meanwhile_is_not_computed_again(tmp_path, monkeypatch):
+    import json
+
+    from ase import Atoms
+
+    from qdlib.campaign import forces
+
+    out, computed = tmp_path / "f.jsonl", []
+
+    def flat(atoms, settings=None, options=None):
+        computed.append(round(atoms.positions[1, 0], 3))
+        if len(computed) == 1:  # meanwhile another process finishes d2
+            out.write_text(json.dumps({"key": "d2"}) + "\n")
+        return 0.0, np.zeros((len(atoms), 3))
+
+    monkeypatch.setattr(forces, "ground_state_forces", flat)
+    designs = [(f"d{k}", Atoms("CdSe", positions=[[0, 0, 0], [0.1 * k, 0, 2.6]]), [1], np.array([[0, 0, 2.6]]))
+               for k in range(4)]  # fmt: skip
+    rows = forces.design_forces(designs, out)
+    assert computed == [0.0, 0.1, 0.3] and sorted(r["key"] for r in rows) == ["d0", "d1", "d2", "d3"]
