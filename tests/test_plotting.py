@@ -34,14 +34,14 @@ def test_saving_the_same_figure_twice_writes_identical_files(tmp_path, monkeypat
 def test_inside_a_kernel_the_written_png_is_displayed_and_the_figure_closed(tmp_path, monkeypatch):
     monkeypatch.setenv("QDLIB_FIGURES_DIR", str(tmp_path))
     shown = []
-    monkeypatch.setattr(plotting, "_in_kernel", lambda: True)
+    monkeypatch.setattr(plotting.core, "_in_kernel", lambda: True)
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
     fig = _draw()
     plotting.save_figure(fig, "inline")
     assert len(shown) == 1 and shown[0].data == (tmp_path / "inline.png").read_bytes()
     assert not plt.fignum_exists(fig.number)
     fig = _draw()
-    monkeypatch.setattr(plotting, "_in_kernel", lambda: False)  # a script: nothing displayed, the figure is the caller's
+    monkeypatch.setattr(plotting.core, "_in_kernel", lambda: False)  # a script: nothing displayed, the figure is the caller's
     plotting.save_figure(fig, "script")
     assert len(shown) == 1 and plt.fignum_exists(fig.number)
     plt.close(fig)

@@ -1,0 +1,41 @@
+"""Plots of the paper's figures: one function per panel, no computation, one module per notebook.
+
+Every function takes the data it draws and an optional matplotlib ``ax``
+and returns the axes, so notebooks compose panels freely.
+
+>>> from qdlib import spectra
+>>> grid = spectra.wavelength_grid("absorption")
+>>> ax = plot_spectrum(grid, spectra.broaden([400.0, 350.0], [0.1, 0.05], grid), label="two sticks")
+>>> twin = plot_sticks([400.0, 350.0], [0.1, 0.05], ax=ax)
+>>> ax.get_xlabel(), twin.get_ylabel()
+('wavelength (nm)', 'oscillator strength')
+"""
+
+from .campaign import METHOD_COLOURS, plot_fig8a_survival, plot_fig8b_peak_vs_strain, plot_fig8c_forward_model
+from .core import ELEMENT_COLOURS, plot_spectrum, plot_sticks, plot_structure, save_figure, show_inline, view3d
+from .design import plot_fig6, plot_sensitivity
+from .library import plot_library_energies, plot_library_peaks
+from .surrogates import plot_coulomb_matrix, plot_cv_errors, plot_learning_curves, plot_peak_parity, plot_rf_trees
+
+__all__ = [
+    "ELEMENT_COLOURS",
+    "METHOD_COLOURS",
+    "plot_coulomb_matrix",
+    "plot_cv_errors",
+    "plot_fig6",
+    "plot_fig8a_survival",
+    "plot_fig8b_peak_vs_strain",
+    "plot_fig8c_forward_model",
+    "plot_learning_curves",
+    "plot_library_energies",
+    "plot_library_peaks",
+    "plot_peak_parity",
+    "plot_rf_trees",
+    "plot_sensitivity",
+    "plot_spectrum",
+    "plot_sticks",
+    "plot_structure",
+    "save_figure",
+    "show_inline",
+    "view3d",
+]
