@@ -14,7 +14,6 @@ confirmed designs per call, what the calls cost.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import shutil
 from collections import defaultdict
@@ -27,9 +26,23 @@ import numpy as np
 from ..stats import binomial_interval, format_rate, rank_correlation
 from .loop import CallRecord, CampaignConfig, default_budget, read_log
 
-__all__ = ["CampaignLog", "read_campaigns", "config_from_name", "summary_rows", "confirmed_by_call", "pass_rate", "strain_agreement",
-           "sort_rows", "format_summary", "survival", "first_rate", "stream_test", "confirmed_designs", "shared_designs",
-           "calibration_report", "release_campaign_logs"]
+__all__ = [
+    "CampaignLog",
+    "config_from_name",
+    "confirmed_by_call",
+    "confirmed_designs",
+    "first_rate",
+    "format_summary",
+    "pass_rate",
+    "read_campaigns",
+    "release_campaign_logs",
+    "shared_designs",
+    "sort_rows",
+    "strain_agreement",
+    "stream_test",
+    "summary_rows",
+    "survival",
+]
 
 _NAME = re.compile(r"^(?P<dot>\w+?)_(?P<edge>[\d.]+)A_(?P<n>\d+)_T(?P<shift>0|[+-][\d.]+)_(?P<method>[a-z][a-z-]*)_s(?P<seed>\d+)$")
 
@@ -382,6 +395,7 @@ def shared_designs(logs: Sequence[CampaignLog], method: str) -> list[tuple[str, 
     continuous random designs from their own pools share none, while seeds drawing from one
     candidate pool come to pick the same candidates. Empty when no two seeds of a case share a design.
 
+    >>> import dataclasses
     >>> mk = lambda name, keys: CampaignLog(config_from_name(name), [dataclasses.replace(_toy_call(i, False), key=k)
     ...                                                               for i, k in enumerate(keys)])
     >>> shared_designs([mk("D_4A_1_T0_bo_s0", "ab"), mk("D_4A_1_T+10_bo_s1", "cb"), mk("D_4A_1_T0_bo_s2", "de")], "bo")
@@ -397,51 +411,3 @@ def shared_designs(logs: Sequence[CampaignLog], method: str) -> list[tuple[str, 
             if case2 == case and seed2 > seed and k & k2:
                 out.append((case, seed, seed2, len(k & k2)))
     return out
-
-
-def calibration_report(logs: Sequence[CampaignLog], store, log_dir, max_rate: float = 0.1) -> str:
-    """Is the criterion strict enough? Per case and target, the random control's pass rate and the calibration.
-
-    For each case × target with random campaigns: the criterion's cosine threshold; the random designs
-    confirmed with the shape test taken at the peak tolerance; the shift :func:`calibrate_shape_shift`
-    finds on them beside the one the criterion uses; their pass rate under the criterion, with the
-    tests they failed; the same per seed, with its 95 % interval and whether it lies above ``max_rate``;
-    and what the criterion's first version (cosine ≥ 0.9 alone, no intensity test) would confirm.
-    """
-    import dataclasses as dc
-
-    from ..stats import format_rate
-    from .criterion import Criterion, calibrate_shape_shift
-    from .loop import Campaign
-
-    first_version = Criterion(min_similarity=0.9, max_intensity_ratio=np.inf)
-    lines = []
-    for (case, target, method), group in sorted(_groups(logs).items(), key=lambda kv: (kv[0][0], _TARGET_ORDER.get(kv[0][1], 9))):
-        if method != "random":
-            continue
-        c0 = Campaign(group[0].config, store, log_dir)
-        calls = [r for g in group for r in g.history]
-        valid = list({r.key: r for r in calls if r.status == "valid"}.values())
-        verdicts = [r.verdict() for r in valid]
-        at_tolerance = dc.replace(c0.criterion, min_similarity=None, shape_shift_nm=None).for_target(c0.target)
-        k5 = sum(at_tolerance.check(v, c0.space.min_distance_angstrom).confirmed for v in verdicts)
-        shift = calibrate_shape_shift(verdicts, c0.target, c0.criterion, min_distance_angstrom=c0.space.min_distance_angstrom)
-        used = c0.criterion.shape_shift_nm or c0.criterion.peak_tolerance_nm
-        tol = c0.criterion.peak_tolerance_nm
-        lines.append(f"{case}, {target}: cosine threshold {c0.criterion.min_similarity:.4f}; the shape test at {tol:g} nm "
-                     f"confirms {format_rate(k5, len(verdicts))} of the random designs; calibrated shift {shift:g} nm, "
-                     f"the criterion uses {used:g} nm")  # fmt: skip
-        p = pass_rate(calls)
-        fails: dict[str, int] = defaultdict(int)
-        for r in valid:
-            for f in r.failures:
-                fails[f] += 1
-        lines.append(f"    random designs confirmed {format_rate(p['k'], p['n'])}; failed tests among {len(valid)} valid: "
-                     f"{dict(sorted(fails.items()))}")  # fmt: skip
-        for g in group:
-            q = pass_rate(g.history)
-            bar = "above" if q["rate"] > max_rate else "within"
-            lines.append(f"    seed {g.config.seed}: {format_rate(q['k'], q['n'])}, {bar} the one-in-{1 / max_rate:.0f} bar")
-        k1 = sum(first_version.check(r.verdict()).confirmed for r in valid)
-        lines.append(f"    the criterion's first version (cosine ≥ 0.9 alone) would confirm {format_rate(k1, len(valid))}")
-    return "\n".join(lines)

@@ -138,20 +138,3 @@ def test_the_stream_test_agrees_with_scipys_exact_permutation_test():
         assert t[key] == pytest.approx(ref)
     one = stream_test(logs[:2], "al", "random")
     assert one["n_streams"] == 1 and one["p_two_sided"] == 1.0 and one["p_less"] == 0.5  # one stream: two sign flips
-
-
-def test_the_calibration_report_gives_each_random_seed_against_the_bar(tmp_path, monkeypatch):
-    from qdlib.campaign import read_campaigns
-    from qdlib.campaign.results import calibration_report
-
-    for seed in (3, 4):
-        _toy_campaign(tmp_path, monkeypatch, seed=seed, budget=4).run()
-    logs = read_campaigns(tmp_path / "logs")
-    report = calibration_report(logs, tmp_path / "store.json", tmp_path / "logs")
-    lines = report.splitlines()
-    assert lines[0].startswith("Cd4Se4 1 Å 1 at., T0: cosine threshold") and "calibrated shift" in lines[0]
-    for seed, g in zip((3, 4), logs):
-        k = sum(r.confirmed for r in {r.key: r for r in g.history}.values())
-        bar = "above" if k / 4 > 0.1 else "within"
-        assert any(line.strip().startswith(f"seed {seed}: {k}/4") and f"{bar} the one-in-10 bar" in line for line in lines)
-    assert "first version" in lines[-1]
