@@ -9,7 +9,8 @@ points back toward the atom's true position (the cosine between the force and th
 from the atom to its site; 1: straight back). The reference dot, a DFT minimum, sets the
 scale of "no force".
 
-Results are written one JSON line per design as they finish (``<path>``), so a killed run
+Designs of one dot differ by a few tenths of an ångström, so each SCF starts from the density
+of the previous structure with the same formula. Results are written one JSON line per design as they finish (``<path>``), so a killed run
 resumes where it stopped, and several processes (``shard``) can share one file: each takes every
 n-th design and skips a design another process has already written.
 
@@ -59,14 +60,18 @@ def returning_cosine(positions: NDArray, forces: NDArray, sites: NDArray) -> NDA
         return np.where(norm > 0, np.sum(back * f, axis=-1) / norm, np.nan)
 
 
-def ground_state_forces(atoms: Atoms, settings=None, options=None) -> tuple[float, NDArray[np.float64]]:
-    """DFT ground-state energy (eV) and forces (eV/Å, ``(n_atoms, 3)``) of ``atoms`` at ``settings``."""
+def ground_state_forces(atoms: Atoms, settings=None, options=None, dm0=None) -> tuple[float, NDArray[np.float64], NDArray]:
+    """DFT ground state of ``atoms`` at ``settings``: energy (eV), forces (eV/Å, ``(n_atoms, 3)``) and density matrix.
+
+    ``dm0``: the SCF's initial density (e.g. a nearby geometry's, the third value returned); the
+    converged state, and so the forces, do not depend on it beyond the SCF's threshold.
+    """
     from ..qchem import EngineOptions, TDDFTSettings, build_mol
     from ..qchem.geomopt import state_gradient
 
     settings, options = settings or TDDFTSettings(), options or EngineOptions()
-    energy, gradient, _ = state_gradient(build_mol(atoms, settings), 0, settings, options)
-    return energy * Hartree, -np.asarray(gradient) * Hartree / Bohr
+    energy, gradient, mf = state_gradient(build_mol(atoms, settings), 0, settings, options, dm0=dm0)
+    return energy * Hartree, -np.asarray(gradient) * Hartree / Bohr, mf.make_rdm1()
 
 
 def read_forces(path: str | os.PathLike) -> list[dict]:
@@ -107,14 +112,16 @@ def design_forces(designs: Sequence[tuple[str, Atoms, Sequence[int], NDArray]], 
     path = Path(path)
     done = {r["key"] for r in read_forces(path)}
     todo = [d for d in designs[k::n] if d[0] not in done]
+    densities = {}  # per formula, the last converged density: the next design's SCF starts from it
     for i, (key, atoms, movable, sites) in enumerate(todo):
         if key in {r["key"] for r in read_forces(path)}:  # written meanwhile by another process
             continue
         start = time.perf_counter()
-        energy, forces = ground_state_forces(atoms, settings, options)
+        formula = atoms.get_chemical_formula()
+        energy, forces, densities[formula] = ground_state_forces(atoms, settings, options, densities.get(formula))
         movable = list(movable)
         pos = atoms.positions[movable]
-        row = {"key": key, "formula": atoms.get_chemical_formula(), "energy_ev": energy,
+        row = {"key": key, "formula": formula, "energy_ev": energy,
                "max_force_ev_per_angstrom": float(np.linalg.norm(forces, axis=1).max()),
                "moved_force_ev_per_angstrom": np.linalg.norm(forces[movable], axis=1).tolist(),
                "returning_cosine": returning_cosine(pos, forces[movable], np.asarray(sites)).tolist(),

@@ -11,11 +11,11 @@ def test_forces_point_a_displaced_atom_back_and_a_killed_run_resumes(tmp_path, m
 
     site = np.array([0.0, 0.0, 2.6])
 
-    def spring(atoms, settings=None, options=None):  # a harmonic well around the site for atom 1
+    def spring(atoms, settings=None, options=None, dm0=None):  # a harmonic well around the site for atom 1
         f = np.zeros((len(atoms), 3))
         f[1] = -2.0 * (atoms.positions[1] - site)
         spring.calls += 1
-        return 0.0, f
+        return 0.0, f, None
 
     spring.calls = 0
     monkeypatch.setattr(forces, "ground_state_forces", spring)
@@ -36,9 +36,9 @@ def test_shards_split_the_designs_and_skip_what_another_process_wrote(tmp_path, 
 
     computed = []
 
-    def flat(atoms, settings=None, options=None):
+    def flat(atoms, settings=None, options=None, dm0=None):
         computed.append(round(atoms.positions[1, 0], 3))
-        return 0.0, np.zeros((len(atoms), 3))
+        return 0.0, np.zeros((len(atoms), 3)), None
 
     monkeypatch.setattr(forces, "ground_state_forces", flat)
     designs = [(f"d{k}", Atoms("CdSe", positions=[[0, 0, 0], [0.1 * k, 0, 2.6]]), [1], np.array([[0, 0, 2.6]]))
@@ -62,14 +62,47 @@ def test_a_design_written_by_another_process_meanwhile_is_not_computed_again(tmp
 
     out, computed = tmp_path / "f.jsonl", []
 
-    def flat(atoms, settings=None, options=None):
+    def flat(atoms, settings=None, options=None, dm0=None):
         computed.append(round(atoms.positions[1, 0], 3))
         if len(computed) == 1:  # meanwhile another process finishes d2
             out.write_text(json.dumps({"key": "d2"}) + "\n")
-        return 0.0, np.zeros((len(atoms), 3))
+        return 0.0, np.zeros((len(atoms), 3)), None
 
     monkeypatch.setattr(forces, "ground_state_forces", flat)
     designs = [(f"d{k}", Atoms("CdSe", positions=[[0, 0, 0], [0.1 * k, 0, 2.6]]), [1], np.array([[0, 0, 2.6]]))
                for k in range(4)]  # fmt: skip
     rows = forces.design_forces(designs, out)
     assert computed == [0.0, 0.1, 0.3] and sorted(r["key"] for r in rows) == ["d0", "d1", "d2", "d3"]
+
+
+def test_each_scf_starts_from_the_last_density_of_the_same_formula(tmp_path, monkeypatch):
+    from ase import Atoms
+
+    from qdlib.campaign import forces
+
+    guesses = []
+
+    def fake(atoms, settings=None, options=None, dm0=None):
+        guesses.append(dm0)
+        return 0.0, np.zeros((len(atoms), 3)), f"{atoms.get_chemical_formula()} at {atoms.positions[1, 2]:.1f}"
+
+    monkeypatch.setattr(forces, "ground_state_forces", fake)
+    designs = [(k, Atoms(f, positions=[[0, 0, 0], [0, 0, z]]), [1], np.array([[0, 0, 2.6]]))
+               for k, f, z in [("a", "CdSe", 2.7), ("b", "CdTe", 2.8), ("c", "CdSe", 2.9)]]  # fmt: skip
+    forces.design_forces(designs, tmp_path / "f.jsonl")
+    assert guesses == [None, None, "CdSe at 2.7"]
+
+
+@pytest.mark.tddft
+def test_ground_state_forces_do_not_depend_on_the_initial_density():
+    from ase import Atoms
+
+    from qdlib.campaign.forces import ground_state_forces
+    from qdlib.qchem import TDDFTSettings
+
+    settings = TDDFTSettings(grid_level=0)
+    e0, f0, dm = ground_state_forces(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]]), settings)
+    e1, f1, _ = ground_state_forces(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.65]]), settings, dm0=dm)
+    e2, f2, _ = ground_state_forces(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.65]]), settings)
+    assert e1 == pytest.approx(e2, abs=1e-6) and np.allclose(f1, f2, atol=1e-4)  # eV, eV/Å
+    assert np.allclose(f0[0], -f0[1], atol=0.05) and e0 != e1  # no net force (to the coarse grid's error)
