@@ -35,8 +35,9 @@ from .stats import finite_median
 from .structures import MIN_DISTANCE_ANGSTROM
 from .surrogates import DESIGN_MODEL, load_released
 
-__all__ = ["Case", "DESIGN_MODEL", "AGENT_CONFIG", "all_cases", "released_cases", "case_task", "agent_path", "run_cases",
-           "load_case", "CaseValidation", "validate_case", "pso_designs"]  # fmt: skip
+__all__ = ["AGENT_CONFIG", "DESIGN_MODEL", "Case", "CaseValidation", "DesignOutcome", "agent_path", "all_cases",
+           "case_task", "design_outcome", "load_case", "pso_designs", "released_cases", "run_cases", "train_or_load",
+           "validate_case"]  # fmt: skip
 
 #: How the released agents are trained: batched, until 90 of 100 greedy starts succeed or 200 000
 #: transitions (3125 batched steps of 64 copies) are spent.
@@ -136,6 +137,143 @@ def load_case(case: Case, root: str | Path | None = None, model: str | None = No
     meta = json.loads(path.with_suffix(".json").read_text())
     task = case_task(case, model or meta.get("forward", DESIGN_MODEL))
     return Agent.load(path, task), meta.get("history", {})
+
+
+def train_or_load(
+    case: Case, config: DDPGConfig | None = None, task: DesignTask | None = None
+) -> tuple[Agent, dict, str]:
+    """The agent of ``case``: trained here with ``config`` or, without one, the released agent.
+
+    Parameters
+    ----------
+    case : Case
+    config : DDPGConfig, optional
+        Train a new agent with this configuration (nothing saved); None loads the released one
+        (:func:`load_case`, hash-checked).
+    task : DesignTask, optional
+        The task to train on (default: :func:`case_task`); a released agent comes on its own task.
+
+    Returns
+    -------
+    agent : Agent
+    history : dict
+        Its training history (:meth:`qdlib.ddpg.TrainResult.history`).
+    origin : {"trained here", "released"}
+
+    Raises
+    ------
+    FileNotFoundError
+        Without ``config``, when ``data/agents`` holds no agent of ``case``.
+
+    Examples
+    --------
+    >>> agent, history, origin = train_or_load(Case("absorption", "Cd5Te5", 4.0, 1))
+    >>> origin, history["episodes"], agent.task.n_movable
+    ('released', 2028, 1)
+    """
+    if config is None:
+        agent, history = load_case(case)
+        return agent, history, "released"
+    result = train(task if task is not None else case_task(case), config)
+    return result.agent, result.history(), "trained here"
+
+
+@dataclass
+class DesignOutcome:
+    """One agent's designs from a batch of starts, as paper Fig. 5(c) shows them (:func:`design_outcome`).
+
+    Attributes
+    ----------
+    n_movable : int
+    fixed_positions : ndarray, shape (n_fixed, 3)
+        The atoms that stay, Å.
+    true_positions : ndarray, shape (n_movable, 3)
+        The movable atoms' true positions (the cuboids' centres), Å.
+    designs : ndarray, shape (n_success, n_movable, 3)
+        Final positions of the movable atoms in the successful designs, Å.
+    distance_angstrom : ndarray, shape (n, n_movable)
+        Distance of each designed atom from its true position, every design, Å.
+    success : ndarray of bool, shape (n,)
+    loss : ndarray, shape (n,)
+        The authors' loss of each design (forward model).
+    wall_time_s : float
+        Time of the batched rollout.
+    target : ndarray, shape (n_bins,)
+        The target spectrum, L mol⁻¹ cm⁻¹.
+    median_index : int
+        The design of median loss (of an even number, the upper of the middle two).
+    median_spectrum : ndarray, shape (n_bins,)
+        The forward model's spectrum of that design, L mol⁻¹ cm⁻¹.
+    """
+
+    n_movable: int
+    fixed_positions: NDArray[np.float64]
+    true_positions: NDArray[np.float32]
+    designs: NDArray[np.float32]
+    distance_angstrom: NDArray[np.float32]
+    success: NDArray[np.bool_]
+    loss: NDArray[np.float32]
+    wall_time_s: float
+    target: NDArray[np.float64]
+    median_index: int
+    median_spectrum: NDArray[np.float32]
+
+    @property
+    def success_rate(self) -> float:
+        return float(np.mean(self.success))
+
+    @property
+    def largest_distance_angstrom(self) -> NDArray[np.float32]:
+        """Per design, the largest distance of a designed atom from its true position, Å."""
+        return self.distance_angstrom.max(axis=1)
+
+    @property
+    def median_distance_angstrom(self) -> float:
+        """Median over all designs and atoms of the distance from the true position, Å."""
+        return np.median(self.distance_angstrom)
+
+    @property
+    def mean_success_distance_angstrom(self) -> float:
+        """Mean over the successful designs' atoms of the distance from the true position (NaN: none), Å."""
+        return self.distance_angstrom[self.success].mean() if self.success.any() else np.nan
+
+    @property
+    def median_success_distance_angstrom(self) -> float:
+        """Median over the successful designs' atoms of the distance from the true position (NaN: none), Å."""
+        return np.median(self.distance_angstrom[self.success]) if self.success.any() else np.nan
+
+    @property
+    def within_1A(self) -> float:
+        """The share of successful designs with every designed atom within 1 Å of its true position (0: none)."""
+        return np.mean(self.largest_distance_angstrom[self.success] < 1.0) if self.success.any() else 0
+
+
+def design_outcome(task: DesignTask, result) -> DesignOutcome:
+    """What Fig. 5(c) shows of ``result``, greedy designs on ``task`` (:meth:`qdlib.ddpg.Agent.design`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> agent, _ = load_case(Case("absorption", "Cd5Te5", 4.0, 1))
+    >>> result = agent.design(agent.task.sample_starts(10, torch.Generator().manual_seed(0)))
+    >>> outcome = design_outcome(agent.task, result)
+    >>> outcome.distance_angstrom.shape, outcome.median_spectrum.shape, len(outcome.designs) == result.success.sum()
+    ((10, 1), (500,), np.True_)
+    >>> bool(outcome.loss[outcome.median_index] == sorted(result.loss)[5])  # the upper median of ten
+    True
+    """
+    import torch
+
+    dist = np.linalg.norm(result.positions - task.centre.cpu().numpy(), axis=-1)
+    fixed = np.setdiff1d(np.arange(len(task.atoms)), task.movable)
+    with torch.no_grad():
+        pred = task.spectra(torch.as_tensor(result.positions, device=task.device)).cpu().numpy()
+    k = int(np.argsort(result.loss)[len(result.loss) // 2])
+    return DesignOutcome(
+        n_movable=task.n_movable, fixed_positions=task.atoms.positions[fixed], true_positions=task.centre.cpu().numpy(),
+        designs=result.positions[result.success], distance_angstrom=dist, success=result.success, loss=result.loss,
+        wall_time_s=result.wall_time_s, target=task.target, median_index=k, median_spectrum=pred[k],
+    )  # fmt: skip
 
 
 @dataclass

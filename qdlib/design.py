@@ -46,7 +46,8 @@ from .datasets import benchmark_target  # lives beside the data it reads; still 
 from .features import CM_A, CM_B, ELEMENT_ORDER, N_SLOTS, authors_block, coulomb_matrix
 from .spectra import LOSS_SCALE, authors_loss  # LOSS_SCALE: the authors' label scale per kind, reached here too
 
-__all__ = ["DesignConfig", "DesignTask", "benchmark_target", "SurrogateForward", "BatchedDesignEnv", "DesignEnv", "LOSS_SCALE"]
+__all__ = ["LOSS_SCALE", "BatchedDesignEnv", "DesignConfig", "DesignEnv", "DesignTask", "LossPlane", "SurrogateForward",
+           "benchmark_target"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,31 @@ class SurrogateForward:
         r = positions.to(self.device, torch.float32)[:, self.order]
         cm = coulomb_matrix(self.numbers, r, self.a, self.b)
         return self.surrogate.predict_torch(cm.reshape(len(r), -1), columns=self.columns)
+
+
+@dataclass(frozen=True)
+class LossPlane:
+    """The design loss on a square of the plane through a movable atom's true position (:meth:`DesignTask.loss_plane`).
+
+    Attributes
+    ----------
+    offset_angstrom : ndarray, shape (n,)
+        The grid of offsets from the true position, along x and along y alike, Å.
+    loss : ndarray, shape (n, n)
+        The authors' loss with the atom at ``x_true + offset[j]``, ``y_true + offset[i]`` in row ``i``,
+        column ``j`` (z at its true value).
+    threshold : float
+        The termination loss: a design succeeds below it.
+    """
+
+    offset_angstrom: NDArray[np.float32]
+    loss: NDArray[np.float32]
+    threshold: float
+
+    @property
+    def share_below(self) -> float:
+        """The share of the plane's points below :attr:`threshold`."""
+        return float((self.loss < self.threshold).mean())
 
 
 @dataclass
@@ -227,6 +253,54 @@ class DesignTask:
     def loss(self, spectra):
         """The authors' loss ``10·mean((pred/s − target/s)²)`` per row (:func:`qdlib.spectra.authors_loss`, on tensors)."""
         return authors_loss(spectra, self.target_t, self.scale)
+
+    def loss_plane(self, half_angstrom: float = 2.0, n: int = 61) -> LossPlane:
+        """The loss landscape of the first movable atom on the plane z = z_true (the others at their true positions).
+
+        Parameters
+        ----------
+        half_angstrom : float
+            Half the side of the square, centred on the atom's true position, Å.
+        n : int
+            Points per side (n × n in all, one batched call of the forward model).
+
+        Examples
+        --------
+        >>> task = DesignTask.benchmark("Cd6Se6", n_movable=1, edge_angstrom=4.0)
+        >>> plane = task.loss_plane(half_angstrom=2.0, n=5)
+        >>> plane.offset_angstrom.tolist(), plane.loss.shape
+        ([-2.0, -1.0, 0.0, 1.0, 2.0], (5, 5))
+        >>> bool(plane.loss[2, 2] < plane.threshold), 0.0 < plane.share_below < 1.0  # the true position succeeds
+        (True, True)
+        """
+        import torch
+
+        u = torch.linspace(-half_angstrom, half_angstrom, n, device=self.device)
+        gx, gy = torch.meshgrid(u, u, indexing="xy")
+        moved = self.centre.expand(n * n, -1, -1).clone()
+        moved[:, 0, 0] += gx.reshape(-1)
+        moved[:, 0, 1] += gy.reshape(-1)
+        with torch.no_grad():
+            loss = self.loss(self.spectra(moved)).reshape(n, n)
+        return LossPlane(u.cpu().numpy(), loss.cpu().numpy(), self.config.termination_loss)
+
+    def displacements(self, frames: Sequence[Atoms]) -> NDArray[np.float64]:
+        """Where the movable atoms of ``frames`` (geometries of this dot) sit relative to their true positions.
+
+        Returns
+        -------
+        ndarray, shape (n_frames, n_movable, 3)
+            Displacements, Å.
+
+        Examples
+        --------
+        >>> task = DesignTask.benchmark("Cd6Se6", n_movable=1)
+        >>> moved = task.atoms_at(task.centre[0].numpy() + [0.5, 0.0, -0.25])
+        >>> task.displacements([moved]).round(3).tolist()
+        [[[0.5, 0.0, -0.25]]]
+        """
+        centre = self.centre.cpu().numpy()
+        return np.array([f.positions[self.movable] - centre for f in frames]).reshape(len(frames), self.n_movable, 3)
 
     def inside(self, moved):
         """Whether every movable atom is inside its cuboid, ``(N,)`` bool."""

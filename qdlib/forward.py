@@ -34,7 +34,8 @@ from ase import Atoms
 from .design import LOSS_SCALE, DesignConfig, benchmark_target
 from .surrogates import DESIGN_MODEL
 
-__all__ = ["DESIGN_MODEL", "DesignSurrogateFit", "release_design_surrogate", "released_split", "design_split", "fit_design_surrogate", "held_out_report", "format_report"]
+__all__ = ["DESIGN_MODEL", "DesignSurrogateFit", "case_frames", "design_split", "fit_design_surrogate", "format_report",
+           "held_out_report", "release_design_surrogate", "released_split"]  # fmt: skip
 
 
 def design_split(
@@ -211,6 +212,19 @@ def held_out_report(
                 missed_success=int((ok & ~ok_model).sum()),
             ))  # fmt: skip
     return rows
+
+
+def case_frames(frames: Sequence[Atoms], dot: str, n_movable: int, edge_angstrom: float) -> list[Atoms]:
+    """The design-region frames of one case: ``dot`` with ``n_movable`` atoms displaced in the ``edge_angstrom`` cuboid.
+
+    >>> from ase import Atoms
+    >>> cases = [(1, 4.0), (2, 4.0), (1, 10.0)]
+    >>> frames = [Atoms("CdSe", info={"dot": "Cd6Se6", "n_movable": n, "edge_angstrom": e}) for n, e in cases]
+    >>> [(f.info["n_movable"], f.info["edge_angstrom"]) for f in case_frames(frames, "Cd6Se6", 1, 4.0)]
+    [(1, 4.0)]
+    """
+    return [f for f in frames if f.info["dot"] == dot and int(f.info["n_movable"]) == n_movable
+            and float(f.info["edge_angstrom"]) == edge_angstrom]  # fmt: skip
 
 
 def format_report(rows: Sequence[dict]) -> str:

@@ -159,3 +159,22 @@ def test_atoms_at_places_only_the_movable_atoms():
     np.testing.assert_allclose(atoms.positions[1], moved[0])
     np.testing.assert_allclose(np.delete(atoms.positions, 1, 0), np.delete(task.atoms.positions, 1, 0))
     assert atoms.info["movable"] == [1] and task.atoms.positions[1, 0] == 2.6
+
+
+def test_loss_plane_is_the_loss_of_the_first_movable_atom_moved_in_its_plane():
+    task = toy_task(4.0)
+    plane = task.loss_plane(half_angstrom=1.0, n=5)
+    np.testing.assert_allclose(plane.offset_angstrom, [-1.0, -0.5, 0.0, 0.5, 1.0])
+    assert plane.loss.shape == (5, 5) and plane.threshold == task.config.termination_loss
+    moved = task.centre[None] + torch.tensor([[[0.5, -1.0, 0.0]]])  # x offset 0.5 (column 3), y offset -1 (row 0)
+    with torch.no_grad():
+        assert plane.loss[0, 3] == pytest.approx(float(task.loss(task.spectra(moved))[0]))
+    assert plane.loss[2, 2] == pytest.approx(0.0, abs=1e-6)  # the true position meets the target
+    assert plane.share_below == float((plane.loss < plane.threshold).mean())
+
+
+def test_displacements_are_the_movable_atoms_relative_to_their_true_positions():
+    task = toy_task(4.0)
+    frames = [task.atoms_at(task.centre.numpy() + d) for d in ([0.5, 0.0, 0.0], [0.0, -0.25, 1.0])]
+    np.testing.assert_allclose(task.displacements(frames), [[[0.5, 0.0, 0.0]], [[0.0, -0.25, 1.0]]], atol=1e-6)
+    assert task.displacements([]).shape == (0, 1, 3)

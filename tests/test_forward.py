@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from qdlib.forward import design_split, fit_design_surrogate, held_out_report
+from qdlib.forward import case_frames, design_split, fit_design_surrogate, held_out_report
 from qdlib.tddft_data import load_tddft_dataset
 
 
@@ -98,3 +98,10 @@ def test_held_out_report_scores_an_oracle_perfect_and_a_flat_model_as_false_succ
     assert oracle["rmse"] == 0 and oracle["loss_mae"] == 0 and oracle["false_success"] == oracle["missed_success"] == 0
     assert flat["false_success"] == len(labelled) - flat["tddft_success"]
     assert flat["rmse"] > 100
+
+
+def test_case_frames_select_one_dot_cuboid_and_number_of_atoms():
+    frames = [_frame(d, e, n, k) for d in ("Cd6Se6", "Cd4Se4") for e in (4.0, 10.0) for n in (1, 2) for k in range(2)]
+    picked = case_frames(frames, "Cd6Se6", 1, 4.0)
+    assert [f.info["id"] for f in picked] == ["Cd6Se6-4.0-1-0", "Cd6Se6-4.0-1-1"]
+    assert case_frames(frames, "Cd5Te5", 1, 4.0) == []

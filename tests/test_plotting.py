@@ -66,3 +66,37 @@ def test_every_figure_a_notebook_writes_is_shown_in_it():
             assert images >= len(written), f"{path.name}: {written} written, {images} shown"
             seen.extend(written)
     assert len(seen) >= 14  # the gallery's figures, each shown where it is written
+
+
+def test_figure_functions_draw_into_the_axes_given():
+    """Notebooks 02 and 03 lay out their figures and hand the axes over: nothing else is created."""
+    from types import SimpleNamespace
+
+    from qdlib.design import LossPlane
+
+    grid = np.linspace(300.0, 700.0, 5)
+    folds = {m: {p: [{"rmse": 2.0, "mae": 1.0}] * 3 for p in ("row", "group")} for m in ("ML-NN", "ML-RF")}
+    held_out = {"true_peak_nm": grid[:2], "predicted_peak_nm": grid[1:3], "peak_mae_nm": 100.0, "wavelength_nm": grid,
+                "true": np.ones((2, 5)), "predicted": np.ones((2, 5)), "labels": ["a", "b"]}  # fmt: skip
+    curve = {"episode": [1, 2], "mean_return": [-2.0, -1.0]}
+    history = {"curve": curve, "evaluations": [{"episodes": 2, "success_rate": 0.5}]}
+    outcome = SimpleNamespace(n_movable=1, fixed_positions=np.zeros((3, 3)), true_positions=np.ones((1, 3)),
+                              designs=np.ones((2, 1, 3)), success_rate=0.5, mean_success_distance_angstrom=0.5,
+                              within_1A=1.0, target=np.ones(5), median_spectrum=np.ones(5), median_index=0,
+                              loss=np.array([0.1, 0.2]), largest_distance_angstrom=np.array([0.5, 3.0]),
+                              success=np.array([True, False]))  # fmt: skip
+    plane = LossPlane(np.linspace(-1, 1, 3), np.full((3, 3), 0.5), 0.122)
+    learning = {"ML-NN": {"epoch": [0], "train_rmse": [1.0], "test_rmse": [1.0]}}
+    staged = {"n_trees": [1], "rmse": [1.0], "mae": [1.0]}
+    layouts = [
+        ((2, 3), lambda axes: plotting.plot_fig3(folds, learning, staged, held_out, "emission", axes)),
+        ((2, 3), lambda axes: plotting.plot_fig5({1: history}, {1: outcome}, grid, "absorption", 4.0, axes)),
+        ((2, 1), lambda axes: plotting.plot_fig5c({1: outcome}, grid, "emission", axes)),
+        ((1, 2), lambda axes: plotting.plot_loss_landscapes({"a": plane, "b": plane}, np.zeros((1, 1, 3)), axes[0])),
+    ]  # fmt: skip
+    for shape, draw in layouts:
+        fig, axes = plt.subplots(*shape, squeeze=False)
+        before = plt.get_fignums()
+        drawn = draw(axes)
+        assert plt.get_fignums() == before and all(ax.figure is fig for ax in np.ravel(drawn))
+        plt.close(fig)

@@ -15,21 +15,39 @@ from .campaign import METHOD_COLOURS, plot_fig8a_survival, plot_fig8b_peak_vs_st
 from .core import ELEMENT_COLOURS, plot_spectrum, plot_sticks, plot_structure, save_figure, show_inline, view3d
 from .design import plot_fig6, plot_sensitivity
 from .library import plot_library_energies, plot_library_peaks
-from .surrogates import plot_coulomb_matrix, plot_cv_errors, plot_learning_curves, plot_peak_parity, plot_rf_trees
+from .surrogates import (
+    plot_coulomb_matrix,
+    plot_cv_errors,
+    plot_fig3,
+    plot_held_out_spectra,
+    plot_learning_curves,
+    plot_peak_parity,
+    plot_released_fits,
+    plot_rf_trees,
+)
+from .training import plot_designed_positions, plot_fig5, plot_fig5c, plot_loss_landscapes, plot_median_design
 
 __all__ = [
     "ELEMENT_COLOURS",
     "METHOD_COLOURS",
     "plot_coulomb_matrix",
     "plot_cv_errors",
+    "plot_designed_positions",
+    "plot_fig3",
+    "plot_fig5",
+    "plot_fig5c",
     "plot_fig6",
     "plot_fig8a_survival",
     "plot_fig8b_peak_vs_strain",
     "plot_fig8c_forward_model",
+    "plot_held_out_spectra",
     "plot_learning_curves",
     "plot_library_energies",
     "plot_library_peaks",
+    "plot_loss_landscapes",
+    "plot_median_design",
     "plot_peak_parity",
+    "plot_released_fits",
     "plot_rf_trees",
     "plot_sensitivity",
     "plot_spectrum",

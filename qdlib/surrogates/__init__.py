@@ -34,20 +34,35 @@ True
 from __future__ import annotations
 
 from .base import resolve_device
+from .comparison import (
+    BENCHMARK_DOTS,
+    PAPER_MODELS,
+    benchmark_fits,
+    fold_staged_errors,
+    held_out_predictions,
+    paper_models,
+)
 from .forest import RFSurrogate
 from .model_selection import cross_validate
 from .neural import AESurrogate, DropoutSurrogate, NNSurrogate
-from .persistence import DESIGN_MODEL, load_released, load_surrogate, released_name
+from .persistence import DESIGN_MODEL, load_released, load_surrogate, release_surrogate, released_name
 
 __all__ = [
-    "NNSurrogate",
-    "DropoutSurrogate",
-    "AESurrogate",
-    "RFSurrogate",
-    "load_surrogate",
-    "load_released",
-    "released_name",
+    "BENCHMARK_DOTS",
     "DESIGN_MODEL",
-    "resolve_device",
+    "PAPER_MODELS",
+    "AESurrogate",
+    "DropoutSurrogate",
+    "NNSurrogate",
+    "RFSurrogate",
+    "benchmark_fits",
     "cross_validate",
+    "fold_staged_errors",
+    "held_out_predictions",
+    "load_released",
+    "load_surrogate",
+    "paper_models",
+    "release_surrogate",
+    "released_name",
+    "resolve_device",
 ]

@@ -73,3 +73,44 @@ def load_released(kind: str, model: str = "ML-NN", device: str = "auto"):
     meta = json.loads(verified_path(stem + ".json").read_text())
     verified_path(stem + _CLASSES[meta["class"]].state_suffix)
     return load_surrogate(data_dir() / stem, device=device)
+
+
+def release_surrogate(estimator, kind: str, model: str = "ML-NN") -> list:
+    """Save a fitted surrogate as the released ``model`` of ``kind`` and rewrite ``data/registry.txt``.
+
+    What :func:`load_released` then reads: ``data/<released_name(kind, model)>.json`` beside its state
+    file (PyTorch state dict or skops forest), their SHA-256 in the registry.
+
+    Parameters
+    ----------
+    estimator : fitted surrogate
+        Trained by notebook 02's paper profile on all of the authors' rows of ``kind``.
+    kind : {"absorption", "emission"}
+    model : str
+        Its name (``"ML-NN"``, ``"ML-RF"``, …).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Examples
+    --------
+    (``QDLIB_RELEASE_DIR`` points the release at a scratch folder here.)
+
+    >>> import os
+    >>> os.environ["QDLIB_RELEASE_DIR"] = "release"
+    >>> forest = RFSurrogate(n_estimators=2, random_state=0).fit([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [2.0, 1.0]])
+    >>> [path.as_posix() for path in release_surrogate(forest, "absorption", "ML-RF")]
+    ['release/models/absorption_ml-rf.json', 'release/models/absorption_ml-rf.skops']
+    >>> load_released("absorption", "ML-RF")
+    RFSurrogate(n_estimators=2, random_state=0)
+    >>> del os.environ["QDLIB_RELEASE_DIR"]
+    """
+    from ..paths import data_dir
+    from ..release import update_registry
+
+    path = data_dir() / released_name(kind, model)
+    estimator.save(path)
+    update_registry()
+    return [path.with_suffix(".json"), path.with_suffix(type(estimator).state_suffix)]
