@@ -14,6 +14,10 @@ their targets and the lookups of stored results this builds on are
     TD-DFT of the references (the targets) and of designs until each case has enough valid verdicts.
 :func:`compute_pso_designs`
     TD-DFT of the particle swarm's best designs of a case, judged as the agents' are.
+:func:`seed_rechecks`, :func:`distinct_verdicts`
+    Designers of one case trained with several seeds (e.g. the paper's 5000 episodes), judged alike.
+:func:`validation_findings`, :func:`seed_findings`
+    The numbers behind notebook 04's conclusion.
 
 >>> from qdlib.agents import Case
 >>> frame = designed_structure(Case("absorption", "Cd6Se6", 4.0, 1), [[0.0, 0.0, 0.0]], set="validation", start_index=0)
@@ -24,14 +28,15 @@ their targets and the lookups of stored results this builds on are
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from numpy.typing import ArrayLike, NDArray
 
-from .agents import Case, CaseValidation, pso_designs
+from .agents import Case, CaseValidation, agent_path, pso_designs, validate_case
 from .datasets import benchmark_target
 from .design import DesignConfig
 
@@ -54,12 +59,16 @@ from .verdict import COVER_MAX_STATES, Target, Window, judge
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "designed_structure",
-    "design_frames",
     "Recheck",
-    "recheck",
-    "compute_rechecks",
     "compute_pso_designs",
+    "compute_rechecks",
+    "design_frames",
+    "designed_structure",
+    "distinct_verdicts",
+    "recheck",
+    "seed_findings",
+    "seed_rechecks",
+    "validation_findings",
 ]
 
 
@@ -300,3 +309,141 @@ def compute_pso_designs(case: Case, n_runs: int, store, settings=None, options=N
     frames = [designed_structure(case, positions, set="pso", seed=k, **cover_label(window))
               for k, positions in enumerate(pso_designs(case, n_runs))]  # fmt: skip
     return compute_covering(frames, window, store, settings, options, executor, max_states)
+
+
+def seed_rechecks(cases: Sequence[Case], roots: Mapping[int, str | Path], source, target: Target | None,
+                  n_starts: int = 100, seed: int = 0, n_recheck: int | None = None, n_valid: int = 0,
+                  settings=None, options=None) -> dict[tuple[int, int], tuple[CaseValidation, Recheck]]:  # fmt: skip
+    """Designers of ``cases`` trained with several seeds (one agents folder each), deployed and judged by TD-DFT.
+
+    Each saved agent is deployed from the same ``n_starts`` seeded starts (:func:`qdlib.agents.validate_case`)
+    and its first ``n_recheck`` designs are looked up in ``source`` (:func:`recheck`); with ``n_valid``,
+    TD-DFT is first computed into ``source`` until ``n_valid`` designs per agent have a valid verdict
+    (:func:`compute_rechecks`, minutes per design). Cases without a saved agent under a root are skipped,
+    and everything when ``target`` is None.
+
+    Parameters
+    ----------
+    cases : sequence of Case
+    roots : mapping of int to path
+        Per training seed, the agents folder (e.g. ``data/agents/paper5000/seed0``).
+    source : qdlib.tddft_data.TDDFTDataset, qdlib.store.ResultStore or path of a store
+    target : qdlib.verdict.Target or None
+        The cases' common target (one dot and kind).
+    n_starts, seed : int
+        Random starts per agent and their seed.
+    n_recheck : int, optional
+        Designs looked up per agent (default all).
+    n_valid : int
+        With a result store as ``source``: valid verdicts to compute per agent (0: look up only).
+    settings, options : TDDFTSettings, EngineOptions, optional
+
+    Returns
+    -------
+    dict of (int, int) to (CaseValidation, Recheck)
+        By (movable atoms, training seed).
+
+    Examples
+    --------
+    >>> from qdlib.paths import data_dir
+    >>> from qdlib.tddft_data import load_tddft_dataset
+    >>> ds = load_tddft_dataset(parts=["reproduction"])
+    >>> roots = {0: data_dir() / "agents" / "paper5000" / "seed0"}
+    >>> out = seed_rechecks([Case("absorption", "Cd6Se6", 4.0, 1)], roots, ds, case_target("Cd6Se6", "absorption", ds),
+    ...                     n_starts=10, n_recheck=3)
+    >>> list(out), len(out[1, 0][1].verdicts)
+    ([(1, 0)], 3)
+    """
+    out = {}
+    if target is None:
+        return out
+    for case in cases:
+        for agent_seed, root in roots.items():
+            if not agent_path(case, root).with_suffix(".json").is_file():
+                continue
+            v = validate_case(case, n_starts, seed, root=root)
+            if n_valid:
+                compute_rechecks([v], n_valid, source, settings, options)
+            out[case.n_movable, agent_seed] = (v, recheck(v, source, target, n_recheck))
+    return out
+
+
+def distinct_verdicts(rechecks: Mapping[tuple[int, int], tuple[CaseValidation, Recheck]],
+                      n_atoms: Sequence[int] = (1, 2)) -> dict[int, list[tuple[bool, bool]]]:  # fmt: skip
+    """Per number of movable atoms, ``(TD-DFT success, moved)`` of each distinct judged design over the seeds.
+
+    A start the forward model already accepts is returned unmoved by every designer: over the
+    seeds of :func:`seed_rechecks` such a design is counted once (designs equal to 10⁻⁴ Å are one).
+
+    >>> from types import SimpleNamespace
+    >>> v = SimpleNamespace(designs=np.zeros((2, 1, 3)), moved=np.array([False, True]))
+    >>> r = SimpleNamespace(done=np.array([True, False]), success=np.array([False, False]))
+    >>> distinct_verdicts({(1, 0): (v, r), (1, 1): (v, r)})
+    {1: [(False, False)], 2: []}
+    """
+    out = {}
+    for n in n_atoms:
+        judged = {}
+        for (m, _), (v, r) in rechecks.items():
+            for i in np.flatnonzero(r.done) if m == n else []:
+                judged[tuple(np.round(v.designs[i].ravel(), 4))] = (bool(r.success[i]), bool(v.moved[i]))
+        out[n] = list(judged.values())
+    return out
+
+
+def validation_findings(validations: Sequence[CaseValidation], rechecks: Mapping[Case, Recheck]) -> dict:
+    """The numbers behind notebook 04's conclusion, over the given cases' designs.
+
+    Keys: ``n_cases``, ``n_designs``; ``surrogate_ok``, ``starts_ok`` (the random starts the forward
+    model accepts) and ``within_1A`` (designs within 1 Å of the true positions), counts of designs;
+    ``n_judged_cases``, ``k`` of ``n`` valid TD-DFT verdicts succeeding, ``ci_high`` (95 % Wilson
+    upper bound), ``median_abs_peak_error_nm`` (on the window), ``median_energy_above_reference_ev``
+    (DFT energy above the undisplaced dot, eV) and ``verdict`` (a sentence: reproduced or not).
+
+    >>> from types import SimpleNamespace
+    >>> v = SimpleNamespace(case="c", success=np.array([True, False]), start_success=np.array([False, False]),
+    ...                     position_error_angstrom=np.array([0.5, 2.0]))
+    >>> f = validation_findings([v], {})
+    >>> f["surrogate_ok"], f["within_1A"], f["n"], f["verdict"]
+    (1, 1, 0, 'no design judged yet')
+    """
+    judged = [rechecks[v.case] for v in validations if v.case in rechecks and rechecks[v.case].done.any()]
+    k = sum(r.summary()["tddft_success"] for r in judged)
+    n = sum(r.summary()["n"] for r in judged)
+    errors = np.concatenate([np.abs(r.peaks_nm[r.done] - r.target.peak_nm) for r in judged]) if judged else np.array([])
+    energy = np.concatenate([r.energy_above_reference_ev[r.done] for r in judged]) if judged else np.array([])
+    lo, hi = binomial_interval(k, n) if n else (np.nan, np.nan)
+    verdict = ("no design judged yet" if not n else "not reproduced: TD-DFT confirms none of the designs" if k == 0 else
+               "reproduced" if lo > 0.5 else "not reproduced: TD-DFT confirms a minority of the designs")  # fmt: skip
+    return {
+        "n_cases": len(validations), "n_designs": sum(len(v.success) for v in validations),
+        "surrogate_ok": sum(int(v.success.sum()) for v in validations),
+        "starts_ok": sum(int(v.start_success.sum()) for v in validations),
+        "within_1A": sum(int((v.position_error_angstrom < 1.0).sum()) for v in validations),
+        "n_judged_cases": len(judged), "k": k, "n": n, "ci_high": hi,
+        "median_abs_peak_error_nm": np.nanmedian(errors) if n else np.nan,
+        "median_energy_above_reference_ev": np.median(energy) if n else np.nan, "verdict": verdict,
+    }  # fmt: skip
+
+
+def seed_findings(rechecks: Mapping[tuple[int, int], tuple[CaseValidation, Recheck]],
+                  distinct: Mapping[int, list[tuple[bool, bool]]]) -> dict[int, dict]:  # fmt: skip
+    """Per number of movable atoms with agents in :func:`seed_rechecks`: the seeds' surrogate and TD-DFT success.
+
+    Keys: ``n_seeds``; ``surrogate_min``, ``surrogate_max`` (the seeds' surrogate success rates);
+    ``k`` of ``n`` distinct judged designs succeeding (:func:`distinct_verdicts`) and ``n_moved`` of them
+    moved by the agents.
+
+    >>> from types import SimpleNamespace
+    >>> v = SimpleNamespace(success=np.array([True, False]))
+    >>> seed_findings({(1, 0): (v, None), (1, 1): (v, None)}, {1: [(False, True)], 2: []})
+    {1: {'n_seeds': 2, 'surrogate_min': 0.5, 'surrogate_max': 0.5, 'k': 0, 'n': 1, 'n_moved': 1}}
+    """
+    out = {}
+    for n, judged in distinct.items():
+        seeds = [v for (m, _), (v, _) in rechecks.items() if m == n]
+        if seeds:
+            surrogate = [float(v.success.mean()) for v in seeds]
+            out[n] = {"n_seeds": len(seeds), "surrogate_min": min(surrogate), "surrogate_max": max(surrogate),
+                      "k": sum(ok for ok, _ in judged), "n": len(judged), "n_moved": len([ok for ok, m in judged if m])}  # fmt: skip
+    return out

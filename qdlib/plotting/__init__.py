@@ -57,3 +57,16 @@ __all__ = [
     "show_inline",
     "view3d",
 ]
+
+# Notebooks 01 (Fig. 1, the random set) and 06 (Fig. 7).
+from .dataset import plot_fig1_spectra, plot_fig1_structures, plot_random_set_absorption, plot_random_set_emission
+from .pso import plot_fig7_spectra, plot_fig7_times
+
+__all__ += [
+    "plot_fig1_spectra",
+    "plot_fig1_structures",
+    "plot_fig7_spectra",
+    "plot_fig7_times",
+    "plot_random_set_absorption",
+    "plot_random_set_emission",
+]
