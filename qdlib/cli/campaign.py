@@ -124,7 +124,8 @@ def add_commands(command) -> None:
     f = command("campaign-forces", help="DFT forces on every distinct confirmed design of the campaigns and on the "
                                          "reference dots: would a design stay where it was put? (resumable)")
     f.add_argument("--log-dir", default=str(stores_dir() / "campaigns"), help="folder of campaign logs")
-    f.add_argument("--out", default="data/campaign_forces.jsonl", help="results, one JSON line per structure")
+    f.add_argument("--out", default=str(stores_dir() / "campaign_forces.jsonl"),
+                   help="results, one JSON line per structure (qdlib export-dataset releases them)")
     f.add_argument("--shard", default="1/1", help="K/N: compute every N-th structure from the K-th (N processes "
                                                   "share the work and the --out file)")
     add_engine_args(f)

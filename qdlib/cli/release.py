@@ -14,6 +14,7 @@ commands, as ``qdlib --help`` lists them.
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 from ..paths import stores_dir
@@ -62,6 +63,12 @@ def _export_dataset(args: argparse.Namespace) -> int:
             print(f"  held back (still running: {len(g.history)} of {g.config.budget} calls, none confirmed): {g.config.name}")
         for stale in removed:
             print(f"  removed from the release (no finished working log): {stale.name}")
+    forces = Path(args.stores) / "campaign_forces.jsonl"
+    if forces.is_file():  # DFT forces on the confirmed designs (qdlib campaign-forces), beside the logs they read
+        released = Path(args.campaigns_out) / "forces" / "design_forces.jsonl"
+        released.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(forces, released)
+        print(f"{released}: {len(forces.read_text().splitlines())} structures")
     if args.update_registry:
         update_registry()
         print("data/registry.txt updated")

@@ -69,11 +69,13 @@ def test_a_campaign_still_running_is_neither_beyond_its_budget_nor_released(tmp_
     for g in (spent, stopped, running):
         with open(stores / "campaigns" / f"{g.config.name}.jsonl", "w") as fh:
             fh.writelines(r.to_json() + "\n" for r in g.history)
+    (stores / "campaign_forces.jsonl").write_text('{"key": "reference Cd4Se4"}\n')  # qdlib campaign-forces' results
     assert main(["export-dataset", "--stores", str(stores), "--out", str(tmp_path / "out"),
                  "--campaigns-out", str(tmp_path / "released")]) == 0  # fmt: skip
     assert sorted(p.stem for p in (tmp_path / "released").glob("*.jsonl")) == ["Cd4Se4_4A_1_T0_al_s0", "Cd4Se4_4A_1_T0_al_s1"]
     assert "held back (still running: 6 of 24 calls, none confirmed): Cd4Se4_4A_1_T0_al_s2" in capsys.readouterr().out
     assert [len(g.history) for g in campaign_module.read_campaigns(tmp_path / "released")] == [24, 7]
+    assert (tmp_path / "released" / "forces" / "design_forces.jsonl").read_text() == '{"key": "reference Cd4Se4"}\n'
 
 
 def _log(name, first, budget=24, stopped=True):
