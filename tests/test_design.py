@@ -109,6 +109,7 @@ def test_bad_tasks_are_refused():
         DesignTask(atoms, [1], np.zeros(500), lambda p: p, "raman")
 
 
+@pytest.mark.slow  # minutes: two DDPG trainings
 def test_ddpg_learns_the_toy_task_repeatably_and_round_trips(tmp_path):
     torch.set_num_threads(1)
     task = toy_task(4.0, termination_loss=0.05)

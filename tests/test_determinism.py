@@ -39,12 +39,14 @@ def _has_avx512() -> bool:
         return False
 
 
+@pytest.mark.slow  # minutes: two trainings
 def test_training_is_bitwise_the_same_at_one_and_two_threads():
     one, two = _train(1), _train(2)
     assert one[:2] == ["9600", two[1]]
     assert one == two  # success, weights and designs, to the bit
 
 
+@pytest.mark.slow  # minutes: a training per forced code path
 @pytest.mark.parametrize("kind", ["absorption", "emission"])
 def test_training_is_bitwise_the_same_on_the_code_paths_of_avx2_and_avx512_cpus(kind):
     """The code paths a CPU picks for itself, forced here one by one: PyTorch's vectorised kernels of an AVX2 and

@@ -186,6 +186,7 @@ def fig3_cv():
     return {p: surrogates.cross_validate(make, ds.X, ds.Y, ds.row_group, ds.wavelength_nm, p, 5, 0) for p in ("row", "group")}
 
 
+@pytest.mark.slow  # minutes: five-fold cross-validation of the four surrogates
 def test_fig3_numbers_within_measured_bounds(fig3_cv):
     """Notebook 02's absorption ML-NN numbers (measured: row RMSE 282, group 797; peak MAE 2 and 11 nm)."""
     mean = {p: {k: np.mean([f[k] for f in folds]) for k in ("rmse", "mae", "peak_mae_nm")} for p, folds in fig3_cv.items()}
