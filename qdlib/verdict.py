@@ -226,6 +226,9 @@ class Target:
         energies are measured from it. NaN if unknown.
     name : str
         What the target is (e.g. ``"Cd6Se6 absorption"``).
+    absolute : bool
+        Whether ``spectrum`` is in absolute units (ε); False for arbitrary units (a user's
+        normalised spectrum, a band): then no intensity is compared.
     """
 
     kind: str
@@ -233,6 +236,7 @@ class Target:
     window: Window
     e_reference_hartree: float = float("nan")
     name: str = ""
+    absolute: bool = True
 
     @property
     def peak_nm(self) -> float:

@@ -95,7 +95,8 @@ class Criterion:
         return cls(**thresholds)
 
     def for_target(self, target: Target) -> Criterion:
-        """This criterion with ``min_similarity`` fixed for ``target`` (unchanged if already set).
+        """This criterion with ``min_similarity`` fixed for ``target`` (unchanged if already set), and
+        no intensity test when the target is in arbitrary units (``target.absolute`` False).
 
         >>> from qdlib import spectra
         >>> from qdlib.verdict import target_window
@@ -104,11 +105,14 @@ class Criterion:
         0.9492
         >>> Criterion(shape_shift_nm=4.0).for_target(Target("absorption", y, target_window(y, "absorption"))).min_similarity
         0.9672
+        >>> Criterion().for_target(Target("absorption", y / y.max(), target_window(y, "absorption"), absolute=False)).max_intensity_ratio
+        inf
         """
-        if self.min_similarity is not None:
-            return self
+        criterion = self if target.absolute else dataclasses.replace(self, max_intensity_ratio=np.inf)
+        if criterion.min_similarity is not None:
+            return criterion
         shift = self.peak_tolerance_nm if self.shape_shift_nm is None else self.shape_shift_nm
-        return dataclasses.replace(self, min_similarity=round(shifted_similarity(target, shift), 4))
+        return dataclasses.replace(criterion, min_similarity=round(shifted_similarity(target, shift), 4))
 
     def check(self, verdict: Verdict, min_distance_angstrom: float = 0.0) -> Confirmation:
         """Whether ``verdict`` confirms its design, and what failed if not.
