@@ -13,6 +13,10 @@ multidimensional scaling (:func:`recover_geometry`). Each structure appears
 structure (:attr:`PaperDataset.row_group`) so that evaluation can hold out
 whole structures.
 
+The registry and the fetching of the files are :mod:`qdlib.authors_files`' idea, the
+recovery of the geometries :mod:`qdlib.geometry_recovery`'s; their public names are importable
+from here too.
+
 >>> ds = fetch_paper_dataset("absorption")
 >>> len(ds.structures), ds.X.shape
 (42, (240, 900))
@@ -23,68 +27,45 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pooch
 from ase import Atoms
 from numpy.typing import NDArray
 
-from .features import CM_A, CM_B, N_SLOTS
-from .spectra import wavelength_grid
+from .authors_files import (
+    _FILES,
+    AUTHORS_COMMIT,
+    AUTHORS_REPOSITORY,
+    PAPER_DATA,
+    DataFileError,
+    _check_kind,
+    _load_matrix,
+    fetch_file,
+    fetch_wavelength_grid,
+)
+from .features import N_SLOTS
+from .geometry_recovery import NEIGHBOUR_BOUNDS_ANGSTROM, _physical_problem, _unpad, recover_geometry
 from .structures import composition
 
 __all__ = [
-    "AUTHORS_REPOSITORY",
     "AUTHORS_COMMIT",
+    "AUTHORS_REPOSITORY",
+    "BENCHMARK_DOTS",
+    "NEIGHBOUR_BOUNDS_ANGSTROM",
     "PAPER_DATA",
     "DataFileError",
     "PaperDataset",
-    "BENCHMARK_DOTS",
+    "benchmark_target",
+    "fetch_benchmark_dot",
     "fetch_file",
     "fetch_paper_dataset",
-    "fetch_benchmark_dot",
-    "benchmark_target",
     "fetch_wavelength_grid",
-    "recover_geometry",
     "movable_indices",
+    "recover_geometry",
 ]
 
 log = logging.getLogger(__name__)
-
-AUTHORS_REPOSITORY = "KShiba24/INVERSE-DESIGN-DDPG"
-AUTHORS_COMMIT = "cb4e1f1c6e6eff84ec39929e0216db28f6211e9d"
-
-#: The one registry of the authors' files (paths as in their repository).
-PAPER_DATA = pooch.create(
-    path=pooch.os_cache("qdlib"),
-    base_url=f"https://raw.githubusercontent.com/{AUTHORS_REPOSITORY}/{AUTHORS_COMMIT}/",
-    env="QDLIB_DATA_DIR",
-    retry_if_failed=2,
-    registry={
-        "Machine_learning/dataset/RCM_input_data.csv": "sha256:91229be1574085b0918765442ce26ffbe74015ce979d0b30f25772147afb3290",
-        "Machine_learning/dataset/RCM_label_data.csv": "sha256:96fa2287756cb51250b61f7ec302c37db367d74cb25efd327075e5130b3add52",
-        "Machine_learning/dataset/RCM_input_data_emi.csv": "sha256:14af43eadf3cfae8f7ff0b0f02ed602b8a9b225c43fa878c653653fda0f23283",
-        "Machine_learning/dataset/RCM_label_data_emi.csv": "sha256:0143ebdda75562b83eb3dc0f1598ad0a2c374fae719712894af9fa63f6526400",
-        "Machine_learning/dataset/wavelengeth.csv": "sha256:c3937036fa7c3a78e958bf2bc997112d94c77528844cba8dd10ee265d2a7816a",
-        "Machine_learning/dataset/wavelengeth_emi.csv": "sha256:52b0b9cf1c73c2b93ae489fddc6720fe64dcbdbce3e97359ab4fe1dbb82b1940",
-        "Reinforcement_learning/Cd6Se6/Cd6Se6_abs.csv": "sha256:22f67c45e87693d794a694d53f888476e0d3c7c5c3e333d31b50fbc60cec1ca1",
-    },
-)
-
-_FILES = {
-    "absorption": ("Machine_learning/dataset/RCM_input_data.csv", "Machine_learning/dataset/RCM_label_data.csv"),
-    "emission": ("Machine_learning/dataset/RCM_input_data_emi.csv", "Machine_learning/dataset/RCM_label_data_emi.csv"),
-}
-_GRID_FILES = {
-    "absorption": "Machine_learning/dataset/wavelengeth.csv",
-    "emission": "Machine_learning/dataset/wavelengeth_emi.csv",
-}
-
-#: Bounds of the physical check on recovered structures, Å: no pair closer
-#: than the first, every atom with a neighbour within the second.
-NEIGHBOUR_BOUNDS_ANGSTROM = (1.5, 4.0)
 
 #: The paper's four benchmark dots and where their geometries come from.
 BENCHMARK_DOTS: dict[str, str] = {
@@ -93,160 +74,6 @@ BENCHMARK_DOTS: dict[str, str] = {
     "Cd5Se1Te4": "absorption dataset",
     "Cd6Se6": "Reinforcement_learning/Cd6Se6/Cd6Se6_abs.csv",
 }
-
-
-class DataFileError(RuntimeError):
-    """A data file that is missing, corrupt or not what the code expects."""
-
-
-def fetch_file(name: str) -> Path:
-    """Local path of one registry file, downloading and verifying it if needed.
-
-    Raises
-    ------
-    DataFileError
-        If the file cannot be had with the registered SHA-256 (corrupt
-        download, corrupt cached copy that cannot be replaced, no network).
-
-    Examples
-    --------
-    >>> fetch_file("Machine_learning/dataset/wavelengeth.csv").name
-    'wavelengeth.csv'
-    """
-    if name not in PAPER_DATA.registry:
-        raise DataFileError(f"{name!r} is not in the registry; known files: {sorted(PAPER_DATA.registry)}")
-    try:
-        return Path(PAPER_DATA.fetch(name, progressbar=False))
-    except Exception as exc:
-        local = Path(PAPER_DATA.abspath) / name
-        raise DataFileError(
-            f"could not obtain a verified copy of {name} (expected {PAPER_DATA.registry[name]}). "
-            f"Local copy: {local} ({'present' if local.exists() else 'absent'}); "
-            f"source: {PAPER_DATA.get_url(name)}. Point QDLIB_DATA_DIR at a folder holding the authors' "
-            f"files, or delete the corrupt copy to download it again. Cause: {type(exc).__name__}: {exc}"
-        ) from exc
-
-
-def _load_matrix(name: str, n_cols: int, skip_header: bool = False) -> NDArray[np.float64]:
-    path = fetch_file(name)
-    return _parse_matrix(str(path), path.stat().st_mtime_ns, n_cols, skip_header).copy()
-
-
-@functools.lru_cache(maxsize=16)
-def _parse_matrix(path: str, mtime_ns: int, n_cols: int, skip_header: bool) -> NDArray[np.float64]:
-    """Parse a numeric CSV once per (file, modification time)."""
-    try:
-        data = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=int(skip_header), encoding="utf-8-sig")
-    except ValueError as exc:
-        raise DataFileError(f"{path} is not a numeric CSV: {exc}") from exc
-    if data.shape[1] != n_cols:
-        raise DataFileError(f"{path} has {data.shape[1]} columns, expected {n_cols}")
-    return data
-
-
-def fetch_wavelength_grid(kind: Literal["absorption", "emission"] = "absorption") -> NDArray[np.float64]:
-    """The authors' wavelength grid file, nm, checked against :func:`qdlib.spectra.wavelength_grid`.
-
-    >>> grid = fetch_wavelength_grid("emission")
-    >>> grid.size, float(grid[0]), float(grid[-1])
-    (500, 300.0, 2994.6)
-    """
-    grid = _load_matrix(_GRID_FILES[_check_kind(kind)], 1, skip_header=True)[:, 0]
-    ours = wavelength_grid(kind)
-    if grid.shape != ours.shape or not np.allclose(grid, ours, atol=1e-9):
-        raise DataFileError(f"the authors' {kind} grid does not match the paper grid")
-    return grid
-
-
-def _check_kind(kind: str) -> str:
-    if kind not in _FILES:
-        raise ValueError(f"kind must be 'absorption' or 'emission', got {kind!r}")
-    return kind
-
-
-def _unpad(flat: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """The occupied block of a padded Coulomb matrix and its atomic numbers."""
-    cm = np.asarray(flat, dtype=float).reshape(N_SLOTS, N_SLOTS)
-    occupied = np.nonzero(np.diag(cm))[0]
-    if occupied.size == 0:
-        raise DataFileError("empty Coulomb matrix row")
-    if np.any(np.diff(occupied) != 1):
-        raise DataFileError("Coulomb matrix row has gaps between occupied slots")
-    block = cm[np.ix_(occupied, occupied)]
-    z_real = (np.diag(block) / CM_A) ** (1.0 / CM_B)
-    z = np.rint(z_real).astype(np.int64)
-    if np.max(np.abs(z_real - z)) > 1e-3:
-        raise DataFileError(f"diagonal does not encode integer atomic numbers: {z_real.round(4).tolist()}")
-    return block, z
-
-
-def recover_geometry(flat_cm: NDArray[np.float64]) -> tuple[Atoms, float]:
-    """Rebuild a structure from one of the authors' Coulomb-matrix rows.
-
-    Distances follow from ``r_ij = Z_i Z_j / C_ij``; coordinates from
-    classical multidimensional scaling (the top three eigenvectors of the
-    double-centred squared-distance matrix). The result is centred at the
-    origin and fixed only up to rotation and reflection.
-
-    Parameters
-    ----------
-    flat_cm : ndarray, shape (900,)
-        One row of the authors' input CSV.
-
-    Returns
-    -------
-    atoms : ase.Atoms
-        Atoms in the file's order (Se, Cd, Te).
-    embedding_error_angstrom : float
-        Largest difference between the recovered and the encoded distances, Å.
-
-    Examples
-    --------
-    A CdSe₂ fragment encoded in the authors' 30-slot layout, then rebuilt:
-
-    >>> from ase import Atoms
-    >>> from qdlib.features import CoulombMatrix
-    >>> row = CoulombMatrix(n_max=30).create(Atoms("CdSe2", positions=[[0, 0, 0], [0, 0, 2.6], [0, 2.6, 0]]))
-    >>> atoms, err = recover_geometry(row)
-    >>> atoms.get_chemical_symbols(), round(err, 6)
-    (['Se', 'Se', 'Cd'], 0.0)
-    >>> atoms.get_all_distances().round(3)
-    array([[0.   , 3.677, 2.6  ],
-           [3.677, 0.   , 2.6  ],
-           [2.6  , 2.6  , 0.   ]])
-    """
-    block, z = _unpad(flat_cm)
-    n = z.size
-    with np.errstate(divide="ignore"):
-        d = np.outer(z, z) / block
-    np.fill_diagonal(d, 0.0)
-    d2 = np.square(d)
-    j = np.eye(n) - 1.0 / n
-    b = -0.5 * j @ d2 @ j
-    w, v = np.linalg.eigh(b)
-    top = np.argsort(w)[::-1][:3]
-    coords = v[:, top] * np.sqrt(np.clip(w[top], 0.0, None))
-    atoms = Atoms(numbers=z, positions=coords)
-    back = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
-    with np.errstate(invalid="ignore"):
-        err = float(np.nanmax(np.abs(back - d))) if np.all(np.isfinite(d)) else np.inf
-    return atoms, err
-
-
-def _physical_problem(flat_cm: NDArray[np.float64]) -> str | None:
-    """Why a row is not a physical structure, or ``None``."""
-    block, z = _unpad(flat_cm)
-    with np.errstate(divide="ignore"):
-        d = np.outer(z, z) / block
-    np.fill_diagonal(d, np.inf)
-    nearest = d.min(axis=1)
-    lo, hi = NEIGHBOUR_BOUNDS_ANGSTROM
-    if nearest.min() < lo:
-        return f"atoms closer than {lo} Å ({nearest.min():.3g} Å)"
-    far = np.nonzero(nearest > hi)[0]
-    if far.size:
-        return f"atom(s) {far.tolist()} have no neighbour within {hi} Å (nearest {nearest[far].min():.3g} Å)"
-    return None
 
 
 @dataclass(frozen=True)

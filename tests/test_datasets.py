@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qdlib import datasets
+from qdlib import authors_files, datasets
 from qdlib.datasets import DataFileError
 from qdlib.features import coulomb_matrix
 
@@ -180,4 +180,4 @@ def test_mismatched_file_shape(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets.PAPER_DATA, "path", cache)
     monkeypatch.setitem(datasets.PAPER_DATA.registry, name, f"sha256:{digest}")
     with pytest.raises(DataFileError, match="499 columns, expected 500"):
-        datasets._load_matrix(name, 500)
+        authors_files._load_matrix(name, 500)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from qdlib import tddft_data
+from qdlib import spectra, tddft_data
 from qdlib.cli import main
 from qdlib.datasets import DataFileError
 from qdlib.qchem import TDDFTSettings
@@ -54,7 +54,7 @@ def test_write_and_load_round_trip(tmp_path):
     for kind in ("absorption", "emission"):  # every stored spectrum re-broadens from the stored excitations
         ids, Y = ds.spectra[kind]
         assert Y.shape == (len(ids), 500)
-        np.testing.assert_array_equal(ds.wavelength_nm[kind], tddft_data.wavelength_grid(kind))
+        np.testing.assert_array_equal(ds.wavelength_nm[kind], spectra.wavelength_grid(kind))
         by_id = {e.info["id"]: e for e in ds.entries}
         for i, y in zip(ids, Y):
             exc = tddft_data.entry_excitations(by_id[i])

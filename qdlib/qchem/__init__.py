@@ -23,8 +23,14 @@ One idea per module; every public name is importable from here:
     Restart files of stopped calculations: :class:`ResponseCheckpoint`, :class:`OptimizationCheckpoint`.
 :mod:`~qdlib.qchem.warmstart`
     A nearby geometry's solution as the solvers' first guess (:func:`save_warm_start`; ``EngineOptions.warm_start``).
+:mod:`~qdlib.qchem.scf`
+    The ground state: :func:`build_mol`, :func:`run_scf` (with retries), :func:`follow_internal_instability`.
+:mod:`~qdlib.qchem.response`
+    The excited states: :func:`run_tddft`, :func:`complex_instability`, the Tamm–Dancoff fallback.
+:mod:`~qdlib.qchem.coverage`
+    More states until a wavelength is covered: :func:`next_state_count`.
 :mod:`~qdlib.qchem.engine`
-    The single point: :func:`build_mol`, :func:`run_scf`, :func:`run_tddft`, :func:`excitations`.
+    The single point: :func:`excitations`.
 :mod:`~qdlib.qchem.geomopt`
     Relaxations on the engine's gradients (:func:`state_gradient`) and Kasha :func:`emission`.
 
@@ -39,19 +45,12 @@ array([242.5, 242.5])
 """
 
 from .backends import BackendUnavailableError, gpu_available, select_backend, versions
-from .engine import (
-    SCFConvergenceError,
-    build_mol,
-    excitations,
-    complex_instability,
-    follow_internal_instability,
-    next_state_count,
-    run_scf,
-    run_tddft,
-)
+from .coverage import next_state_count
+from .engine import excitations
 from .geomopt import emission, optimize_excited_state, optimize_ground_state, state_gradient
+from .response import complex_instability, run_tddft
 from .restart import OptimizationCheckpoint, ResponseCheckpoint
-from .warmstart import save_warm_start
+from .scf import SCFConvergenceError, build_mol, follow_internal_instability, run_scf
 from .settings import (
     HARTREE_EV,
     EngineOptions,
@@ -61,6 +60,7 @@ from .settings import (
     format_transition,
     result_key,
 )
+from .warmstart import save_warm_start
 
 __all__ = [
     "HARTREE_EV",

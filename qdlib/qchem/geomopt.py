@@ -22,8 +22,10 @@ from ase import Atoms
 
 from .accelerated import _drop_caches
 from .backends import _threads, _to_numpy
-from .engine import _formula, _states_converged, build_mol, excitations, run_scf, run_tddft
+from .engine import excitations
+from .response import _states_converged, run_tddft
 from .restart import OptimizationCheckpoint
+from .scf import _formula, build_mol, run_scf
 from .settings import EngineOptions, Excitations, TDDFTSettings
 
 __all__ = ["state_gradient", "optimize_ground_state", "optimize_excited_state", "emission"]

@@ -42,6 +42,12 @@ def _checkpoint_path(atoms: Atoms, settings: TDDFTSettings, directory: str | Non
     return os.path.join(directory, f"{result_key(atoms, settings)}{suffix}")
 
 
+def _remove(path: str | None) -> None:
+    """Delete a restart file if there is one."""
+    if path is not None and os.path.isfile(path):
+        os.remove(path)
+
+
 class ResponseCheckpoint:
     """Keeps the TDDFT solver's best vectors on disk so an interrupted solve resumes.
 

@@ -1,4 +1,4 @@
-"""qdlib.qchem.engine: single points end to end, the SCF and TDDFT solves, stability and the Tamm-Dancoff fallback."""
+"""qdlib.qchem.engine and its solves (scf, response): single points end to end, stability and the Tamm-Dancoff fallback."""
 
 import dataclasses
 import os
@@ -8,7 +8,7 @@ import pytest
 from ase import Atoms
 
 from qdlib import qchem, spectra
-from qdlib.qchem import EngineOptions, engine
+from qdlib.qchem import EngineOptions, engine, response
 from qdlib.structures import StructureError
 from tests.fakes import CHEAP, CPU
 
@@ -71,8 +71,8 @@ def _saddle_on_solve(monkeypatch, ks, label):
         seen.append("stability")
         return real_follow(mf)
 
-    monkeypatch.setattr(engine, "run_tddft", run_tddft)
-    monkeypatch.setattr(engine, "follow_internal_instability", follow)
+    monkeypatch.setattr(response, "run_tddft", run_tddft)
+    monkeypatch.setattr(response, "follow_internal_instability", follow)
     return seen
 
 
@@ -98,7 +98,7 @@ def test_full_tddft_still_unsolvable_after_stability_falls_back_to_tamm_dancoff(
             raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
         return real_run_tddft(mf, s, options, **kw)
 
-    monkeypatch.setattr(engine, "run_tddft", run_tddft)
+    monkeypatch.setattr(response, "run_tddft", run_tddft)
     out = qchem.excitations(atoms, CHEAP, CPU)
     assert seen == [False, False, True]
     assert out.scf_strategy == "diis+stability+tda-fallback" and out.settings == dataclasses.replace(CHEAP, tda=True)
@@ -111,7 +111,7 @@ def test_full_tddft_still_unsolvable_after_stability_falls_back_to_tamm_dancoff(
         seen.append(s.tda)
         raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
 
-    monkeypatch.setattr(engine, "run_tddft", always_unsolvable)
+    monkeypatch.setattr(response, "run_tddft", always_unsolvable)
     with pytest.raises(RuntimeError, match="saddle-point"):  # Tamm-Dancoff asked for and failing: nothing left to try
         qchem.excitations(atoms, dataclasses.replace(CHEAP, tda=True), CPU)
     assert seen == [True, True]
@@ -132,7 +132,7 @@ def test_after_a_saddle_point_the_failed_solves_vectors_are_not_the_next_guess(m
             raise RuntimeError("This error is often caused by a problematic SCF solution, such as a saddle-point solution.")
         return real_run_tddft(mf, settings, options, restart_file=restart_file, guess=guess)
 
-    monkeypatch.setattr(engine, "run_tddft", run_tddft)
+    monkeypatch.setattr(response, "run_tddft", run_tddft)
     out = qchem.excitations(atoms, CHEAP, dataclasses.replace(CPU, checkpoint_dir=str(tmp_path)))
     assert seen == [False, False]  # the second solve starts from PySCF's own guess
     np.testing.assert_allclose(out.energies_ev, exc.energies_ev, atol=1e-6)
@@ -144,7 +144,7 @@ def test_when_a_minus_b_is_indefinite_tamm_dancoff_is_solved_without_another_ful
     atoms, _ = dimer_result
     assert qchem.complex_instability(qchem.run_scf(qchem.build_mol(atoms, CHEAP), CHEAP)) > 0  # the dimer's is
     seen = _saddle_on_solve(monkeypatch, {1}, lambda settings, guess: settings.tda)
-    monkeypatch.setattr(engine, "complex_instability", lambda mf: -0.01)
+    monkeypatch.setattr(response, "complex_instability", lambda mf: -0.01)
     out = qchem.excitations(atoms, CHEAP, CPU)
     assert seen == [False, "stability", True] and out.scf_strategy == "diis+stability+tda-fallback"
     np.testing.assert_allclose(out.energies_ev, qchem.excitations(atoms, dataclasses.replace(CHEAP, tda=True), CPU).energies_ev, atol=1e-6)
@@ -162,8 +162,8 @@ def test_unconverged_full_tddft_falls_back_to_tamm_dancoff_only_when_a_minus_b_i
             td.converged = np.zeros(len(td.e), dtype=bool)  # as when the real solver keeps meeting singular subspaces
         return td
 
-    monkeypatch.setattr(engine, "run_tddft", unconverged_full)
-    monkeypatch.setattr(engine, "complex_instability", lambda mf: lowest)
+    monkeypatch.setattr(response, "run_tddft", unconverged_full)
+    monkeypatch.setattr(response, "complex_instability", lambda mf: lowest)
     out = qchem.excitations(atoms, CHEAP, CPU)
     assert out.settings.tda is fallback and out.converged is fallback
     assert out.scf_strategy == ("diis+tda-fallback" if fallback else "diis")
@@ -203,7 +203,7 @@ def test_other_tddft_errors_are_not_swallowed(monkeypatch, dimer_result):
     def broken(mf, settings, options, **kw):
         raise RuntimeError("something else")
 
-    monkeypatch.setattr(engine, "run_tddft", broken)
+    monkeypatch.setattr(response, "run_tddft", broken)
     with pytest.raises(RuntimeError, match="something else"):
         qchem.excitations(atoms, CHEAP, CPU)
 

@@ -8,7 +8,7 @@ import pytest
 from ase import Atoms
 
 from qdlib import qchem
-from qdlib.qchem import engine
+from qdlib.qchem import response
 from tests.fakes import CHEAP, CPU
 
 
@@ -107,7 +107,7 @@ def test_excitations_keep_tddft_vectors_beside_the_scf_checkpoint_until_done(tmp
         written.append((restart_file, os.path.isfile(restart_file)))
         return td
 
-    monkeypatch.setattr(engine, "run_tddft", run_tddft)
+    monkeypatch.setattr(response, "run_tddft", run_tddft)
     out = qchem.excitations(atoms, CHEAP, dataclasses.replace(CPU, checkpoint_dir=str(chk)))
     assert written == [(str(chk / f"{qchem.result_key(atoms, CHEAP)}.td.npz"), True)]
     assert not list(chk.iterdir())  # both restart points removed once the result exists
