@@ -46,3 +46,11 @@ def test_top_level_layout():
     for name in ["notebooks", "qdlib", "data", "figures", "tests", "environment.yml", "README.md", ".ci/run"]:
         assert (ROOT / name).exists(), name
 
+
+
+def test_every_module_is_listed_in_the_layout_page():
+    root = Path(__file__).resolve().parents[1]
+    modules = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+               for p in (root / "qdlib").rglob("*.py")}  # fmt: skip
+    listed = set(re.findall(r"^\| `([\w.]+)` \|", (root / "docs" / "layout.md").read_text(), flags=re.M))
+    assert modules == listed, f"not listed: {sorted(modules - listed)}; listed but gone: {sorted(listed - modules)}"
