@@ -75,14 +75,18 @@ def ground_state_forces(atoms: Atoms, settings=None, options=None, dm0=None) -> 
 
 
 def read_forces(path: str | os.PathLike) -> list[dict]:
-    """The rows written by :func:`design_forces` (a torn last line is dropped)."""
+    """The rows written by :func:`design_forces`, one per structure (the first, if two processes wrote one; a
+    torn last line is dropped)."""
     from .loop import read_json_lines
 
-    return read_json_lines(path)
+    rows: dict[str, dict] = {}
+    for row in read_json_lines(path):
+        rows.setdefault(row["key"], row)
+    return list(rows.values())
 
 
 def design_forces(designs: Sequence[tuple[str, Atoms, Sequence[int], NDArray]], path: str | os.PathLike, settings=None,
-                  options=None, shard: tuple[int, int] = (0, 1)) -> list[dict]:  # fmt: skip
+                  options=None, shard: tuple[int, int] = (0, 1), reverse: bool = False) -> list[dict]:  # fmt: skip
     """Forces on each design, one JSON line per design appended to ``path``; designs already there are skipped.
 
     Parameters
@@ -98,6 +102,9 @@ def design_forces(designs: Sequence[tuple[str, Atoms, Sequence[int], NDArray]], 
     shard : (k, n)
         Compute designs ``k, k + n, k + 2n, …`` only (0 ≤ k < n): n processes with k = 0 … n − 1
         share the work and the file.
+    reverse : bool
+        Take the designs from the last: a second process started beside one going forward meets
+        it in the middle.
 
     Returns
     -------
@@ -111,7 +118,7 @@ def design_forces(designs: Sequence[tuple[str, Atoms, Sequence[int], NDArray]], 
         raise ValueError(f"shard {k} of {n}: need 0 <= k < n")
     path = Path(path)
     done = {r["key"] for r in read_forces(path)}
-    todo = [d for d in designs[k::n] if d[0] not in done]
+    todo = [d for d in designs[k::n] if d[0] not in done][:: -1 if reverse else 1]
     densities = {}  # per formula, the last converged density: the next design's SCF starts from it
     for i, (key, atoms, movable, sites) in enumerate(todo):
         if key in {r["key"] for r in read_forces(path)}:  # written meanwhile by another process

@@ -51,7 +51,8 @@ def _campaign_forces(args: argparse.Namespace) -> int:
     k, _, n = args.shard.partition("/")
     if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
         raise SystemExit(f"--shard {args.shard!r}: expected K/N with 1 <= K <= N, e.g. 1/2")
-    rows = design_forces(references + designs, args.out, options=engine_options(args), shard=(int(k) - 1, int(n)))
+    rows = design_forces(references + designs, args.out, options=engine_options(args), shard=(int(k) - 1, int(n)),
+                         reverse=args.reverse)  # fmt: skip
     for row in rows:
         print(f"{row['key'][:16]:16s} {row['formula']:8s} largest force {row['max_force_ev_per_angstrom']:.3f} eV/Å; moved atom "
               f"{[round(f, 3) for f in row['moved_force_ev_per_angstrom']]} eV/Å, cosine back to its site "
@@ -128,6 +129,8 @@ def add_commands(command) -> None:
                    help="results, one JSON line per structure (qdlib export-dataset releases them)")
     f.add_argument("--shard", default="1/1", help="K/N: compute every N-th structure from the K-th (N processes "
                                                   "share the work and the --out file)")
+    f.add_argument("--reverse", action="store_true", help="from the last structure (a second process beside one "
+                                                          "going forward: they meet in the middle)")
     add_engine_args(f)
     f.set_defaults(func=_campaign_forces)
     s = command("campaigns", help="what the design campaigns found: calls to the first confirmed design, "

@@ -106,3 +106,29 @@ def test_ground_state_forces_do_not_depend_on_the_initial_density():
     e2, f2, _ = ground_state_forces(Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.65]]), settings)
     assert e1 == pytest.approx(e2, abs=1e-6) and np.allclose(f1, f2, atol=1e-4)  # eV, eV/Å
     assert np.allclose(f0[0], -f0[1], atol=0.05) and e0 != e1  # no net force (to the coarse grid's error)
+
+
+def test_a_reverse_run_takes_the_last_first_and_a_key_written_twice_reads_once(tmp_path, monkeypatch):
+    import json
+
+    from ase import Atoms
+
+    from qdlib.campaign import forces
+
+    computed = []
+
+    def flat(atoms, settings=None, options=None, dm0=None):
+        computed.append(round(atoms.positions[1, 0], 3))
+        return 0.0, np.zeros((len(atoms), 3)), None
+
+    monkeypatch.setattr(forces, "ground_state_forces", flat)
+    designs = [(f"d{k}", Atoms("CdSe", positions=[[0, 0, 0], [0.1 * k, 0, 2.6]]), [1], np.array([[0, 0, 2.6]]))
+               for k in range(3)]  # fmt: skip
+    out = tmp_path / "f.jsonl"
+    out.write_text(json.dumps({"key": "d1", "energy_ev": 1.0}) + "\n")
+    forces.design_forces(designs, out, reverse=True)
+    assert computed == [0.2, 0.0]
+    with open(out, "a") as fh:  # two processes finished the same design
+        fh.write(json.dumps({"key": "d1", "energy_ev": 2.0}) + "\n")
+    rows = forces.read_forces(out)
+    assert [r["key"] for r in rows] == ["d1", "d2", "d0"] and rows[0]["energy_ev"] == 1.0
