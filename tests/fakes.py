@@ -165,3 +165,35 @@ def toy_task(edge=4.0, **cfg):
     fwd = ToyForward(atoms, [1])
     target = fwd(torch.as_tensor(atoms.positions, dtype=torch.float32)[None])[0].numpy()
     return DesignTask(atoms, [1], target, fwd, "absorption", DesignConfig(edge_angstrom=edge, **cfg))
+
+
+# ---------------------------------------------------------------------- designs for a user's target (tests/finder)
+
+
+def toy_member_excitations(atoms, settings=None, options=None, cover_nm=None, max_states=40, **_):
+    """A stand-in for a library member's covering TD-DFT: one band at 380 nm + 1000 nm per Å of the first pair's
+    stretch beyond 2.5 Å, a dark state at 250 nm (the states cover any window), energy from the stretch.
+    Counts its calls in ``$QDLIB_TOY_COUNTER`` and sleeps ``$QDLIB_FAKE_DELAY_S`` seconds."""
+    from qdlib import spectra
+
+    if os.environ.get("QDLIB_TOY_COUNTER"):
+        with open(os.environ["QDLIB_TOY_COUNTER"], "a") as fh:
+            fh.write("call\n")
+    time.sleep(float(os.environ.get("QDLIB_FAKE_DELAY_S", "0")))
+    stretch = float(atoms.get_distance(0, 1)) - 2.5
+    lam = np.array([380.0 + 1000.0 * stretch, 250.0])
+    return Excitations(spectra.nm_to_ev(lam), np.array([0.1, 0.0]), -100.0 - stretch, np.ones(2, bool), "diis",
+                       TDDFTSettings(n_states=2), "cpu", 0.01, versions={"pyscf": "toy"})  # fmt: skip
+
+
+def toy_library(n=30, seed=0):
+    """A toy library: CdSe pairs stretched by 0–0.29 Å (bands at 380–670 nm under :func:`toy_member_excitations`),
+    each with a random GFN2-xTB energy above its composition's lowest, 0–0.6 eV."""
+    from ase import Atoms
+
+    from qdlib.finder import Pool
+
+    rng = np.random.default_rng(seed)
+    return Pool([Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.5 + 0.01 * i]],
+                       info={"isomer": f"Cd1Se1Te0-{i:02d}", "composition": "Cd1Se1Te0", "e_above_ev": float(e)})
+                 for i, e in enumerate(rng.uniform(0.0, 0.6, n))])  # fmt: skip

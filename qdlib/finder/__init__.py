@@ -1,0 +1,24 @@
+"""Design for a user's target: which library member absorbs like this spectrum, or at this wavelength?
+
+A user's target (:mod:`qdlib.targets`: a spectrum file, a band, a structure's spectrum) is met by
+the library's stable clusters (:mod:`qdlib.library`: every member a GFN2-xTB minimum), each
+judged by its own TD-DFT spectrum at the paper's settings:
+
+* :mod:`.pool` — the members as candidates, and the oracle that gives their spectra (the results
+  store, or TD-DFT into it);
+* :mod:`.criterion` — when TD-DFT confirms a member for the target, in one place;
+* :mod:`.methods` — how the next members are chosen;
+* :mod:`.loop` — the run: propose, compute, judge, record, until the budget.
+"""
+
+from .criterion import MAX_E_ABOVE_EV, describe, member_verdict, target_criterion
+from .loop import FinderCall, FinderConfig, TargetDesign, first_confirmed, read_calls
+from .methods import METHODS, RandomMembers, StableFirst, make_method
+from .pool import Pool, StoreOracle
+
+__all__ = [
+    "MAX_E_ABOVE_EV", "describe", "member_verdict", "target_criterion",
+    "FinderCall", "FinderConfig", "TargetDesign", "first_confirmed", "read_calls",
+    "METHODS", "RandomMembers", "StableFirst", "make_method",
+    "Pool", "StoreOracle",
+]  # fmt: skip

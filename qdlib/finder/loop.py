@@ -1,0 +1,194 @@
+"""A design for a user's target: propose library members, compute their TD-DFT, judge, record — until the budget.
+
+The loop reads as a campaign does (:mod:`qdlib.campaign.loop`): each round the method proposes
+``batch_size`` members not computed yet, the oracle returns their spectra (the store, or TD-DFT),
+each is judged against the target (:func:`~qdlib.finder.criterion.member_verdict`) and checked
+by the criterion (:func:`~qdlib.finder.criterion.target_criterion`), and one JSON line per call is
+appended to the run's log as it finishes. A run killed at any point resumes from its log: the
+method proposes again what it proposed before (its choices depend on its seed and the calls so far)
+and no call is computed twice (the oracle's store holds the results).
+
+A run stops at its first confirmed member (``stop_at_first``) or when the budget is spent; without
+a confirmed member, :meth:`TargetDesign.closest` names the members that came nearest.
+
+>>> import numpy as np
+>>> from ase import Atoms
+>>> from qdlib import spectra
+>>> from qdlib.finder.pool import Pool
+>>> from qdlib.qchem import Excitations, TDDFTSettings
+>>> from qdlib.targets import band_target
+>>> peaks, e_above = {"a": 520.0, "b": 482.0, "c": 430.0}, {"a": 0.0, "b": 0.2, "c": 0.1}
+>>> pool = Pool([Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]], info={"isomer": k, "composition": "c",
+...                                                                       "e_above_ev": e_above[k]}) for k in peaks])
+>>> def oracle(members):  # a stand-in for TD-DFT: one band per member, and states far into the UV
+...     return [Excitations(spectra.nm_to_ev(np.array([peaks[m.info["isomer"]], 250.0])), np.array([0.1, 0.0]), -1.0,
+...                         np.ones(2, bool), "diis", TDDFTSettings(n_states=2), "cpu", 0.0) for m in members]
+>>> run = TargetDesign(band_target(480.0), pool, oracle, FinderConfig(method="stable-first", seed=0))
+>>> [(c.isomer, round(c.peak_error_nm, 1), c.confirmed) for c in run.run()]
+[('a', 40.0, False), ('c', nan, False), ('b', 2.0, True)]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..verdict import Target
+from .criterion import MAX_E_ABOVE_EV, describe, member_verdict, target_criterion
+from .methods import make_method
+from .pool import Pool
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FinderCall", "FinderConfig", "TargetDesign", "first_confirmed", "read_calls"]
+
+
+@dataclass(frozen=True)
+class FinderConfig:
+    """How a design for a target runs."""
+
+    method: str = "stable-first"
+    """How members are proposed (:data:`qdlib.finder.methods.METHODS`)."""
+    seed: int = 0
+    """Seeds every random choice of the method."""
+    budget: int = 24
+    """TD-DFT calls (members computed or read) at most."""
+    batch_size: int = 1
+    """Members per round (computed at once with several workers)."""
+    max_e_above_ev: float = MAX_E_ABOVE_EV
+    """The stability bound of the criterion, eV above the composition's lowest member (GFN2-xTB)."""
+    stop_at_first: bool = True
+    """Stop at the first confirmed member."""
+
+
+@dataclass(frozen=True)
+class FinderCall:
+    """One call of a run: the member, TD-DFT's verdict on it against the target, and the criterion's answer."""
+
+    call: int
+    index: int
+    isomer: str
+    composition: str
+    e_above_ev: float
+    status: str
+    peak_nm: float
+    peak_error_nm: float
+    similarity: float
+    intensity_ratio: float
+    confirmed: bool
+    failures: tuple[str, ...]
+    margin: float
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, line: str) -> FinderCall:
+        d = json.loads(line)
+        return cls(**{**d, "failures": tuple(d["failures"])})
+
+
+def read_calls(path: str | os.PathLike) -> list[FinderCall]:
+    """The calls of a run's log (a torn last line, from a crash mid-write, is dropped)."""
+    from ..campaign.loop import read_json_lines
+
+    return read_json_lines(path, FinderCall.from_json)
+
+
+class TargetDesign:
+    """A design for ``target`` over ``pool``: the run, its log and its verdicts.
+
+    Parameters
+    ----------
+    target : qdlib.verdict.Target
+        A user's target (:mod:`qdlib.targets`).
+    pool : Pool
+        The members it may propose.
+    oracle : callable
+        ``oracle(members) -> list of Excitations or None`` (:class:`~qdlib.finder.pool.StoreOracle`).
+    config : FinderConfig
+    log_path : path, optional
+        The run's log (one JSON line per call); an existing log is resumed. ``None``: kept in memory.
+    method : object, optional
+        A proposer (default :func:`~qdlib.finder.methods.make_method` of ``config.method``).
+    """
+
+    def __init__(self, target: Target, pool: Pool, oracle: Callable, config: FinderConfig = FinderConfig(),
+                 log_path: str | os.PathLike | None = None, method=None):  # fmt: skip
+        self.target, self.pool, self.oracle, self.config = target, pool, oracle, config
+        self.criterion = target_criterion(target, config.max_e_above_ev)
+        self.method = method or make_method(config.method, config.seed)
+        self.log_path = None if log_path is None else Path(log_path)
+        self.history: list[FinderCall] = read_calls(self.log_path) if self.log_path is not None else []
+        unknown = [c.isomer for c in self.history if c.index >= len(pool) or pool.names[c.index] != c.isomer]
+        if unknown:
+            raise ValueError(f"{self.log_path}: calls of members not in this pool ({unknown[:3]}): another pool's log")
+
+    @property
+    def found(self) -> FinderCall | None:
+        """The first confirmed call, if any."""
+        return next((c for c in self.history if c.confirmed), None)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run is over: its budget spent, the pool exhausted, or (``stop_at_first``) a member confirmed."""
+        return (len(self.history) >= min(self.config.budget, len(self.pool))
+                or (self.config.stop_at_first and self.found is not None))  # fmt: skip
+
+    def describe(self) -> str:
+        """The criterion for this run's target, in one line."""
+        return describe(self.criterion, self.target)
+
+    def run(self, on_call: Callable[[FinderCall], None] | None = None) -> list[FinderCall]:
+        """Propose, compute, judge and record until :attr:`finished`; ``on_call`` sees each new call."""
+        while not self.finished:
+            n = min(self.config.batch_size, self.config.budget - len(self.history))
+            chosen = self.method.propose(self.pool, self.history, n)
+            if not chosen:
+                break
+            members = [self.pool.members[i] for i in chosen]
+            for i, member, result in zip(chosen, members, self.oracle(members)):
+                call = self._record(i, member, result)
+                if on_call is not None:
+                    on_call(call)
+                if self.finished:
+                    break
+        return self.history
+
+    def closest(self, k: int = 3) -> list[FinderCall]:
+        """The ``k`` calls whose verdicts came nearest to the criterion (largest margin first)."""
+        return sorted(self.history, key=lambda c: -c.margin)[:k]
+
+    def _record(self, index: int, member, result) -> FinderCall:
+        if result is None:
+            call = FinderCall(len(self.history), index, member.info["isomer"], member.info["composition"],
+                              float(member.info["e_above_ev"]), "failed", *([float("nan")] * 4), False, ("failed",),
+                              -5.0)  # fmt: skip
+        else:
+            v = member_verdict(member, result, self.target)
+            c = self.criterion.check(v)
+            call = FinderCall(len(self.history), index, member.info["isomer"], member.info["composition"],
+                              float(member.info["e_above_ev"]), v.status, v.peak_nm, v.peak_error_nm, v.similarity,
+                              v.intensity_ratio, c.confirmed, c.failures, self.criterion.margin(v))  # fmt: skip
+        self.history.append(call)
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "a") as fh:
+                fh.write(call.to_json() + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        log.info("call %d/%d: %s, %.2f eV above its lowest: peak %.1f nm (%+.1f), cosine %.2f -> %s", call.call + 1,
+                 self.config.budget, call.isomer, call.e_above_ev, call.peak_nm, call.peak_error_nm, call.similarity,
+                 "confirmed" if call.confirmed else ", ".join(call.failures))  # fmt: skip
+        return call
+
+
+def first_confirmed(calls: Sequence[FinderCall]) -> int | None:
+    """The 1-based call of the first confirmed member (``None``: none)."""
+    return next((c.call + 1 for c in calls if c.confirmed), None)
+
