@@ -7,11 +7,13 @@ judged by its own TD-DFT spectrum at the paper's settings:
 * :mod:`.pool` — the members as candidates, and the oracle that gives their spectra (the results
   store, or TD-DFT into it);
 * :mod:`.criterion` — when TD-DFT confirms a member for the target, in one place;
-* :mod:`.methods` — how the next members are chosen;
+* :mod:`.methods` — how the next members are chosen (random, stable-first);
+* :mod:`.active` — active learning: a forward model of the spectrum over member descriptors;
 * :mod:`.loop` — the run: propose, compute, judge, record, until the budget.
 """
 
 from .criterion import MAX_E_ABOVE_EV, describe, member_verdict, target_criterion
+from .active import ActiveMembers, member_descriptors
 from .loop import FinderCall, FinderConfig, TargetDesign, first_confirmed, read_calls
 from .methods import METHODS, RandomMembers, StableFirst, make_method
 from .pool import Pool, StoreOracle
@@ -19,6 +21,6 @@ from .pool import Pool, StoreOracle
 __all__ = [
     "MAX_E_ABOVE_EV", "describe", "member_verdict", "target_criterion",
     "FinderCall", "FinderConfig", "TargetDesign", "first_confirmed", "read_calls",
-    "METHODS", "RandomMembers", "StableFirst", "make_method",
+    "METHODS", "RandomMembers", "StableFirst", "make_method", "ActiveMembers", "member_descriptors",
     "Pool", "StoreOracle",
 ]  # fmt: skip

@@ -38,6 +38,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
+
+from .. import spectra
 from ..verdict import Target
 from .criterion import MAX_E_ABOVE_EV, describe, member_verdict, target_criterion
 from .methods import make_method
@@ -123,6 +127,9 @@ class TargetDesign:
         self.target, self.pool, self.oracle, self.config = target, pool, oracle, config
         self.criterion = target_criterion(target, config.max_e_above_ev)
         self.method = method or make_method(config.method, config.seed)
+        if hasattr(self.method, "bind"):  # a model-based method reads the computed spectra
+            self.method.bind(self.spectrum_of, target, self.criterion)
+        self._spectra: dict[int, NDArray | None] = {}
         self.log_path = None if log_path is None else Path(log_path)
         self.history: list[FinderCall] = read_calls(self.log_path) if self.log_path is not None else []
         unknown = [c.isomer for c in self.history if c.index >= len(pool) or pool.names[c.index] != c.isomer]
@@ -160,11 +167,26 @@ class TargetDesign:
                     break
         return self.history
 
+    def spectrum_of(self, call: FinderCall) -> NDArray[np.float64] | None:
+        """The broadened TD-DFT spectrum of a called member (L mol⁻¹ cm⁻¹, paper grid); ``None`` if it failed.
+
+        Kept from the call, or (a resumed run) read again through the oracle, which finds it stored.
+        """
+        if call.index not in self._spectra:
+            (result,) = self.oracle([self.pool.members[call.index]]) if call.status != "failed" else (None,)
+            self._keep(call.index, result)
+        return self._spectra[call.index]
+
+    def _keep(self, index: int, result) -> None:
+        grid = spectra.wavelength_grid("absorption")
+        self._spectra[index] = None if result is None else spectra.broaden(result.wavelengths_nm, result.osc_strengths, grid)
+
     def closest(self, k: int = 3) -> list[FinderCall]:
         """The ``k`` calls whose verdicts came nearest to the criterion (largest margin first)."""
         return sorted(self.history, key=lambda c: -c.margin)[:k]
 
     def _record(self, index: int, member, result) -> FinderCall:
+        self._keep(index, result)
         if result is None:
             call = FinderCall(len(self.history), index, member.info["isomer"], member.info["composition"],
                               float(member.info["e_above_ev"]), "failed", *([float("nan")] * 4), False, ("failed",),

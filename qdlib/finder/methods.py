@@ -60,13 +60,19 @@ class StableFirst:
         return [int(i) for i in np.lexsort((tiebreak, pool.e_above_ev)) if i not in done][:n]
 
 
-METHODS = {m.name: m for m in (RandomMembers, StableFirst)}
-"""Every method by name."""
+def _methods() -> dict:
+    from .active import ActiveMembers
+
+    return {m.name: m for m in (RandomMembers, StableFirst, ActiveMembers)}
+
+
+METHODS = ("random", "stable-first", "al")
+"""Every method's name: random members (the control), the most stable first, active learning
+(:class:`~qdlib.finder.active.ActiveMembers`)."""
 
 
 def make_method(name: str, seed: int = 0):
     """The method called ``name`` (:data:`METHODS`), seeded."""
-    try:
-        return METHODS[name](seed)
-    except KeyError:
-        raise ValueError(f"unknown method {name!r}; known: {sorted(METHODS)}") from None
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known: {list(METHODS)}")
+    return _methods()[name](seed)
