@@ -49,7 +49,7 @@ _NAME = re.compile(r"^(?P<dot>\w+?)_(?P<edge>[\d.]+)A_(?P<n>\d+)_T(?P<shift>0|[+
 
 def config_from_name(name: str, **overrides) -> CampaignConfig:
     """The :class:`CampaignConfig` a log name stands for (budget: 24 calls per moved atom, as
-    ``qdlib design`` sets it, unless ``overrides`` give it and the batch size).
+    ``qdlib campaign`` sets it, unless ``overrides`` give it and the batch size).
 
     >>> c = config_from_name("Cd4Se4_4A_1_T+10_bo_s2")
     >>> c.dot, c.edge_angstrom, c.n_movable, c.target_shift_nm, c.method, c.seed

@@ -28,8 +28,10 @@
     held-out scores, released under ``data/models``;
 ``qdlib agents [--kinds absorption] [--dots ...] [--edges 4 10] [--atoms 1 2 3]``
     DDPG designers of the benchmark cases, released under ``data/agents``;
-``qdlib design [--dot Cd4Se4] [--atoms 1] [--target-shift 0] [--method random|surrogate|bo|al] [--seed 0] [--rejudge]``
-    a design campaign with TD-DFT in the loop (:mod:`qdlib.campaign`; notebook 07), resumable;
+``qdlib design (--target FILE | --peak-nm NM | --target-structure FILE) [--method al] [--budget 24] [--dry-run]``
+    design for your target: the library member whose TD-DFT spectrum meets it (:mod:`qdlib.finder`), resumable;
+``qdlib campaign [--dot Cd4Se4] [--atoms 1] [--target-shift 0] [--method random|surrogate|bo|al] [--seed 0] [--rejudge]``
+    a displacement campaign with TD-DFT in the loop (:mod:`qdlib.campaign`; notebook 07), resumable;
     ``--rejudge`` judges a blind campaign's logged calls again with the current criterion;
 ``qdlib campaigns [--log-dir DIR]``
     what the campaigns in a folder of logs found: the table of notebook 07.
@@ -44,8 +46,10 @@ and holds their handlers:
     ``tddft``, ``design-region``, ``sensitivity``, ``authors``, ``random``: the dataset jobs.
 :mod:`~qdlib.cli.agents`
     ``design-surrogate``, ``agents``, ``verify``: the paper's designers and TD-DFT's verdicts.
+:mod:`~qdlib.cli.finder`
+    ``design``: design for a user's target over the library.
 :mod:`~qdlib.cli.campaign`
-    ``design``, ``campaign-forces``, ``campaigns``: design campaigns with TD-DFT in the loop.
+    ``campaign``, ``campaign-forces``, ``campaigns``: displacement campaigns with TD-DFT in the loop.
 :mod:`~qdlib.cli.library`
     ``library-search``, ``library-build``, ``library-info``, ``library-tddft``: the stable clusters.
 :mod:`~qdlib.cli.release`
@@ -70,7 +74,7 @@ import argparse
 import logging
 import sys
 
-from . import agents, campaign, library, release, tddft
+from . import agents, campaign, finder, library, release, tddft
 from .tddft import DARK_F
 
 __all__ = ["DARK_F", "build_parser", "main"]
@@ -90,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_reproduce(command)
     tddft.add_commands(command)
     agents.add_commands(command)
+    finder.add_commands(command)
     campaign.add_commands(command)
     library.add_commands(command)
     release.add_export(command)

@@ -1,6 +1,6 @@
-"""Design campaigns from the ``qdlib`` command: TD-DFT in the loop (:mod:`qdlib.campaign`).
+"""Displacement campaigns from the ``qdlib`` command: TD-DFT in the loop (:mod:`qdlib.campaign`).
 
-``qdlib design``
+``qdlib campaign``
     One campaign: propose, compute, judge until the budget is spent (resumable), or its logged
     calls judged again (``--rejudge``).
 ``qdlib campaign-forces``
@@ -21,7 +21,7 @@ from ._options import add_engine_args, engine_options, local_executor
 __all__ = ["add_commands"]
 
 
-def _design(args: argparse.Namespace) -> int:
+def _campaign(args: argparse.Namespace) -> int:
     from ..campaign import Campaign, CampaignConfig
     from ..campaign.loop import default_budget
 
@@ -94,8 +94,8 @@ def _campaigns(args: argparse.Namespace) -> int:
 
 
 def add_commands(command) -> None:
-    """Register ``design``, ``campaign-forces`` and ``campaigns`` through ``command(name, **kwargs)``."""
-    c = command("design", help="a TD-DFT-in-the-loop design campaign: propose, compute, judge, until the budget "
+    """Register ``campaign``, ``campaign-forces`` and ``campaigns`` through ``command(name, **kwargs)``."""
+    c = command("campaign", help="a TD-DFT-in-the-loop displacement campaign (notebook 07): propose, compute, judge, until the budget "
                                "is spent (resumes from its log)")
     c.add_argument("--dot", default="Cd4Se4", help="benchmark dot")
     c.add_argument("--atoms", type=int, default=1, help="number of moved atoms")
@@ -121,7 +121,7 @@ def add_commands(command) -> None:
     c.add_argument("--store", default=str(store_path("campaigns")), help="results store shared by every campaign")
     c.add_argument("--log-dir", default=str(stores_dir() / "campaigns"), help="where each campaign's log (JSON lines) is kept")
     add_engine_args(c)
-    c.set_defaults(func=_design)
+    c.set_defaults(func=_campaign)
     f = command("campaign-forces", help="DFT forces on every distinct confirmed design of the campaigns and on the "
                                          "reference dots: would a design stay where it was put? (resumable)")
     f.add_argument("--log-dir", default=str(stores_dir() / "campaigns"), help="folder of campaign logs")

@@ -96,14 +96,14 @@ def _library_info(args: argparse.Namespace) -> int:
 def _library_tddft(args: argparse.Namespace) -> int:
     from ..library.members import load_members
     from ..library.tddft import COVER_NM, compute_spectra, spectra_selection
-    from ..store import connect
+    from ..store import ResultStore
 
     chosen = spectra_selection(load_members(args.library), args.max_atoms, args.max_e_above)
     if args.limit is not None:
         chosen = chosen[: args.limit]
     print(f"{len(chosen)} members selected (≤ {args.max_atoms} atoms, ≤ {args.max_e_above} eV above their "
           f"composition's lowest); states down to {COVER_NM:.0f} nm")
-    store, options = connect(args.store), engine_options(args)
+    store, options = ResultStore(args.store), engine_options(args)
     for i, m in enumerate(chosen, 1):  # one at a time: each result is stored, and reported, as it finishes
         report = compute_spectra([m], store, options=options)
         exc = report.results.get(0)

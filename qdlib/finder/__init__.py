@@ -12,8 +12,8 @@ judged by its own TD-DFT spectrum at the paper's settings:
 * :mod:`.loop` — the run: propose, compute, judge, record, until the budget.
 """
 
-from .criterion import MAX_E_ABOVE_EV, describe, member_verdict, target_criterion
 from .active import ActiveMembers, member_descriptors
+from .criterion import MAX_E_ABOVE_EV, describe, member_verdict, target_criterion
 from .loop import FinderCall, FinderConfig, TargetDesign, first_confirmed, read_calls
 from .methods import METHODS, RandomMembers, StableFirst, make_method
 from .pool import Pool, StoreOracle

@@ -9,7 +9,11 @@ method proposes again what it proposed before (its choices depend on its seed an
 and no call is computed twice (the oracle's store holds the results).
 
 A run stops at its first confirmed member (``stop_at_first``) or when the budget is spent; without
-a confirmed member, :meth:`TargetDesign.closest` names the members that came nearest.
+a confirmed member, :meth:`TargetDesign.closest` names the members that came nearest. Before its
+first call, a live run may :meth:`~TargetDesign.screen` the members whose TD-DFT the store already
+holds (computed for other targets): judged at no cost, they are what the method knows from the start,
+and a confirmed one among them needs no call at all. (A replay never screens: its pool is the stored
+members.)
 
 >>> import numpy as np
 >>> from ase import Atoms
@@ -130,6 +134,7 @@ class TargetDesign:
         if hasattr(self.method, "bind"):  # a model-based method reads the computed spectra
             self.method.bind(self.spectrum_of, target, self.criterion)
         self._spectra: dict[int, NDArray | None] = {}
+        self.known: list[FinderCall] = []
         self.log_path = None if log_path is None else Path(log_path)
         self.history: list[FinderCall] = read_calls(self.log_path) if self.log_path is not None else []
         unknown = [c.isomer for c in self.history if c.index >= len(pool) or pool.names[c.index] != c.isomer]
@@ -138,13 +143,14 @@ class TargetDesign:
 
     @property
     def found(self) -> FinderCall | None:
-        """The first confirmed call, if any."""
-        return next((c for c in self.history if c.confirmed), None)
+        """The first confirmed member: among the screened ones (best margin first), else the first confirmed call."""
+        screened = [c for c in sorted(self.known, key=lambda c: -c.margin) if c.confirmed]
+        return screened[0] if screened else next((c for c in self.history if c.confirmed), None)
 
     @property
     def finished(self) -> bool:
         """Whether the run is over: its budget spent, the pool exhausted, or (``stop_at_first``) a member confirmed."""
-        return (len(self.history) >= min(self.config.budget, len(self.pool))
+        return (len(self.history) >= min(self.config.budget, len(self.pool) - len(self.known))
                 or (self.config.stop_at_first and self.found is not None))  # fmt: skip
 
     def describe(self) -> str:
@@ -155,7 +161,7 @@ class TargetDesign:
         """Propose, compute, judge and record until :attr:`finished`; ``on_call`` sees each new call."""
         while not self.finished:
             n = min(self.config.batch_size, self.config.budget - len(self.history))
-            chosen = self.method.propose(self.pool, self.history, n)
+            chosen = self.method.propose(self.pool, self.known + self.history, n)
             if not chosen:
                 break
             members = [self.pool.members[i] for i in chosen]
@@ -166,6 +172,18 @@ class TargetDesign:
                 if self.finished:
                     break
         return self.history
+
+    def screen(self) -> list[FinderCall]:
+        """Judge every member whose result the oracle's store holds, at no TD-DFT cost (``call`` −1).
+
+        They become :attr:`known` (what the method knows before its first call; not logged, not
+        counted against the budget). Returns them, best margin first.
+        """
+        called = {c.index for c in self.history}
+        stored = [i for i, m in enumerate(self.pool.members) if i not in called and self.oracle.stored(m)]
+        results = self.oracle([self.pool.members[i] for i in stored]) if stored else []
+        self.known = [self._judge(-1, i, self.pool.members[i], r) for i, r in zip(stored, results)]
+        return sorted(self.known, key=lambda c: -c.margin)
 
     def spectrum_of(self, call: FinderCall) -> NDArray[np.float64] | None:
         """The broadened TD-DFT spectrum of a called member (L mol⁻¹ cm⁻¹, paper grid); ``None`` if it failed.
@@ -185,18 +203,20 @@ class TargetDesign:
         """The ``k`` calls whose verdicts came nearest to the criterion (largest margin first)."""
         return sorted(self.history, key=lambda c: -c.margin)[:k]
 
-    def _record(self, index: int, member, result) -> FinderCall:
+    def _judge(self, number: int, index: int, member, result) -> FinderCall:
         self._keep(index, result)
         if result is None:
-            call = FinderCall(len(self.history), index, member.info["isomer"], member.info["composition"],
+            return FinderCall(number, index, member.info["isomer"], member.info["composition"],
                               float(member.info["e_above_ev"]), "failed", *([float("nan")] * 4), False, ("failed",),
                               -5.0)  # fmt: skip
-        else:
-            v = member_verdict(member, result, self.target)
-            c = self.criterion.check(v)
-            call = FinderCall(len(self.history), index, member.info["isomer"], member.info["composition"],
-                              float(member.info["e_above_ev"]), v.status, v.peak_nm, v.peak_error_nm, v.similarity,
-                              v.intensity_ratio, c.confirmed, c.failures, self.criterion.margin(v))  # fmt: skip
+        v = member_verdict(member, result, self.target)
+        c = self.criterion.check(v)
+        return FinderCall(number, index, member.info["isomer"], member.info["composition"], float(member.info["e_above_ev"]),
+                          v.status, v.peak_nm, v.peak_error_nm, v.similarity, v.intensity_ratio, c.confirmed, c.failures,
+                          self.criterion.margin(v))  # fmt: skip
+
+    def _record(self, index: int, member, result) -> FinderCall:
+        call = self._judge(len(self.history), index, member, result)
         self.history.append(call)
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""``qdlib design`` and ``qdlib campaigns``: the command line in front of qdlib.campaign."""
+"""``qdlib campaign`` and ``qdlib campaigns``: the command line in front of qdlib.campaign."""
 
 import pytest
 
@@ -13,15 +13,15 @@ def test_design_cli_runs_a_campaign_and_reports_it(tmp_path, monkeypatch, capsys
     from qdlib import cli, qchem
 
     monkeypatch.setattr(qchem, "excitations", fakes.toy_oracle)
-    args = ["design", "--dot", "Cd4Se4", "--edge", "1", "--budget", "2", "--seed", "1", "--cold",
+    args = ["campaign", "--dot", "Cd4Se4", "--edge", "1", "--budget", "2", "--seed", "1", "--cold",
             "--store", str(tmp_path / "c.json"), "--log-dir", str(tmp_path / "logs")]  # fmt: skip
     assert cli.main(args) == 0
     out = capsys.readouterr().out
     assert "Cd4Se4_1A_1_T0_random_s1: 2 TD-DFT calls" in out and "confirmed designs" in out
     assert len(read_log(tmp_path / "logs" / "Cd4Se4_1A_1_T0_random_s1.jsonl")) == 2
     with pytest.raises(SystemExit):  # argparse refuses a target that is not one of the three
-        cli.main(["design", "--target-shift", "7"])
-    assert cli.main(["design", "--budget", "-1", "--store", str(tmp_path / "c.json"), "--log-dir", str(tmp_path)]) == 2
+        cli.main(["campaign", "--target-shift", "7"])
+    assert cli.main(["campaign", "--budget", "-1", "--store", str(tmp_path / "c.json"), "--log-dir", str(tmp_path)]) == 2
     assert "budget and batch_size must be positive" in capsys.readouterr().err
 
 
