@@ -55,9 +55,10 @@ def _design(args: argparse.Namespace) -> int:
     from ..store import ResultStore
 
     target, slug = read_target(args)
-    pool = Pool.from_library(args.library, max_atoms=args.max_atoms)
+    pool = Pool.from_library(args.library, max_atoms=args.max_atoms, max_e_above_ev=args.max_e_above)  # only members that can pass
     if not len(pool):
-        raise ValueError("the library has no members (qdlib library-search, then qdlib library-build)")
+        raise ValueError(f"the library has no member within {args.max_e_above} eV of its composition's lowest "
+                         "(qdlib library-search, then qdlib library-build)")
     oracle = StoreOracle(ResultStore(args.store), replay=args.replay, options=engine_options(args),
                          executor=local_executor(args))  # fmt: skip
     if args.replay:
