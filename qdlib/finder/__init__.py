@@ -9,7 +9,9 @@ judged by its own TD-DFT spectrum at the paper's settings:
 * :mod:`.criterion` — when TD-DFT confirms a member for the target, in one place;
 * :mod:`.methods` — how the next members are chosen (random, stable-first);
 * :mod:`.active` — active learning: a forward model of the spectrum over member descriptors;
-* :mod:`.loop` — the run: propose, compute, judge, record, until the budget.
+* :mod:`.loop` — the run: propose, compute, judge, record, until the budget;
+* :mod:`.report` — what a run hands back: a ranked table, a figure, the confirmed structures;
+* :mod:`.benchmark` — the replay benchmark: every method on targets fixed by a rule, computing nothing.
 """
 
 from .active import ActiveMembers, member_descriptors

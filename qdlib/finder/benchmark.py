@@ -1,0 +1,148 @@
+"""The replay benchmark: every method on targets fixed by a rule, over the library's stored spectra, at no TD-DFT cost.
+
+A replay's pool is the members whose TD-DFT the store holds; a call reads the store
+(:class:`~qdlib.finder.pool.StoreOracle` with ``replay=True``). Targets are fixed before any
+method runs (:func:`replay_targets`): spectra of members drawn at random (they stay in the pool),
+single bands every 20 nm, and spectra of structures outside the library (e.g. the authors' Gaussian
+16 spectra of larger dots) — some of them met by no member. Whether a target is *reachable* is
+known in a replay: every member of the pool is judged against it (:func:`reachable`).
+
+:func:`run_replay` runs each method × seed × target with the same budget and returns one row per
+run; :func:`summarise` reduces them per method: the share of reachable targets confirmed within the
+budget (with its interval and n), the median calls to the first confirmed member, the survival
+curve (share of runs with a confirmed member after each call, not padded), and the acceleration
+over a baseline (mean calls to the first of the baseline over the method's, a run without one
+counted as budget + 1; bootstrap 95 % interval over targets).
+
+>>> rows = [{"method": m, "target": t, "seed": 0, "reachable": True, "first": f}
+...         for m, t, f in [("al", "a", 2), ("al", "b", 4), ("random", "a", 10), ("random", "b", None)]]
+>>> s = summarise(rows, budget=24, baselines=("random",), n_boot=200)
+>>> s["al"]["found"], s["al"]["median_first"], round(s["al"]["acceleration"]["random"]["ratio"], 2)
+('2/2 = 1.00 [0.34, 1.00]', 3.0, 5.83)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..stats import format_rate
+from ..verdict import Target
+from .loop import FinderConfig, TargetDesign, first_confirmed
+
+__all__ = ["reachable", "replay_targets", "run_replay", "summarise", "survival_curve"]
+
+
+def replay_targets(pool, oracle, n_members: int = 10, bands_nm: Sequence[float] = tuple(range(360, 641, 20)),
+                   outside: Sequence[tuple[str, np.ndarray]] = (), seed: int = 0) -> list[tuple[str, Target | str]]:  # fmt: skip
+    """The targets of a replay, by rule: ``(name, target)``, or ``(name, reason)`` for one that cannot be judged.
+
+    Parameters
+    ----------
+    pool, oracle
+        The replay's pool (stored members) and its oracle.
+    n_members : int
+        Members drawn at random (``seed``) whose TD-DFT spectra are targets, in ε.
+    bands_nm : sequence of float
+        Single bands (:func:`qdlib.targets.band_target`, the paper's broadening).
+    outside : sequence of (name, spectrum)
+        Spectra (ε on the paper's absorption grid) of structures not in the library.
+    """
+    from .. import spectra
+    from ..targets import TargetError, band_target, spectrum_target
+
+    grid = spectra.wavelength_grid("absorption")  # its first bin, 0 nm, is no wavelength: left out
+    out: list[tuple[str, Target | str]] = []
+    rng = np.random.default_rng([seed, 7])
+    for i in sorted(rng.choice(len(pool), size=min(n_members, len(pool)), replace=False)):
+        member = pool.members[int(i)]
+        (result,) = oracle([member])
+        y = spectra.broaden(result.wavelengths_nm, result.osc_strengths, grid)
+        out.append(_target(f"member {member.info['isomer']}", lambda y=y: spectrum_target(grid[1:], y[1:], units="epsilon"),
+                           TargetError))  # fmt: skip
+    for peak in bands_nm:
+        out.append(_target(f"band {peak:g} nm", lambda p=peak: band_target(p), TargetError))
+    for name, y in outside:
+        out.append(_target(name, lambda y=y: spectrum_target(grid[1:], np.asarray(y)[1:], units="epsilon"), TargetError))
+    return out
+
+
+def _target(name, make, error):
+    try:
+        target = make()
+    except error as exc:
+        return name, str(exc)
+    target.name = name
+    return name, target
+
+
+def reachable(pool, oracle, target: Target, max_e_above_ev: float | None = None) -> bool:
+    """Whether some member of the pool meets ``target`` (every stored member judged: a replay knows)."""
+    config = FinderConfig(method="stable-first", budget=len(pool), stop_at_first=True,
+                          **({} if max_e_above_ev is None else {"max_e_above_ev": max_e_above_ev}))  # fmt: skip
+    return TargetDesign(target, pool, oracle, config).run()[-1].confirmed if len(pool) else False
+
+
+def run_replay(pool, oracle, targets: Sequence[tuple[str, Target | str]], methods: Sequence[str], seeds: Sequence[int],
+               budget: int = 24, progress=None) -> list[dict]:  # fmt: skip
+    """Every method × seed on every judgeable target: one row per run (``method``, ``target``, ``seed``,
+    ``reachable``, ``first``: the call of the first confirmed member or ``None``, ``calls``, ``closest_margin``)."""
+    rows = []
+    for name, target in targets:
+        if isinstance(target, str):
+            continue
+        can = reachable(pool, oracle, target)
+        for method in methods:
+            for seed in seeds:
+                run = TargetDesign(target, pool, oracle, FinderConfig(method=method, seed=seed, budget=budget))
+                calls = run.run()
+                rows.append({"method": method, "target": name, "seed": seed, "reachable": can,
+                             "first": first_confirmed(calls), "calls": len(calls),
+                             "closest_margin": max(c.margin for c in calls) if calls else float("nan")})  # fmt: skip
+                if progress is not None:
+                    progress(rows[-1])
+    return rows
+
+
+def survival_curve(firsts: Sequence[int | None], budget: int) -> np.ndarray:
+    """Share of runs with a confirmed member after each call ``1 … budget`` (a run counts from its first on)."""
+    f = np.array([np.inf if x is None else x for x in firsts], dtype=float)
+    return np.array([(f <= k).mean() for k in range(1, budget + 1)]) if f.size else np.zeros(budget)
+
+
+def summarise(rows: Sequence[dict], budget: int = 24, baselines: Sequence[str] = ("random", "stable-first"),
+              n_boot: int = 2000, seed: int = 0) -> dict[str, dict]:  # fmt: skip
+    """Per method, over the runs on reachable targets: ``found`` (share confirmed within the budget, with its
+    interval), ``median_first`` (calls, a run without one counted as beyond the budget: ``None`` if the
+    median is such a run), ``survival`` and ``acceleration`` over each baseline present (``ratio`` of mean
+    calls to the first, baseline over method, and its bootstrap 95 % interval over targets, ``low``, ``high``)."""
+    ok = [r for r in rows if r["reachable"]]
+    methods = sorted({r["method"] for r in ok})
+    calls = {m: {} for m in methods}  # method -> target -> calls to the first per seed (budget + 1 if none)
+    for r in ok:
+        calls[r["method"]].setdefault(r["target"], []).append(budget + 1 if r["first"] is None else r["first"])
+    out = {}
+    rng = np.random.default_rng(seed)
+    for m in methods:
+        firsts = [r["first"] for r in ok if r["method"] == m]
+        k = sum(f is not None for f in firsts)
+        med = float(np.median([budget + 1 if f is None else f for f in firsts])) if firsts else float("nan")
+        entry = {"found": format_rate(k, len(firsts)), "k": k, "n": len(firsts),
+                 "median_first": None if med > budget else med, "survival": survival_curve(firsts, budget)}  # fmt: skip
+        entry["acceleration"] = {}
+        for b in baselines:
+            if b == m or b not in calls:
+                continue
+            shared = sorted(set(calls[m]) & set(calls[b]))
+            if not shared:
+                continue
+            mine = np.array([np.mean(calls[m][t]) for t in shared])
+            base = np.array([np.mean(calls[b][t]) for t in shared])
+            ratio = base.mean() / mine.mean()
+            idx = rng.integers(len(shared), size=(n_boot, len(shared)))
+            boot = base[idx].mean(axis=1) / mine[idx].mean(axis=1)
+            entry["acceleration"][b] = {"ratio": float(ratio), "low": float(np.quantile(boot, 0.025)),
+                                        "high": float(np.quantile(boot, 0.975)), "n_targets": len(shared)}  # fmt: skip
+        out[m] = entry
+    return out

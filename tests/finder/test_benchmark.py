@@ -1,0 +1,33 @@
+"""qdlib.finder.benchmark: the replay benchmark on a toy library, computing nothing."""
+
+import pytest
+
+from qdlib.finder import StoreOracle
+from qdlib.finder.benchmark import replay_targets, run_replay, summarise
+from qdlib.store import ResultStore
+
+from ..fakes import toy_library, toy_member_excitations
+
+
+def test_the_replay_benchmark_fixes_its_targets_by_rule_reads_the_store_and_summarises(tmp_path, monkeypatch):
+    from qdlib.library import tddft
+
+    monkeypatch.setattr(tddft, "excitations", toy_member_excitations)
+    pool = toy_library(n=30)
+    StoreOracle(ResultStore(tmp_path / "s.json"))(pool.members)
+    monkeypatch.setattr(tddft, "excitations", lambda *a, **k: pytest.fail("a replay computed"))
+    oracle = StoreOracle(ResultStore(tmp_path / "s.json"), replay=True)
+    pool = pool.computed(oracle)
+    targets = replay_targets(pool, oracle, n_members=2, bands_nm=(360.0, 450.0, 790.0), seed=0)
+    names = [n for n, _ in targets]
+    assert names[:2] == sorted(names[:2]) and names[2:] == ["band 360 nm", "band 450 nm", "band 790 nm"]
+    assert isinstance(dict(targets)["band 360 nm"], str)  # refused: its band lies where no library spectrum is complete
+    rows = run_replay(pool, oracle, targets, ["random", "stable-first"], seeds=[0, 1], budget=24)
+    assert len(rows) == 4 * 2 * 2 and all(r["calls"] <= 24 for r in rows)
+    reach = {r["target"]: r["reachable"] for r in rows}
+    assert reach["band 450 nm"] is True and reach["band 790 nm"] is False  # no member absorbs at 790 nm
+    assert not any(r["first"] for r in rows if r["target"] == "band 790 nm")
+    s = summarise(rows, budget=24, n_boot=100)
+    assert set(s) == {"random", "stable-first"} and s["random"]["n"] == 3 * 2 and len(s["random"]["survival"]) == 24
+    acc = s["stable-first"]["acceleration"]["random"]
+    assert acc["low"] <= acc["ratio"] <= acc["high"] and acc["n_targets"] == 3
