@@ -9,7 +9,11 @@ need no model:
 * :class:`RandomMembers` — members drawn at random (the control);
 * :class:`StableFirst` — the most stable first: ascending GFN2-xTB energy above the
   composition's lowest member (ties, e.g. every composition's lowest member at 0 eV, in a
-  random order of the run's seed).
+  random order of the run's seed);
+* :class:`SurrogateRanked` — the paper's pipeline: the released surrogate (ML-NN, trained on the
+  authors' data) predicts every member's spectrum from its Coulomb matrix, the members are ranked
+  by the criterion's margin on the predicted spectrum, and TD-DFT verifies them in that order; no
+  TD-DFT result changes the ranking.
 
 >>> from ase import Atoms
 >>> from qdlib.finder.pool import Pool
@@ -24,7 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["METHODS", "RandomMembers", "StableFirst", "make_method"]
+__all__ = ["METHODS", "RandomMembers", "StableFirst", "SurrogateRanked", "make_method"]
 
 
 def _untried(pool, tried: Sequence) -> list[int]:
@@ -60,15 +64,50 @@ class StableFirst:
         return [int(i) for i in np.lexsort((tiebreak, pool.e_above_ev)) if i not in done][:n]
 
 
+class SurrogateRanked:
+    """The members in the order of the released surrogate's predicted criterion margin (best first)."""
+
+    name = "surrogate"
+
+    def __init__(self, seed: int = 0, model: str = "ML-NN"):
+        self.seed, self.model = seed, model
+        self.target = self.criterion = None
+        self.margins_: np.ndarray | None = None
+
+    def bind(self, spectrum_of, target, criterion) -> SurrogateRanked:
+        """Give the method the target and the criterion (the spectra TD-DFT returns are not used)."""
+        self.target, self.criterion = target, criterion
+        return self
+
+    def predict(self, pool) -> np.ndarray:
+        """The released surrogate's spectra of the pool's members, ``(n, n_bins)``, L mol⁻¹ cm⁻¹."""
+        from ..features import CoulombMatrix
+        from ..surrogates import load_released
+
+        surrogate = load_released(self.target.kind, self.model, device="cpu")
+        return np.clip(surrogate.predict(CoulombMatrix().create(pool.members)), 0.0, None)
+
+    def propose(self, pool, tried: Sequence, n: int) -> list[int]:
+        if self.margins_ is None or len(self.margins_) != len(pool):
+            from ..verdict import cosine_similarity, intensity_ratio, window_peak
+
+            t, c, e = self.target, self.criterion, pool.e_above_ev
+            self.margins_ = np.array([c.margin_of(window_peak(y, t.window) - t.peak_nm, cosine_similarity(y, t.spectrum, t.window),
+                                                  intensity_ratio(y, t.spectrum, t.window), e[i])
+                                      for i, y in enumerate(self.predict(pool))])  # fmt: skip
+        done = {c.index for c in tried}
+        return [int(i) for i in np.argsort(-self.margins_, kind="stable") if i not in done][:n]
+
+
 def _methods() -> dict:
     from .active import ActiveMembers
 
-    return {m.name: m for m in (RandomMembers, StableFirst, ActiveMembers)}
+    return {m.name: m for m in (RandomMembers, StableFirst, SurrogateRanked, ActiveMembers)}
 
 
-METHODS = ("random", "stable-first", "al")
-"""Every method's name: random members (the control), the most stable first, active learning
-(:class:`~qdlib.finder.active.ActiveMembers`)."""
+METHODS = ("random", "stable-first", "surrogate", "al")
+"""Every method's name: random members (the control), the most stable first, the paper's pipeline
+(:class:`SurrogateRanked`), active learning (:class:`~qdlib.finder.active.ActiveMembers`)."""
 
 
 def make_method(name: str, seed: int = 0):

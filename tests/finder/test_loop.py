@@ -128,3 +128,16 @@ def test_active_learning_beats_random_members_on_a_toy_library(tmp_path, toy_td)
     al = [calls("al", t, 0) for t in targets]
     rnd = [calls("random", t, s) for t in targets for s in range(5)]
     assert max(al) <= 20 and sum(al) / len(al) < 0.6 * sum(rnd) / len(rnd), (al, rnd)
+
+
+def test_the_papers_pipeline_verifies_members_in_the_surrogates_order_whatever_tddft_says(tmp_path, toy_td):
+    from qdlib.finder.methods import SurrogateRanked
+
+    pool = toy_library(n=12)
+    run = TargetDesign(band_target(450.0), pool, StoreOracle(ResultStore(tmp_path / "s.json")),
+                       FinderConfig(method="surrogate", budget=5, stop_at_first=False))  # fmt: skip
+    calls = run.run()
+    margins = run.method.margins_
+    assert [c.index for c in calls] == [int(i) for i in np.argsort(-margins, kind="stable")[:5]]
+    fresh = SurrogateRanked().bind(None, run.target, run.criterion)
+    assert fresh.propose(pool, [], 5) == [c.index for c in calls]  # no TD-DFT result changed the order
