@@ -51,6 +51,7 @@ def _line(call, budget: int) -> str:
 
 def _design(args: argparse.Namespace) -> int:
     from ..finder import FinderConfig, Pool, StoreOracle, TargetDesign
+    from ..finder.benchmark import UNREACHABLE_BELOW
     from ..finder.report import write_report
     from ..store import ResultStore
 
@@ -82,7 +83,15 @@ def _design(args: argparse.Namespace) -> int:
     if found is not None:
         print(f"confirmed: {found.isomer} after {calls} TD-DFT call(s)" + (" (already in the store)" if found.call < 0 else ""))
     else:
-        print(f"no member met the target in {calls} TD-DFT call(s); closest:")
+        chance, left = run.chance_left(), len(pool) - len(run.known) - calls
+        if chance == 0.0:
+            verdict = "every member was judged: none meets it"
+        elif chance is None:
+            verdict = f"{left} members not judged"
+        else:
+            verdict = (f"the model gives {chance:.2f} for one of the {left} members not judged"
+                       + ("; no member is likely to meet it" if chance < UNREACHABLE_BELOW else ""))  # fmt: skip
+        print(f"no member met the target in {calls} TD-DFT call(s); {verdict}. Closest:")
         for call in run.closest(3):
             print("  " + _line(call, config.budget))
     paths = write_report(run, out)

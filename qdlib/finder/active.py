@@ -106,6 +106,7 @@ class ActiveMembers:
         rng = np.random.default_rng([self.seed, len(tried)])
         data = [(c.index, y) for c in tried if (y := self.spectrum_of(c)) is not None]
         if len(tried) < self.n_initial or len(data) < 2 or left.size == 0:
+            self.probability_ = None  # no model yet
             return [int(i) for i in rng.choice(left, size=min(n, left.size), replace=False)]
         if self._x is None or len(self._x) != len(pool):
             self._x = member_descriptors(pool)

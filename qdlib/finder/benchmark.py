@@ -31,7 +31,11 @@ from ..stats import format_rate
 from ..verdict import Target
 from .loop import FinderConfig, TargetDesign, first_confirmed
 
-__all__ = ["reachable", "replay_targets", "run_replay", "summarise", "survival_curve"]
+UNREACHABLE_BELOW: float = 0.05
+"""A run without a confirmed member says "no member is likely to meet this target" when the chance that a
+member not judged yet meets it (:meth:`~qdlib.finder.TargetDesign.chance_left`) is below this."""
+
+__all__ = ["UNREACHABLE_BELOW", "reachable", "replay_targets", "run_replay", "summarise", "survival_curve"]
 
 
 def replay_targets(pool, oracle, n_members: int = 10, bands_nm: Sequence[float] = tuple(range(360, 641, 20)),
@@ -87,7 +91,9 @@ def reachable(pool, oracle, target: Target, max_e_above_ev: float | None = None)
 def run_replay(pool, oracle, targets: Sequence[tuple[str, Target | str]], methods: Sequence[str], seeds: Sequence[int],
                budget: int = 24, progress=None) -> list[dict]:  # fmt: skip
     """Every method × seed on every judgeable target: one row per run (``method``, ``target``, ``seed``,
-    ``reachable``, ``first``: the call of the first confirmed member or ``None``, ``calls``, ``closest_margin``)."""
+    ``reachable``, ``first``: the call of the first confirmed member or ``None``, ``calls``, ``closest_margin``;
+    without a confirmed member, ``chance_left`` and ``said_unreachable``: whether the run says no member is
+    likely to meet the target, to be compared with ``reachable``)."""
     rows = []
     for name, target in targets:
         if isinstance(target, str):
@@ -97,9 +103,11 @@ def run_replay(pool, oracle, targets: Sequence[tuple[str, Target | str]], method
             for seed in seeds:
                 run = TargetDesign(target, pool, oracle, FinderConfig(method=method, seed=seed, budget=budget))
                 calls = run.run()
-                rows.append({"method": method, "target": name, "seed": seed, "reachable": can,
-                             "first": first_confirmed(calls), "calls": len(calls),
-                             "closest_margin": max(c.margin for c in calls) if calls else float("nan")})  # fmt: skip
+                first = first_confirmed(calls)
+                chance = None if first is not None else run.chance_left()
+                rows.append({"method": method, "target": name, "seed": seed, "reachable": can, "first": first,
+                             "calls": len(calls), "closest_margin": max(c.margin for c in calls) if calls else float("nan"),
+                             "chance_left": chance, "said_unreachable": chance is not None and chance < UNREACHABLE_BELOW})  # fmt: skip
                 if progress is not None:
                     progress(rows[-1])
     return rows

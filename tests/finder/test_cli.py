@@ -69,4 +69,4 @@ def test_a_replay_runs_over_the_stored_members_only(tmp_path, toy, capsys):
     assert cli.main(["design", "--peak-nm", "450", "--replay", "--method", "random", "--output", str(tmp_path / "b"), *toy]) == 0
     text = capsys.readouterr().out
     assert "library: 3 members, 0 with TD-DFT in the store (replay: only those)" in text
-    assert "no member met the target in 3 TD-DFT call(s); closest:" in text
+    assert "no member met the target in 3 TD-DFT call(s); every member was judged: none meets it. Closest:" in text

@@ -141,3 +141,18 @@ def test_the_papers_pipeline_verifies_members_in_the_surrogates_order_whatever_t
     assert [c.index for c in calls] == [int(i) for i in np.argsort(-margins, kind="stable")[:5]]
     fresh = SurrogateRanked().bind(None, run.target, run.criterion)
     assert fresh.propose(pool, [], 5) == [c.index for c in calls]  # no TD-DFT result changed the order
+
+
+def test_a_run_without_a_confirmed_member_says_how_likely_one_is_left(tmp_path, toy_td):
+    pool, oracle = toy_library(n=30), StoreOracle(ResultStore(tmp_path / "s.json"))
+    al = TargetDesign(band_target(790.0), pool, oracle, FinderConfig(method="al", budget=10))
+    al.run()
+    chance = al.chance_left()
+    assert al.found is None and 0.0 <= chance < 0.05  # the model sees no member absorbing near 790 nm
+    blind = TargetDesign(band_target(790.0), pool, oracle, FinderConfig(method="random", budget=10))
+    blind.run()
+    assert blind.chance_left() is None
+    small = pool.subset(range(4))
+    every = TargetDesign(band_target(790.0), small, oracle, FinderConfig(method="random", budget=10))
+    every.run()
+    assert len(every.history) == 4 and every.chance_left() == 0.0
