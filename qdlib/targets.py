@@ -8,9 +8,9 @@ ready for the criterion that confirms a design:
 * :func:`read_spectrum` and :func:`spectrum_target` — two columns, wavelength (nm) and intensity,
   in CSV, TSV, semicolon- or whitespace-separated text with an optional header line and ``#``
   comments, on any wavelength grid (interpolated to the paper's, zero outside the measured
-  range). Intensities are absolute (ε, L mol⁻¹ cm⁻¹: the intensity test applies) or arbitrary
-  (normalised, counts: the shape and the peak only); ``units="auto"`` takes a spectrum whose
-  maximum is at least :data:`EPSILON_MIN` as absolute and says so in the target's name.
+  range; the window ends where the measurement does). Intensities are absolute (ε, L mol⁻¹ cm⁻¹:
+  the intensity test applies) or arbitrary (normalised, absorbance, counts: the shape and the peak
+  only, the default); :func:`units_from_header` reads ε from a header line that names it.
 * :func:`band_target` — a single band at ``peak_nm``, Gaussian in wavenumber, the paper's
   broadening (σ = 967 cm⁻¹) or a given full width at half maximum; arbitrary units.
 * :func:`structure_target` — the broadened TD-DFT spectrum of a structure (paper settings,
@@ -24,7 +24,7 @@ states reach ``min_cover_nm``; default the library's, :data:`qdlib.library.tddft
 >>> round(t.peak_nm, 1), round(t.window.blue_nm, 1), t.absolute
 (480.0, 443.2, False)
 >>> spectrum_target([400.0, 480.0, 560.0], [0.0, 1.0, 0.0]).name
-'spectrum (arbitrary units: maximum 1 < 1000)'
+'spectrum (arbitrary units)'
 >>> spectrum_target([500.0, 400.0, 500.0], [0.0, 1.0, 0.0])
 Traceback (most recent call last):
     ...
@@ -43,11 +43,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import spectra
 from .verdict import Target, Window
 
-__all__ = ["ARBITRARY_MAX", "EPSILON_MIN", "TargetError", "band_target", "complete_window", "read_spectrum", "spectrum_target", "structure_target"]
-
-EPSILON_MIN: float = 1000.0
-"""``units="auto"``: a spectrum whose maximum is at least this is taken as molar absorptivity
-(L mol⁻¹ cm⁻¹; the clusters' bands peak at 10⁴–10⁵), below it as arbitrary units."""
+__all__ = ["ARBITRARY_MAX", "TargetError", "band_target", "complete_window", "read_spectrum", "spectrum_target", "structure_target", "units_from_header"]
 
 ARBITRARY_MAX: float = 1e4
 """A target in arbitrary units is scaled to this maximum, so that what counts as a dark bin
@@ -90,7 +86,10 @@ def read_spectrum(path: str | PathLike) -> tuple[NDArray[np.float64], NDArray[np
         if not text or text.startswith("#"):
             continue
         header, first = first, False
-        fields = [f for f in re.split(r"[,;\s]+", text) if f]
+        if ";" in text:  # semicolon-separated: a comma is a decimal mark (400,5;0,12)
+            fields = [f.strip().replace(",", ".") for f in text.split(";") if f.strip()]
+        else:
+            fields = [f for f in re.split(r"[,\s]+", text) if f]
         try:
             values = [float(f) for f in fields[:2]]
         except ValueError:
@@ -107,7 +106,7 @@ def read_spectrum(path: str | PathLike) -> tuple[NDArray[np.float64], NDArray[np
     return data[:, 0], data[:, 1]
 
 
-def spectrum_target(wavelength_nm: ArrayLike, intensity: ArrayLike, units: str = "auto", name: str = "spectrum",
+def spectrum_target(wavelength_nm: ArrayLike, intensity: ArrayLike, units: str = "arbitrary", name: str = "spectrum",
                     min_cover_nm: float | None = None) -> Target:  # fmt: skip
     """A target from a spectrum on any wavelength grid, interpolated to the paper's absorption grid.
 
@@ -117,9 +116,9 @@ def spectrum_target(wavelength_nm: ArrayLike, intensity: ArrayLike, units: str =
         Strictly increasing or strictly decreasing, nm; at least 3 points.
     intensity : array_like, shape (n,)
         Finite, non-negative, not all zero.
-    units : {"auto", "epsilon", "arbitrary"}
+    units : {"arbitrary", "epsilon"}
         ``"epsilon"``: molar absorptivity, L mol⁻¹ cm⁻¹ (the intensity test applies);
-        ``"arbitrary"``: the shape and the peak only; ``"auto"``: by the maximum (:data:`EPSILON_MIN`).
+        ``"arbitrary"``: the shape and the peak only.
     name : str
         What the target is called; the units taken are appended.
     min_cover_nm : float, optional
@@ -129,7 +128,8 @@ def spectrum_target(wavelength_nm: ArrayLike, intensity: ArrayLike, units: str =
     Returns
     -------
     qdlib.verdict.Target
-        Zero outside the given wavelength range; ``absolute`` per ``units``.
+        Zero outside the given wavelength range, its window ending where the range does;
+        ``absolute`` per ``units``.
 
     Raises
     ------
@@ -137,8 +137,8 @@ def spectrum_target(wavelength_nm: ArrayLike, intensity: ArrayLike, units: str =
         For any input the docstring above excludes, or a target outside the paper's grid or needing
         states below ``min_cover_nm``.
     """
-    if units not in ("auto", "epsilon", "arbitrary"):
-        raise TargetError(f"units {units!r}: expected 'auto', 'epsilon' (L mol⁻¹ cm⁻¹) or 'arbitrary'")
+    if units not in ("epsilon", "arbitrary"):
+        raise TargetError(f"units {units!r}: expected 'epsilon' (L mol⁻¹ cm⁻¹) or 'arbitrary'")
     lam, y = np.asarray(wavelength_nm, dtype=float).ravel(), np.asarray(intensity, dtype=float).ravel()
     if lam.size != y.size:
         raise TargetError(f"{lam.size} wavelengths but {y.size} intensities: expected one intensity per wavelength")
@@ -171,16 +171,36 @@ def spectrum_target(wavelength_nm: ArrayLike, intensity: ArrayLike, units: str =
     on_grid = np.where(inside, np.interp(grid, lam, y), 0.0)
     if not np.any(on_grid > 0):
         raise TargetError(f"the spectrum is zero on the paper's grid ({grid[1]:g}–{grid[-1]:g} nm)")
-    peak = float(on_grid.max())
-    absolute = units == "epsilon" or (units == "auto" and peak >= EPSILON_MIN)
+    absolute = units == "epsilon"
     if not absolute:
-        on_grid = on_grid * (ARBITRARY_MAX / peak)
-    if units == "auto":
-        how = f"ε, L mol⁻¹ cm⁻¹: maximum {peak:.3g} ≥ {EPSILON_MIN:g}" if absolute else \
-              f"arbitrary units: maximum {peak:.3g} < {EPSILON_MIN:g}"  # fmt: skip
-    else:
-        how = "ε, L mol⁻¹ cm⁻¹" if absolute else "arbitrary units"
-    return Target("absorption", on_grid, _window(on_grid, min_cover_nm, name), name=f"{name} ({how})", absolute=absolute)
+        on_grid = on_grid * (ARBITRARY_MAX / float(on_grid.max()))
+    window = _window(on_grid, min_cover_nm, name)
+    window = Window("absorption", window.blue_nm, float(min(window.red_nm, grid[inside][-1])), window.n_sigma)
+    how = "ε, L mol⁻¹ cm⁻¹" if absolute else "arbitrary units"
+    return Target("absorption", on_grid, window, name=f"{name} ({how})", absolute=absolute)
+
+
+def units_from_header(path: str | PathLike) -> str:
+    """``"epsilon"`` when the file's header or comment lines name molar absorptivity (ε, epsilon,
+    L/mol/cm, M⁻¹ cm⁻¹), else ``"arbitrary"``.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> _ = open(path, "w").write("wavelength_nm,epsilon_L_per_mol_cm\\n400,100\\n")
+    >>> units_from_header(path)
+    'epsilon'
+    """
+    pattern = re.compile(r"ε|epsilon|l\s*/\s*mol|l\s*mol\s*\^?[-⁻]1|m\s*\^?[-⁻]1\s*cm|molar abs", re.IGNORECASE)
+    for line in Path(path).read_text(errors="replace").splitlines():
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("#") or not _is_number(re.split(r"[,;\s]+", text)[0]):
+            if pattern.search(text):
+                return "epsilon"
+            continue
+        break  # the data begin
+    return "arbitrary"
 
 
 def band_target(peak_nm: float, fwhm_nm: float | None = None, min_cover_nm: float | None = None) -> Target:
@@ -191,16 +211,17 @@ def band_target(peak_nm: float, fwhm_nm: float | None = None, min_cover_nm: floa
     peak_nm : float
         Where the band peaks, nm.
     fwhm_nm : float, optional
-        Its full width at half maximum, nm (default: the paper's broadening, σ = 967 cm⁻¹, a
-        FWHM of about 2277 cm⁻¹ — 52 nm at 480 nm).
+        Its full width at half maximum, nm (default: the paper's broadening, σ = 967 cm⁻¹ at 1/e,
+        a FWHM of 1610 cm⁻¹ — 37 nm at 480 nm). A band narrower than that is refused: every
+        member's spectrum is broadened by the paper's σ, so none could match it.
     min_cover_nm : float, optional
         As for :func:`spectrum_target`.
 
     Examples
     --------
-    >>> t = band_target(480.0, fwhm_nm=30.0)
+    >>> t = band_target(480.0, fwhm_nm=60.0)
     >>> round(t.peak_nm, 1), t.name
-    (480.0, 'band at 480 nm, FWHM 30 nm')
+    (480.0, 'band at 480 nm, FWHM 60 nm')
     >>> band_target(340.0)
     Traceback (most recent call last):
         ...
@@ -215,6 +236,11 @@ def band_target(peak_nm: float, fwhm_nm: float | None = None, min_cover_nm: floa
         if not (np.isfinite(fwhm_nm) and 0 < fwhm_nm < peak_nm):
             raise TargetError(f"FWHM {fwhm_nm} nm: expected a positive width below the peak wavelength, nm")
         fwhm_cm = 1e7 / (peak_nm - fwhm_nm / 2) - 1e7 / (peak_nm + fwhm_nm / 2)
+        paper_cm = 2 * np.sqrt(np.log(2)) * spectra.SIGMA_CM
+        if fwhm_cm < paper_cm:
+            paper_nm = 1e7 / (1e7 / peak_nm - paper_cm / 2) - 1e7 / (1e7 / peak_nm + paper_cm / 2)
+            raise TargetError(f"FWHM {fwhm_nm:g} nm at {peak_nm:g} nm is narrower than the library's spectra can be: each "
+                              f"transition is broadened to {paper_nm:.0f} nm there (σ = {spectra.SIGMA_CM:g} cm⁻¹)")  # fmt: skip
         sigma_cm, name = fwhm_cm / (2 * np.sqrt(np.log(2))), f"band at {peak_nm:g} nm, FWHM {fwhm_nm:g} nm"
     y = spectra.broaden([peak_nm], [1.0], grid, sigma_cm=sigma_cm)
     y = y * (ARBITRARY_MAX / y.max())
@@ -222,13 +248,13 @@ def band_target(peak_nm: float, fwhm_nm: float | None = None, min_cover_nm: floa
 
 
 def structure_target(atoms, settings=None, options=None, store=None, min_cover_nm: float | None = None,
-                     max_states: int | None = None) -> Target:  # fmt: skip
+                     max_states: int | None = None, compute: bool = True) -> Target:  # fmt: skip
     """The broadened TD-DFT absorption spectrum of ``atoms`` as a target (absolute units).
 
     Computed at ``settings`` (default the paper's) with states covering ``min_cover_nm`` (default
     the library's) as the library's members are (at most ``max_states``, default the library's), or
     read from ``store`` (a :class:`~qdlib.store.ResultStore`) when it holds the result; a new
-    result is written there.
+    result is written there. ``compute=False``: read only (a TargetError when not stored).
 
     Raises
     ------
@@ -252,6 +278,9 @@ def structure_target(atoms, settings=None, options=None, store=None, min_cover_n
         raise TargetError(f"target structure: {exc}") from None
     fn = functools.partial(excitations, cover_nm=min_cover_nm, max_states=max_states)
     key = functools.partial(covered_key, cover_nm=min_cover_nm, max_states=max_states)
+    if not compute and (store is None or store.get_by_key(key(atoms, settings)) is None):
+        raise TargetError(f"target structure {atoms.get_chemical_formula()}: its TD-DFT is not in the store "
+                          "(a dry run or a replay computes nothing: run once without them)")  # fmt: skip
     report = compute_many([atoms], settings, options, store=store, compute=fn, key=key, progress=False)
     if 0 not in report.results:
         raise TargetError(f"target structure {atoms.get_chemical_formula()}: TD-DFT failed ({report.failures[0]})")

@@ -26,32 +26,49 @@ def test_a_spectrum_file_is_read_whatever_its_separator_and_header(tmp_path, sep
 
 def test_any_grid_is_interpolated_to_the_papers_and_either_direction_gives_one_target():
     lam, y = _band(480.0, scale=2.0e4)
-    up = spectrum_target(lam, y, name="measured")
-    down = spectrum_target(lam[::-1], y[::-1])
+    up = spectrum_target(lam, y, units="epsilon", name="measured")
+    down = spectrum_target(lam[::-1], y[::-1], units="epsilon")
     coarse = spectrum_target(*_band(480.0, 2.0e4, np.arange(350.0, 700.0, 7.0)))
-    assert np.allclose(up.spectrum, down.spectrum) and up.absolute and "ε, L mol⁻¹ cm⁻¹: maximum 2e+04" in up.name
+    assert np.allclose(up.spectrum, down.spectrum) and up.absolute and up.name == "measured (ε, L mol⁻¹ cm⁻¹)"
+    assert up.window.red_nm == pytest.approx(699.2)  # the window ends where the measurement does
     assert up.spectrum.shape == GRID.shape and up.spectrum[GRID < 350].max() == 0.0  # zero outside the measured range
     assert abs(window_peak(up.spectrum, up.window) - 480.0) < 0.5 and abs(coarse.peak_nm - 480.0) < 3.5  # half a 7-nm step
 
 
-def test_units_are_detected_or_given_and_arbitrary_units_drop_the_intensity_test():
+def test_units_are_arbitrary_unless_given_or_named_by_the_header_and_arbitrary_units_drop_the_intensity_test(tmp_path):
     from qdlib.campaign import Criterion
+    from qdlib.targets import units_from_header
 
     lam, y = _band(480.0)
-    auto = spectrum_target(lam, y)
-    assert not auto.absolute and "arbitrary units: maximum 1 < 1000" in auto.name
-    assert auto.spectrum.max() == pytest.approx(ARBITRARY_MAX)
-    assert spectrum_target(lam, 100 * y, units="epsilon").absolute and not spectrum_target(lam, 5e4 * y, units="arbitrary").absolute
-    assert Criterion().for_target(auto).max_intensity_ratio == np.inf
-    assert Criterion().for_target(spectrum_target(lam, 5e4 * y)).max_intensity_ratio == 1.25
+    plain = spectrum_target(lam, 3e4 * y)  # counts, not ε
+    assert not plain.absolute and plain.name == "spectrum (arbitrary units)"
+    assert plain.spectrum.max() == pytest.approx(ARBITRARY_MAX)
+    assert spectrum_target(lam, 100 * y, units="epsilon").absolute
+    assert Criterion().for_target(plain).max_intensity_ratio == np.inf
+    assert Criterion().for_target(spectrum_target(lam, 5e4 * y, units="epsilon")).max_intensity_ratio == 1.25
+    for header, units in [("nm,epsilon\n", "epsilon"), ("# ε in L mol^-1 cm^-1\nnm,e\n", "epsilon"),
+                          ("nm;eps (M-1 cm-1)\n", "epsilon"), ("nm,absorbance\n", "arbitrary"), ("", "arbitrary")]:  # fmt: skip
+        path = tmp_path / "t.csv"
+        path.write_text(header + "400,1\n450,2\n")
+        assert units_from_header(path) == units, header
+
+
+def test_a_semicolon_file_reads_decimal_commas(tmp_path):
+    path = tmp_path / "de.csv"
+    path.write_text("Wellenlänge;Absorption\n400,5;0,12\n401,5;0,25\n")
+    lam, y = read_spectrum(path)
+    assert list(lam) == [400.5, 401.5] and list(y) == [0.12, 0.25]
 
 
 def test_a_band_is_the_papers_broadening_or_a_given_width():
-    paper, narrow = band_target(480.0), band_target(480.0, fwhm_nm=20.0)
-    half = GRID[narrow.spectrum >= narrow.spectrum.max() / 2]
+    paper, broad = band_target(480.0), band_target(480.0, fwhm_nm=60.0)
+    for target, fwhm in ((paper, 37.0), (broad, 60.0)):  # the paper's σ = 967 cm⁻¹ at 1/e: a FWHM of 37 nm at 480 nm
+        half = GRID[target.spectrum >= target.spectrum.max() / 2]
+        assert half[-1] - half[0] == pytest.approx(fwhm, abs=1.6)  # to one 1.6-nm bin
     assert paper.peak_nm == pytest.approx(480.0, abs=0.2) and not paper.absolute
-    assert half[-1] - half[0] == pytest.approx(20.0, abs=1.6)  # the FWHM, to one 1.6-nm bin
-    assert narrow.window.blue_nm > paper.window.blue_nm
+    assert broad.window.blue_nm < paper.window.blue_nm
+    with pytest.raises(TargetError, match="FWHM 20 nm at 480 nm is narrower than the library's spectra can be"):
+        band_target(480.0, fwhm_nm=20.0)
 
 
 @pytest.mark.parametrize("text,message", [

@@ -31,7 +31,8 @@ def read_target(args: argparse.Namespace):
 
     if args.target:
         lam, y = targets.read_spectrum(args.target)
-        return targets.spectrum_target(lam, y, units=args.units, name=Path(args.target).name), Path(args.target).stem
+        units = targets.units_from_header(args.target) if args.units == "auto" else args.units
+        return targets.spectrum_target(lam, y, units=units, name=Path(args.target).name), Path(args.target).stem
     if args.peak_nm is not None:
         slug = f"band_{args.peak_nm:g}nm" + ("" if args.fwhm_nm is None else f"_fwhm{args.fwhm_nm:g}nm")
         return targets.band_target(args.peak_nm, args.fwhm_nm), slug
@@ -39,7 +40,9 @@ def read_target(args: argparse.Namespace):
     from ..structures import read
 
     atoms = read(args.target_structure)
-    return targets.structure_target(atoms, options=engine_options(args), store=ResultStore(args.store)), Path(args.target_structure).stem
+    target = targets.structure_target(atoms, options=engine_options(args), store=ResultStore(args.store),
+                                      compute=not (args.dry_run or args.replay))  # fmt: skip
+    return target, Path(args.target_structure).stem
 
 
 def _line(call, budget: int) -> str:
@@ -64,15 +67,15 @@ def _design(args: argparse.Namespace) -> int:
                          executor=local_executor(args))  # fmt: skip
     if args.replay:
         pool = pool.computed(oracle)
-    out = Path(args.output or Path("qdlib-design") / re.sub(r"[^\w.+-]", "_", slug))
+    out = Path(args.output or Path("qdlib-design") / re.sub(r"[^\w.+-]", "_", f"{slug}_{args.method}_s{args.seed}"))
     config = FinderConfig(method=args.method, seed=args.seed, budget=args.budget, batch_size=args.workers,
                           max_e_above_ev=args.max_e_above)  # fmt: skip
     run = TargetDesign(target, pool, oracle, config, log_path=None if args.dry_run else out / "calls.jsonl")
     print(f"target: {target.name}; central peak {target.peak_nm:.1f} nm")
     print(f"criterion: {run.describe()}")
     screened = [] if args.replay else run.screen()
-    print(f"library: {len(pool)} members, {len(screened)} with TD-DFT in the store"
-          + (" (replay: only those)" if args.replay else ""))  # fmt: skip
+    print(f"library: {len(pool)} members with TD-DFT in the store (a replay: only those)" if args.replay
+          else f"library: {len(pool)} members, {len(screened)} with TD-DFT in the store")  # fmt: skip
     for call in screened[:3]:
         print(_line(call, config.budget))
     if args.dry_run:
@@ -103,8 +106,9 @@ def _dry_run(run, oracle, config) -> int:
     """What a run would do, computing nothing: its first members, the model's predicted peaks, the CPU-hours."""
     from .. import spectra
 
-    chosen = run.method.propose(run.pool, run.known + run.history, min(5, config.budget))
-    model = getattr(run.method, "model_", None)
+    left = len(run.pool) - len(run.known) - len(run.history)
+    chosen = run.method.propose(run.pool, run.known + run.history, min(5, config.budget, left))
+    model = getattr(run.method, "model_", None) if getattr(run.method, "probability_", None) is not None else None
     grid = spectra.wavelength_grid("absorption")
     peaks = {}
     if model is not None:
@@ -113,19 +117,21 @@ def _dry_run(run, oracle, config) -> int:
         for i, s in zip(chosen, samples.transpose(1, 0, 2)):
             p = grid[s.argmax(axis=-1)]
             peaks[i] = (float(np.median(p)), float(np.quantile(p, 0.05)), float(np.quantile(p, 0.95)))
-    print(f"first members {run.config.method} would compute:")
+    why = " (drawn at random: no model before two members are computed)" if run.config.method == "al" and model is None else ""
+    print(f"first members {run.config.method} would compute{why}:")
     for i in chosen:
         m = run.pool.members[i]
         guess = f"; predicted peak {peaks[i][0]:.0f} nm [{peaks[i][1]:.0f}, {peaks[i][2]:.0f}]" if i in peaks else ""
         print(f"  {m.info['isomer']} ({len(m)} atoms, {m.info['e_above_ev']:.2f} eV above its lowest){guess}")
-    hours = _cpu_hours(run, oracle, config.budget)
-    print(f"estimate: at most {config.budget} TD-DFT calls, " + (f"about {hours:.1f} CPU-hours at one thread"
-          if np.isfinite(hours) else "no stored calculation to estimate the time from"))  # fmt: skip
+    calls = min(config.budget, left)
+    hours = _wall_hours(run, oracle, calls)
+    print(f"estimate: at most {calls} TD-DFT calls, " + (f"about {hours:.1f} h of wall time as the stored "
+          "calculations took" if np.isfinite(hours) else "no stored calculation to estimate the time from"))  # fmt: skip
     return 0
 
 
-def _cpu_hours(run, oracle, budget: int) -> float:
-    """Median stored wall time per member of each size, times ``budget`` calls of the pool's median size, h."""
+def _wall_hours(run, oracle, calls: int) -> float:
+    """The median stored wall time of a member of the pool's median size (or the nearest size stored), times ``calls``, h."""
     walls: dict[int, list[float]] = {}
     for m in run.pool.members:
         r = oracle.store.get_by_key(oracle.key(m)) if oracle.stored(m) else None
@@ -135,7 +141,7 @@ def _cpu_hours(run, oracle, budget: int) -> float:
         return float("nan")
     size = int(np.median([len(m) for m in run.pool.members]))
     nearest = min(walls, key=lambda n: abs(n - size))
-    return budget * float(np.median(walls[nearest])) / 3600.0
+    return calls * float(np.median(walls[nearest])) / 3600.0
 
 
 def add_commands(command) -> None:
@@ -150,7 +156,8 @@ def add_commands(command) -> None:
     which.add_argument("--target-structure", help="a structure file (xyz): members that absorb like it")
     d.add_argument("--fwhm-nm", type=float, help="the band's full width at half maximum, nm (default: the paper's broadening)")
     d.add_argument("--units", default="auto", choices=["auto", "epsilon", "arbitrary"],
-                   help="the spectrum file's intensities: ε in L mol⁻¹ cm⁻¹ (intensity compared) or arbitrary")
+                   help="the spectrum file's intensities: ε in L mol⁻¹ cm⁻¹ (intensity compared) or arbitrary; auto: "
+                        "ε when a header line names it (ε, epsilon, L/mol/cm, M-1 cm-1), else arbitrary")
     d.add_argument("--method", default="al", choices=list(METHODS), help="how members are chosen (al: active learning)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--budget", type=int, default=24, help="TD-DFT calls at most")

@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from .. import spectra
 from ..verdict import Target, cosine_similarity, intensity_ratio, window_peak
+from .methods import _n_calls
 
 __all__ = ["ActiveMembers", "member_descriptors"]
 
@@ -78,7 +79,7 @@ class ActiveMembers:
     criterion : qdlib.campaign.Criterion
         Resolved for ``target`` (:func:`~qdlib.finder.criterion.target_criterion`).
     n_initial : int
-        Random members before the model is used.
+        Spectra known (called, or judged from the store) before the model is used; until then, random members.
     n_samples : int
         Posterior samples per member.
     """
@@ -103,9 +104,9 @@ class ActiveMembers:
 
         done = {c.index for c in tried}
         left = np.array([i for i in range(len(pool)) if i not in done])
-        rng = np.random.default_rng([self.seed, len(tried)])
+        rng = np.random.default_rng([self.seed, _n_calls(tried)])
         data = [(c.index, y) for c in tried if (y := self.spectrum_of(c)) is not None]
-        if len(tried) < self.n_initial or len(data) < 2 or left.size == 0:
+        if len(data) < max(2, self.n_initial) or left.size == 0:  # no model yet: random members
             self.probability_ = None  # no model yet
             return [int(i) for i in rng.choice(left, size=min(n, left.size), replace=False)]
         if self._x is None or len(self._x) != len(pool):

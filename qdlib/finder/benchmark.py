@@ -12,7 +12,9 @@ run; :func:`summarise` reduces them per method: the share of reachable targets c
 budget (with its interval and n), the median calls to the first confirmed member, the survival
 curve (share of runs with a confirmed member after each call, not padded), and the acceleration
 over a baseline (mean calls to the first of the baseline over the method's, a run without one
-counted as budget + 1; bootstrap 95 % interval over targets).
+counted as budget + 1: a mean restricted to the budget; bootstrap 95 % interval over targets, each
+target's calls averaged over its seeds). The pool of a replay holds only members within the stability
+bound, as the command's does.
 
 >>> rows = [{"method": m, "target": t, "seed": 0, "reachable": True, "first": f}
 ...         for m, t, f in [("al", "a", 2), ("al", "b", 4), ("random", "a", 10), ("random", "b", None)]]
@@ -94,6 +96,9 @@ def run_replay(pool, oracle, targets: Sequence[tuple[str, Target | str]], method
     ``reachable``, ``first``: the call of the first confirmed member or ``None``, ``calls``, ``closest_margin``;
     without a confirmed member, ``chance_left`` and ``said_unreachable``: whether the run says no member is
     likely to meet the target, to be compared with ``reachable``)."""
+    from .criterion import MAX_E_ABOVE_EV
+
+    pool = pool.subset([i for i, e in enumerate(pool.e_above_ev) if e <= MAX_E_ABOVE_EV])  # only members that can pass
     rows = []
     for name, target in targets:
         if isinstance(target, str):
@@ -123,16 +128,16 @@ def summarise(rows: Sequence[dict], budget: int = 24, baselines: Sequence[str] =
               n_boot: int = 2000, seed: int = 0) -> dict[str, dict]:  # fmt: skip
     """Per method, over the runs on reachable targets: ``found`` (share confirmed within the budget, with its
     interval), ``median_first`` (calls, a run without one counted as beyond the budget: ``None`` if the
-    median is such a run), ``survival`` and ``acceleration`` over each baseline present (``ratio`` of mean
-    calls to the first, baseline over method, and its bootstrap 95 % interval over targets, ``low``, ``high``)."""
+    median is such a run), ``survival`` and ``acceleration`` over each baseline present (``ratio`` of the mean
+    calls to the first restricted to the budget — a run without one counts budget + 1 —, baseline over method,
+    and its bootstrap 95 % interval over targets, ``low``, ``high``)."""
     ok = [r for r in rows if r["reachable"]]
     methods = sorted({r["method"] for r in ok})
     calls = {m: {} for m in methods}  # method -> target -> calls to the first per seed (budget + 1 if none)
     for r in ok:
         calls[r["method"]].setdefault(r["target"], []).append(budget + 1 if r["first"] is None else r["first"])
     out = {}
-    rng = np.random.default_rng(seed)
-    for m in methods:
+    for j, m in enumerate(methods):
         firsts = [r["first"] for r in ok if r["method"] == m]
         k = sum(f is not None for f in firsts)
         med = float(np.median([budget + 1 if f is None else f for f in firsts])) if firsts else float("nan")
@@ -148,6 +153,7 @@ def summarise(rows: Sequence[dict], budget: int = 24, baselines: Sequence[str] =
             mine = np.array([np.mean(calls[m][t]) for t in shared])
             base = np.array([np.mean(calls[b][t]) for t in shared])
             ratio = base.mean() / mine.mean()
+            rng = np.random.default_rng([seed, j, sorted(calls).index(b)])  # one stream per pair: adding a method changes no other
             idx = rng.integers(len(shared), size=(n_boot, len(shared)))
             boot = base[idx].mean(axis=1) / mine[idx].mean(axis=1)
             entry["acceleration"][b] = {"ratio": float(ratio), "low": float(np.quantile(boot, 0.025)),

@@ -35,6 +35,7 @@ members.)
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -73,6 +74,14 @@ class FinderConfig:
     stop_at_first: bool = True
     """Stop at the first confirmed member."""
 
+    def __post_init__(self):
+        from .methods import METHODS
+
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; known: {list(METHODS)}")
+        if self.budget < 1 or self.batch_size < 1:
+            raise ValueError(f"budget {self.budget} and batch size {self.batch_size}: both must be at least 1")
+
 
 @dataclass(frozen=True)
 class FinderCall:
@@ -93,19 +102,19 @@ class FinderCall:
     margin: float
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
+        d = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in dataclasses.asdict(self).items()}
+        return json.dumps(d)  # NaN as null: standard JSON
 
     @classmethod
-    def from_json(cls, line: str) -> FinderCall:
-        d = json.loads(line)
-        return cls(**{**d, "failures": tuple(d["failures"])})
+    def from_dict(cls, d: dict) -> FinderCall:
+        return cls(**{k: (float("nan") if v is None else v) for k, v in d.items()} | {"failures": tuple(d["failures"])})
 
 
 def read_calls(path: str | os.PathLike) -> list[FinderCall]:
-    """The calls of a run's log (a torn last line, from a crash mid-write, is dropped)."""
+    """The calls of a run's log, its header line left out (a torn last line, from a crash mid-write, is dropped)."""
     from ..campaign.loop import read_json_lines
 
-    return read_json_lines(path, FinderCall.from_json)
+    return [FinderCall.from_dict(d) for d in read_json_lines(path) if "run" not in d]
 
 
 class TargetDesign:
@@ -136,10 +145,24 @@ class TargetDesign:
         self._spectra: dict[int, NDArray | None] = {}
         self.known: list[FinderCall] = []
         self.log_path = None if log_path is None else Path(log_path)
-        self.history: list[FinderCall] = read_calls(self.log_path) if self.log_path is not None else []
-        unknown = [c.isomer for c in self.history if c.index >= len(pool) or pool.names[c.index] != c.isomer]
-        if unknown:
-            raise ValueError(f"{self.log_path}: calls of members not in this pool ({unknown[:3]}): another pool's log")
+        self.history: list[FinderCall] = []
+        if self.log_path is not None and self.log_path.is_file():
+            from ..campaign.loop import read_json_lines
+
+            header = next((d["run"] for d in read_json_lines(self.log_path) if "run" in d), None)
+            if header != self.header():
+                raise ValueError(f"{self.log_path}: the log of another run ({header}), not of this one ({self.header()}): "
+                                 "give another output folder")  # fmt: skip
+            self.history = read_calls(self.log_path)
+
+    def header(self) -> dict:
+        """What a log belongs to: the target (its spectrum's SHA-256 and window), the criterion, the method, the
+        seed and the pool (its members' names); a log of another run is refused."""
+        spectrum = hashlib.sha256(np.ascontiguousarray(self.target.spectrum, dtype=float).tobytes()).hexdigest()[:16]
+        pool = hashlib.sha256("\n".join(self.pool.names).encode()).hexdigest()[:16]
+        return {"target": self.target.name, "target_sha256": spectrum, "window": [self.target.window.blue_nm,
+                self.target.window.red_nm], "criterion": repr(self.criterion), "method": self.config.method,
+                "seed": self.config.seed, "pool_sha256": pool}  # fmt: skip
 
     @property
     def found(self) -> FinderCall | None:
@@ -165,12 +188,10 @@ class TargetDesign:
             if not chosen:
                 break
             members = [self.pool.members[i] for i in chosen]
-            for i, member, result in zip(chosen, members, self.oracle(members)):
+            for i, member, result in zip(chosen, members, self.oracle(members)):  # a batch computed is recorded whole
                 call = self._record(i, member, result)
                 if on_call is not None:
                     on_call(call)
-                if self.finished:
-                    break
         return self.history
 
     def screen(self) -> list[FinderCall]:
@@ -235,6 +256,8 @@ class TargetDesign:
         self.history.append(call)
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.log_path.is_file():
+                self.log_path.write_text(json.dumps({"run": self.header()}) + "\n")
             with open(self.log_path, "a") as fh:
                 fh.write(call.to_json() + "\n")
                 fh.flush()

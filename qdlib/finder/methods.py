@@ -2,9 +2,10 @@
 
 A method is made with the run's seed and has ``name`` and ``propose(pool, tried, n) -> list[int]``:
 the pool indices of the next ``n`` members, none of them in ``tried`` (the calls so far, in order,
-with their verdicts: :class:`~qdlib.finder.loop.FinderCall`). Its random choices come from the
-seed and the number of calls so far, so a resumed run proposes what it would have. Methods that
-need no model:
+with their verdicts: :class:`~qdlib.finder.loop.FinderCall`; members judged from the store before
+the first call have ``call`` −1). Its random choices come from the seed and the number of calls so
+far, so a resumed run proposes what it would have given what the store holds (a member computed when
+the run was killed is then judged from the store, not called again). Methods that need no model:
 
 * :class:`RandomMembers` — members drawn at random (the control);
 * :class:`StableFirst` — the most stable first: ascending GFN2-xTB energy above the
@@ -31,6 +32,11 @@ import numpy as np
 __all__ = ["METHODS", "RandomMembers", "StableFirst", "SurrogateRanked", "make_method"]
 
 
+def _n_calls(tried: Sequence) -> int:
+    """The TD-DFT calls among ``tried`` (members judged from the store before the first call have ``call`` −1)."""
+    return sum(c.call >= 0 for c in tried)
+
+
 def _untried(pool, tried: Sequence) -> list[int]:
     done = {c.index for c in tried}
     return [i for i in range(len(pool)) if i not in done]
@@ -46,7 +52,7 @@ class RandomMembers:
 
     def propose(self, pool, tried: Sequence, n: int) -> list[int]:
         left = _untried(pool, tried)
-        rng = np.random.default_rng([self.seed, len(tried)])
+        rng = np.random.default_rng([self.seed, _n_calls(tried)])
         return [int(i) for i in rng.choice(left, size=min(n, len(left)), replace=False)]
 
 

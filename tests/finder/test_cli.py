@@ -47,7 +47,8 @@ def test_a_spectrum_file_target_and_a_dry_run_that_computes_nothing(tmp_path, to
     monkeypatch.setattr(tddft, "excitations", lambda *a, **k: pytest.fail("a dry run computed"))
     assert cli.main(["design", "--target", str(path), "--dry-run", *toy]) == 0
     text = capsys.readouterr().out
-    assert "target: target.csv (arbitrary units" in text and "first members al would compute:" in text
+    assert "target: target.csv (arbitrary units" in text
+    assert "first members al would compute (drawn at random: no model before two members are computed):" in text
     assert "no stored calculation to estimate the time from" in text
 
 
@@ -68,5 +69,5 @@ def test_a_replay_runs_over_the_stored_members_only(tmp_path, toy, capsys):
     capsys.readouterr()
     assert cli.main(["design", "--peak-nm", "450", "--replay", "--method", "random", "--output", str(tmp_path / "b"), *toy]) == 0
     text = capsys.readouterr().out
-    assert "library: 3 members, 0 with TD-DFT in the store (replay: only those)" in text
+    assert "library: 3 members with TD-DFT in the store (a replay: only those)" in text
     assert "no member met the target in 3 TD-DFT call(s); every member was judged: none meets it. Closest:" in text

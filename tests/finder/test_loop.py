@@ -63,14 +63,27 @@ def test_a_replay_reads_the_store_and_computes_nothing(tmp_path, toy_td, monkeyp
         replay(pool.members[20:21])
 
 
-def test_a_log_of_another_pool_is_refused(tmp_path, toy_td):
+def test_a_log_of_another_run_is_refused(tmp_path, toy_td):
     pool = toy_library()
     log = tmp_path / "run.jsonl"
     TargetDesign(band_target(480.0), pool, StoreOracle(ResultStore(tmp_path / "s.json")),
                  FinderConfig(method="random", budget=3, stop_at_first=False), log_path=log).run()  # fmt: skip
     assert len(read_calls(log)) == 3
-    with pytest.raises(ValueError, match="another pool's log"):
-        TargetDesign(band_target(480.0), toy_library(seed=1).subset(range(2)), None, log_path=log)
+    for other in ({"pool": toy_library(seed=1).subset(range(2))}, {"target": band_target(600.0)},
+                  {"config": FinderConfig(method="random", seed=1, budget=3, stop_at_first=False)}):  # fmt: skip
+        kwargs = {"target": band_target(480.0), "pool": pool, "oracle": None,
+                      "config": FinderConfig(method="random", budget=3, stop_at_first=False)} | other  # fmt: skip
+        with pytest.raises(ValueError, match="the log of another run"):
+            TargetDesign(log_path=log, **kwargs)
+    with pytest.raises(ValueError, match="budget 0"):
+        FinderConfig(budget=0)
+
+
+def test_a_batch_computed_is_recorded_whole(tmp_path, toy_td):
+    run = TargetDesign(band_target(450.0), toy_library(), StoreOracle(ResultStore(tmp_path / "s.json")),
+                       FinderConfig(method="random", seed=2, budget=24, batch_size=4))  # fmt: skip
+    run.run()
+    assert len(run.history) % 4 == 0 and run.oracle.n_computed == len(run.history)
 
 
 def test_a_killed_run_resumes_without_recomputing_and_proposes_as_before(tmp_path):
@@ -101,7 +114,7 @@ def test_a_killed_run_resumes_without_recomputing_and_proposes_as_before(tmp_pat
     assert len(done) == 3, "killed before the third call was logged or after the fourth"
     assert subprocess.run([sys.executable, str(script)], env=env | {"QDLIB_FAKE_DELAY_S": "0"}).returncode == 0
     calls = read_calls(log)
-    assert [c.call for c in calls] == list(range(8)) and calls[:3] == done
+    assert [c.call for c in calls] == list(range(8)) and [c.to_json() for c in calls[:3]] == [c.to_json() for c in done]
     assert len(counter.read_text().splitlines()) == 4 + 5  # the killed call computed again, no finished one
     from qdlib.finder import make_method
 
