@@ -124,6 +124,28 @@ class ActiveMembers:
         order = np.lexsort((distance, -self.probability_[left]))
         return [int(left[i]) for i in order[:n]]
 
+    def chance_any(self, pool, tried: Sequence, n_samples: int = 256) -> float | None:
+        """The share of joint *predictive* posterior samples (what TD-DFT would return, noise included) in which at
+        least one member not judged yet meets the criterion; ``None`` without a model (fewer than two spectra).
+
+        A model knows only the spectra it has seen: a band unlike any of them is improbable to it. A run that
+        reports "no member is likely to meet it" from this number makes a claim the replay benchmark measures
+        (how often it is wrong on reachable targets).
+        """
+        from ..campaign.active import SpectrumModel
+
+        done = {c.index for c in tried}
+        left = np.array([i for i in range(len(pool)) if i not in done])
+        data = [(c.index, y) for c in tried if (y := self.spectrum_of(c)) is not None]
+        if len(data) < 2 or left.size == 0:
+            return None
+        if self._x is None or len(self._x) != len(pool):
+            self._x = member_descriptors(pool)
+        idx, e_above = np.array([i for i, _ in data]), pool.e_above_ev
+        model = SpectrumModel().fit(self._x[idx], np.array([y for _, y in data]), e_above[idx])
+        samples, _ = model.sample(self._x[left], n_samples, seed=self.seed, predictive=True)
+        return float((self.margins(samples, e_above[left]) >= 0).any(axis=1).mean())
+
     def margins(self, spectra_: NDArray, e_above_ev: NDArray) -> NDArray:
         """The criterion's margin of sampled spectra ``(n_samples, m, n_bins)`` of ``m`` members with energies ``(m,)``."""
         t, c = self.target, self.criterion

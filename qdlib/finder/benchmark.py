@@ -34,8 +34,10 @@ from ..verdict import Target
 from .loop import FinderConfig, TargetDesign, first_confirmed
 
 UNREACHABLE_BELOW: float = 0.05
-"""A run without a confirmed member says "no member is likely to meet this target" when the chance that a
-member not judged yet meets it (:meth:`~qdlib.finder.TargetDesign.chance_left`) is below this."""
+"""The rule the replay measures: a run without a confirmed member *would* say "no member is likely to meet
+this target" when the chance its model gives a member not judged yet (:meth:`~qdlib.finder.TargetDesign.chance_left`)
+is below this. The command does not say it until the replay shows how often that is wrong on reachable
+targets (on the toy library after three calls: every time, the model having seen three bands)."""
 
 __all__ = ["UNREACHABLE_BELOW", "reachable", "replay_targets", "run_replay", "summarise", "survival_curve"]
 

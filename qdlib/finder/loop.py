@@ -222,18 +222,14 @@ class TargetDesign:
 
     def chance_left(self) -> float | None:
         """The chance that a member not judged yet meets the target: 0 when every member was judged; for a
-        model-based method, 1 − Π(1 − pᵢ) over the members left, pᵢ its model's probability (refitted on every
-        result); ``None`` when the method has no model."""
+        model-based method, its model's (:meth:`~qdlib.finder.active.ActiveMembers.chance_any`, refitted on
+        every result); ``None`` when the method has no model or too few results for one."""
         left = len(self.pool) - len(self.known) - len(self.history)
         if left <= 0:
             return 0.0
-        if not hasattr(self.method, "probability_"):
+        if not hasattr(self.method, "chance_any"):
             return None
-        self.method.propose(self.pool, self.known + self.history, 0)  # refit on every result; proposes nothing
-        p = self.method.probability_
-        if p is None:
-            return None
-        return float(1.0 - np.prod(1.0 - np.nan_to_num(p, nan=0.0)))
+        return self.method.chance_any(self.pool, self.known + self.history)
 
     def closest(self, k: int = 3) -> list[FinderCall]:
         """The ``k`` calls whose verdicts came nearest to the criterion (largest margin first)."""
