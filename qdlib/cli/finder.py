@@ -48,8 +48,9 @@ def read_target(args: argparse.Namespace):
 def _line(call, budget: int) -> str:
     where = "stored" if call.call < 0 else f"call {call.call + 1}/{budget}"
     verdict = "confirmed" if call.confirmed else "not confirmed (" + ", ".join(call.failures) + ")"
-    return (f"{where}: {call.isomer}, {call.e_above_ev:.2f} eV above its lowest: peak {call.peak_nm:.1f} nm "
-            f"({call.peak_error_nm:+.1f}), cosine {call.similarity:.2f} → {verdict}")  # fmt: skip
+    peak = (f"peak {call.peak_nm:.1f} nm ({call.peak_error_nm:+.1f})" if np.isfinite(call.peak_nm)
+            else "no peak on the window" + (f" (nearest band {call.band_error_nm:+.0f} nm off)" if np.isfinite(call.band_error_nm) else ""))  # fmt: skip
+    return f"{where}: {call.isomer}, {call.e_above_ev:.2f} eV above its lowest: {peak}, cosine {call.similarity:.2f} → {verdict}"
 
 
 def _design(args: argparse.Namespace) -> int:

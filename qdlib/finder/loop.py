@@ -100,6 +100,10 @@ class FinderCall:
     confirmed: bool
     failures: tuple[str, ...]
     margin: float
+    band_error_nm: float = float("nan")
+    """The member's band nearest the target's central peak (a local maximum above 5 % of its spectrum's
+    highest, where the library's spectra are complete) minus that peak, nm: how far off a member is when it
+    has no peak on the window at all."""
 
     def to_json(self) -> str:
         d = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in dataclasses.asdict(self).items()}
@@ -232,8 +236,10 @@ class TargetDesign:
         return self.method.chance_any(self.pool, self.known + self.history)
 
     def closest(self, k: int = 3) -> list[FinderCall]:
-        """The ``k`` calls whose verdicts came nearest to the criterion (largest margin first)."""
-        return sorted(self.history, key=lambda c: -c.margin)[:k]
+        """The ``k`` members judged that came nearest: largest criterion margin first, then the smallest distance
+        from their nearest band to the target's peak (the margin is floored for a member with no peak on the window)."""
+        far = lambda c: abs(c.band_error_nm) if np.isfinite(c.band_error_nm) else np.inf  # noqa: E731
+        return sorted(self.known + self.history, key=lambda c: (-c.margin, far(c)))[:k]
 
     def _judge(self, number: int, index: int, member, result) -> FinderCall:
         self._keep(index, result)
@@ -243,9 +249,10 @@ class TargetDesign:
                               -5.0)  # fmt: skip
         v = member_verdict(member, result, self.target)
         c = self.criterion.check(v)
+        band = _nearest_band_nm(self._spectra[index], self.target.peak_nm)
         return FinderCall(number, index, member.info["isomer"], member.info["composition"], float(member.info["e_above_ev"]),
                           v.status, v.peak_nm, v.peak_error_nm, v.similarity, v.intensity_ratio, c.confirmed, c.failures,
-                          self.criterion.margin(v))  # fmt: skip
+                          self.criterion.margin(v), band - self.target.peak_nm)  # fmt: skip
 
     def _record(self, index: int, member, result) -> FinderCall:
         call = self._judge(len(self.history), index, member, result)
@@ -262,6 +269,23 @@ class TargetDesign:
                  self.config.budget, call.isomer, call.e_above_ev, call.peak_nm, call.peak_error_nm, call.similarity,
                  "confirmed" if call.confirmed else ", ".join(call.failures))  # fmt: skip
         return call
+
+
+def _nearest_band_nm(spectrum: NDArray | None, peak_nm: float, fraction: float = 0.05) -> float:
+    """The local maximum of ``spectrum`` above ``fraction`` of its highest point, to the red of where the library's
+    spectra are complete, nearest ``peak_nm``; NaN if none."""
+    if spectrum is None:
+        return float("nan")
+    from ..library.tddft import COVER_NM
+    from ..verdict import Window
+
+    grid = spectra.wavelength_grid("absorption")
+    complete = 1e7 / (1e7 / COVER_NM - Window("absorption", 400.0, 800.0).n_sigma * spectra.SIGMA_CM)
+    y = np.asarray(spectrum, dtype=float)
+    i = np.arange(1, grid.size - 1)
+    is_max = (y[i] > y[i - 1]) & (y[i] >= y[i + 1]) & (y[i] > max(fraction * y.max(), spectra.DARK_EPSILON)) & (grid[i] >= complete)
+    bands = grid[i[is_max]]
+    return float(bands[np.argmin(np.abs(bands - peak_nm))]) if bands.size else float("nan")
 
 
 def first_confirmed(calls: Sequence[FinderCall]) -> int | None:

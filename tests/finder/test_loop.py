@@ -171,3 +171,13 @@ def test_a_run_without_a_confirmed_member_says_how_likely_one_is_left(tmp_path, 
     every = TargetDesign(band_target(790.0), small, oracle, FinderConfig(method="random", budget=10))
     every.run()
     assert len(every.history) == 4 and every.chance_left() == 0.0
+
+
+def test_the_closest_members_of_an_unreachable_target_are_those_whose_bands_lie_nearest(tmp_path, toy_td):
+    pool = toy_library(n=30)
+    run = TargetDesign(band_target(700.0), pool.subset(range(25)), StoreOracle(ResultStore(tmp_path / "s.json")),
+                       FinderConfig(method="random", budget=25))  # fmt: skip
+    run.run()  # bands at 380-620 nm: none near 700 nm, no peak on its window
+    assert run.found is None and all(c.margin == -5.0 for c in run.history)
+    assert [c.isomer for c in run.closest(3)] == ["Cd1Se1Te0-24", "Cd1Se1Te0-23", "Cd1Se1Te0-22"]
+    assert run.closest(1)[0].band_error_nm == pytest.approx(-80.0, abs=1.6)
