@@ -238,7 +238,7 @@ class TargetDesign:
     def closest(self, k: int = 3) -> list[FinderCall]:
         """The ``k`` members judged that came nearest: largest criterion margin first, then the smallest distance
         from their nearest band to the target's peak (the margin is floored for a member with no peak on the window)."""
-        far = lambda c: abs(c.band_error_nm) if np.isfinite(c.band_error_nm) else np.inf  # noqa: E731
+        far = lambda c: abs(c.band_error_nm) if np.isfinite(c.band_error_nm) else np.inf
         return sorted(self.known + self.history, key=lambda c: (-c.margin, far(c)))[:k]
 
     def _judge(self, number: int, index: int, member, result) -> FinderCall:
