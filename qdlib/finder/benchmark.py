@@ -39,7 +39,7 @@ this target" when the chance its model gives a member not judged yet (:meth:`~qd
 is below this. The command does not say it until the replay shows how often that is wrong on reachable
 targets (on the toy library after three calls: every time, the model having seen three bands)."""
 
-__all__ = ["UNREACHABLE_BELOW", "reachable", "replay_targets", "run_replay", "summarise", "survival_curve"]
+__all__ = ["UNREACHABLE_BELOW", "authors_outside", "reachable", "replay_targets", "run_replay", "summarise", "survival_curve"]
 
 
 def replay_targets(pool, oracle, n_members: int = 10, bands_nm: Sequence[float] = tuple(range(360, 641, 20)),
@@ -54,8 +54,10 @@ def replay_targets(pool, oracle, n_members: int = 10, bands_nm: Sequence[float] 
         Members drawn at random (``seed``) whose TD-DFT spectra are targets, in ε.
     bands_nm : sequence of float
         Single bands (:func:`qdlib.targets.band_target`, the paper's broadening).
-    outside : sequence of (name, spectrum)
-        Spectra (ε on the paper's absorption grid) of structures not in the library.
+    outside : sequence of (name, spectrum, cover_nm)
+        Spectra (ε on the paper's absorption grid) of structures not in the library, each with the
+        shortest wavelength its own states reach (:func:`authors_outside`): its window starts where
+        both it and the library's spectra are complete.
     """
     from .. import spectra
     from ..targets import TargetError, band_target, spectrum_target
@@ -71,8 +73,28 @@ def replay_targets(pool, oracle, n_members: int = 10, bands_nm: Sequence[float] 
                            TargetError))  # fmt: skip
     for peak in bands_nm:
         out.append(_target(f"band {peak:g} nm", lambda p=peak: band_target(p), TargetError))
-    for name, y in outside:
-        out.append(_target(name, lambda y=y: spectrum_target(grid[1:], np.asarray(y)[1:], units="epsilon"), TargetError))
+    from ..library.tddft import COVER_NM
+
+    for name, y, cover in outside:
+        make = lambda y=y, c=cover: spectrum_target(grid[1:], np.asarray(y)[1:], units="epsilon", min_cover_nm=max(c, COVER_NM))  # noqa: E731
+        out.append(_target(name, make, TargetError))
+    return out
+
+
+def authors_outside(min_atoms: int = 15, max_atoms: int = 30) -> list[tuple[str, np.ndarray, float]]:
+    """The authors' Gaussian 16 absorption spectra of their dots with ``min_atoms``–``max_atoms`` atoms (none of
+    them in a Cd4–Cd7 library): ``(name, spectrum, cover_nm)``, the spectrum in ε on the paper's grid, and
+    ``cover_nm`` the bluest of the six sticks fitted to it (:func:`qdlib.spectra.fit_sticks`): their spectra
+    hold the six lowest states only, so they are complete only to the red of it."""
+    from .. import datasets, spectra
+
+    ds = datasets.fetch_paper_dataset("absorption")
+    grid = spectra.wavelength_grid("absorption")
+    out = []
+    for atoms, y, g in zip(ds.structures, ds.spectra, ds.groups):
+        if min_atoms <= len(atoms) <= max_atoms:
+            lam, _ = spectra.fit_sticks(y, grid, n_states=6)
+            out.append((f"authors' {atoms.get_chemical_formula()} (group {int(g)})", np.asarray(y, dtype=float), float(lam.min())))
     return out
 
 

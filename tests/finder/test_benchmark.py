@@ -31,3 +31,19 @@ def test_the_replay_benchmark_fixes_its_targets_by_rule_reads_the_store_and_summ
     assert set(s) == {"random", "stable-first"} and s["random"]["n"] == 3 * 2 and len(s["random"]["survival"]) == 24
     acc = s["stable-first"]["acceleration"]["random"]
     assert acc["low"] <= acc["ratio"] <= acc["high"] and acc["n_targets"] == 3
+
+
+def test_the_authors_larger_dots_are_outside_targets_judged_where_their_six_states_are_complete():
+    from qdlib.finder.benchmark import authors_outside, replay_targets
+
+    outside = authors_outside()
+    assert len(outside) >= 15
+    assert all(y.shape == (500,) and 250.0 < cover < 400.0 for _, y, cover in outside)
+    targets = dict(replay_targets(toy_library(n=4), None, n_members=0, bands_nm=(), outside=outside))
+    judged = {n: t for n, t in targets.items() if not isinstance(t, str)}
+    refused = {n: t for n, t in targets.items() if isinstance(t, str)}
+    # six states reach about 330 nm, and most of these spectra rise into the UV with no band to the red of it
+    assert judged and all("the target has no band between" in why for why in refused.values())
+    for name, target in judged.items():
+        cover = dict((n, c) for n, _, c in outside)[name]
+        assert target.window.cover_nm >= max(cover, 330.0) - 1.7  # complete where both are (to one bin)
