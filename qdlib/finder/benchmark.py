@@ -76,7 +76,7 @@ def replay_targets(pool, oracle, n_members: int = 10, bands_nm: Sequence[float] 
     from ..library.tddft import COVER_NM
 
     for name, y, cover in outside:
-        make = lambda y=y, c=cover: spectrum_target(grid[1:], np.asarray(y)[1:], units="epsilon", min_cover_nm=max(c, COVER_NM))  # noqa: E731
+        make = lambda y=y, c=cover: spectrum_target(grid[1:], np.asarray(y)[1:], units="epsilon", min_cover_nm=max(c, COVER_NM))
         out.append(_target(name, make, TargetError))
     return out
 

@@ -45,5 +45,5 @@ def test_the_authors_larger_dots_are_outside_targets_judged_where_their_six_stat
     # six states reach about 330 nm, and most of these spectra rise into the UV with no band to the red of it
     assert judged and all("the target has no band between" in why for why in refused.values())
     for name, target in judged.items():
-        cover = dict((n, c) for n, _, c in outside)[name]
+        cover = {n: c for n, _, c in outside}[name]
         assert target.window.cover_nm >= max(cover, 330.0) - 1.7  # complete where both are (to one bin)
