@@ -29,14 +29,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from ..verdict import Target, cosine_similarity, intensity_ratio, window_peak
+from ..verdict import Target, window_peak
 from .bayes import BayesianDesigns
 from .criterion import Criterion
 from .space import DesignSpace
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SpectrumModel", "ActiveDesigns", "held_out_scores", "scores_by_round"]
+__all__ = ["ActiveDesigns", "SpectrumModel", "held_out_scores", "scores_by_round"]
 
 
 class SpectrumModel:
@@ -252,12 +252,7 @@ class ActiveDesigns(BayesianDesigns):
 
     def margins(self, spectra_: NDArray, strain_ev: NDArray) -> NDArray:
         """The criterion's margin of sampled spectra ``(..., n_bins)`` and strains ``(...)`` (eV)."""
-        t = self.target
-        flat, e = spectra_.reshape(-1, spectra_.shape[-1]), np.ravel(strain_ev)
-        out = np.array([self.criterion.margin_of(window_peak(y, t.window) - t.peak_nm, cosine_similarity(y, t.spectrum, t.window),
-                                                 intensity_ratio(y, t.spectrum, t.window), strain)
-                        for y, strain in zip(flat, e)])  # fmt: skip
-        return out.reshape(np.shape(strain_ev))
+        return self.criterion.margins(spectra_, self.target, strain_ev)
 
     def propose(self, history: Sequence, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
         pool, local = self.candidates(history, rng)

@@ -36,12 +36,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .. import spectra
-from ..verdict import Target, Verdict, Window, cosine_similarity
+from ..verdict import Target, Verdict, Window, cosine_similarity, intensity_ratio, window_peak
 
-__all__ = ["Criterion", "Confirmation", "SHAPE_SHIFT_NM", "calibrate_shape_shift", "shifted_similarity", "target_name",
-           "campaign_target", "covering_window"]
+__all__ = [
+    "SHAPE_SHIFT_NM",
+    "Confirmation",
+    "Criterion",
+    "calibrate_shape_shift",
+    "campaign_target",
+    "covering_window",
+    "shifted_similarity",
+    "target_name",
+]
 
 SHAPE_SHIFT_NM: dict[tuple[str, float], float] = {("Cd6Se6", 0.0): 4.0, ("Cd6Se6", -10.0): 3.0}
 """Targets (dot, shift in nm) whose shape test is tightened: the target's self-similarity at this
@@ -172,6 +181,24 @@ class Criterion:
             return floor
         return self.margin_of(verdict.peak_error_nm, verdict.similarity, verdict.intensity_ratio,
                               verdict.energy_above_reference_ev, floor)  # fmt: skip
+
+    def margins(self, spectra_: NDArray, target: Target, energy_ev: ArrayLike) -> NDArray[np.float64]:
+        """:meth:`margin_of` of spectra ``(..., n_bins)`` (L mol⁻¹ cm⁻¹, e.g. a model's samples) against ``target``,
+        with the structures' energies ``(...)`` (strain or energy above the lowest, eV), shape ``(...)``.
+
+        >>> from qdlib.verdict import target_window
+        >>> y = spectra.broaden([400.0], [0.1], spectra.wavelength_grid("absorption"))
+        >>> t = Target("absorption", y, target_window(y, "absorption"))
+        >>> Criterion().for_target(t).margins(np.stack([y, 2 * y]), t, [0.0, 0.25]).round(3)
+        array([ 1.   , -2.106])
+        """
+        y = np.asarray(spectra_, dtype=float)
+        e = np.broadcast_to(np.asarray(energy_ev, dtype=float), y.shape[:-1])
+        flat, flat_e = y.reshape(-1, y.shape[-1]), e.ravel()
+        w = target.window
+        out = [self.margin_of(window_peak(s, w) - target.peak_nm, cosine_similarity(s, target.spectrum, w),
+                              intensity_ratio(s, target.spectrum, w), float(en)) for s, en in zip(flat, flat_e)]  # fmt: skip
+        return np.array(out).reshape(y.shape[:-1])
 
     def margin_of(self, peak_error_nm: float, similarity: float, intensity_ratio: float, strain_ev: float,
                   floor: float = -5.0) -> float:  # fmt: skip

@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import spectra
-from ..verdict import Target, cosine_similarity, intensity_ratio, window_peak
+from ..verdict import Target
 from .methods import _n_calls
 
 __all__ = ["ActiveMembers", "member_descriptors"]
@@ -148,11 +148,4 @@ class ActiveMembers:
 
     def margins(self, spectra_: NDArray, e_above_ev: NDArray) -> NDArray:
         """The criterion's margin of sampled spectra ``(n_samples, m, n_bins)`` of ``m`` members with energies ``(m,)``."""
-        t, c = self.target, self.criterion
-        out = np.empty(spectra_.shape[:2])
-        for s in range(spectra_.shape[0]):
-            for j in range(spectra_.shape[1]):
-                y = spectra_[s, j]
-                out[s, j] = c.margin_of(window_peak(y, t.window) - t.peak_nm, cosine_similarity(y, t.spectrum, t.window),
-                                        intensity_ratio(y, t.spectrum, t.window), float(e_above_ev[j]))  # fmt: skip
-        return out
+        return self.criterion.margins(spectra_, self.target, np.asarray(e_above_ev, dtype=float)[None, :])

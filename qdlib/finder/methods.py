@@ -95,12 +95,7 @@ class SurrogateRanked:
 
     def propose(self, pool, tried: Sequence, n: int) -> list[int]:
         if self.margins_ is None or len(self.margins_) != len(pool):
-            from ..verdict import cosine_similarity, intensity_ratio, window_peak
-
-            t, c, e = self.target, self.criterion, pool.e_above_ev
-            self.margins_ = np.array([c.margin_of(window_peak(y, t.window) - t.peak_nm, cosine_similarity(y, t.spectrum, t.window),
-                                                  intensity_ratio(y, t.spectrum, t.window), e[i])
-                                      for i, y in enumerate(self.predict(pool))])  # fmt: skip
+            self.margins_ = self.criterion.margins(self.predict(pool), self.target, pool.e_above_ev)
         done = {c.index for c in tried}
         return [int(i) for i in np.argsort(-self.margins_, kind="stable") if i not in done][:n]
 
