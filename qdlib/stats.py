@@ -15,12 +15,13 @@ by default, Clopper–Pearson's exact one on request) from SciPy, and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["binomial_interval", "format_rate", "finite_median", "rank_correlation"]
+__all__ = ["binomial_interval", "censored_median", "finite_median", "format_rate", "rank_correlation"]
 
 
 def binomial_interval(
@@ -111,3 +112,16 @@ def rank_correlation(x: ArrayLike, y: ArrayLike, confidence: float = 0.95) -> tu
     rho = float(spearmanr(x, y).statistic)
     z, half = np.arctanh(np.clip(rho, -0.999999, 0.999999)), norm.ppf(0.5 + confidence / 2) * np.sqrt((1 + rho**2 / 2) / (n - 3))
     return rho, float(np.tanh(z - half)), float(np.tanh(z + half))
+
+
+def censored_median(first: Sequence[int | None]) -> float | None:
+    """Median of first-success calls over runs, a run without one above every call (None: the median is such a run,
+    or there is no run).
+
+    >>> censored_median([21, None, None]), censored_median([21, 7, None]), censored_median([4, 6]), censored_median([])
+    (None, 21.0, 5.0, None)
+    """
+    if not first:
+        return None
+    m = float(np.median([np.inf if f is None else f for f in first]))
+    return m if np.isfinite(m) else None

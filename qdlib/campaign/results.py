@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..stats import binomial_interval, format_rate, rank_correlation
+from ..stats import binomial_interval, censored_median, format_rate, rank_correlation
 from .loop import CallRecord, CampaignConfig, default_budget, read_log
 
 __all__ = [
@@ -173,18 +173,6 @@ def strain_agreement(records: Sequence[CallRecord], max_strain_ev: float = 0.5) 
             "over_high": over_high, "xtb": xtb, "dft": dft}
 
 
-def _censored_median(first: Sequence[int | None]) -> float | None:
-    """Median of first-confirmed calls over seeds, a seed without one above every call (None: the median is such a seed).
-
-    >>> _censored_median([21, None, None]), _censored_median([21, 7, None]), _censored_median([4, 6]), _censored_median([])
-    (None, 21.0, 5.0, None)
-    """
-    if not first:
-        return None
-    m = float(np.median([np.inf if f is None else f for f in first]))
-    return m if np.isfinite(m) else None
-
-
 def summary_rows(logs: Sequence[CampaignLog]) -> list[dict]:
     """One row per case × target × method, over seeds.
 
@@ -209,7 +197,7 @@ def summary_rows(logs: Sequence[CampaignLog]) -> list[dict]:
         rows.append({"case": case, "target": target, "method": method, "seeds": [g.config.seed for g in group],
                      "calls": calls, "found": len(found), "first": first,
                      "running": [g.config.seed for g in group if not g.finished],
-                     "first_median": _censored_median([g.first_confirmed for g in group if g.settled]),
+                     "first_median": censored_median([g.first_confirmed for g in group if g.settled]),
                      "confirmed": k,
                      "per_call": k / sum(calls) if sum(calls) else float("nan"), "low": low, "high": high,
                      "tddft_hours": float(np.nansum(wall) / 3600)})  # fmt: skip

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..stats import format_rate
+from ..stats import censored_median, format_rate
 from ..verdict import Target
 from .loop import FinderConfig, TargetDesign, first_confirmed
 
@@ -164,9 +164,8 @@ def summarise(rows: Sequence[dict], budget: int = 24, baselines: Sequence[str] =
     for j, m in enumerate(methods):
         firsts = [r["first"] for r in ok if r["method"] == m]
         k = sum(f is not None for f in firsts)
-        med = float(np.median([budget + 1 if f is None else f for f in firsts])) if firsts else float("nan")
-        entry = {"found": format_rate(k, len(firsts)), "k": k, "n": len(firsts),
-                 "median_first": None if med > budget else med, "survival": survival_curve(firsts, budget)}  # fmt: skip
+        entry = {"found": format_rate(k, len(firsts)), "k": k, "n": len(firsts), "median_first": censored_median(firsts),
+                 "survival": survival_curve(firsts, budget)}  # fmt: skip
         entry["acceleration"] = {}
         for b in baselines:
             if b == m or b not in calls:
