@@ -104,24 +104,25 @@ def _design(args: argparse.Namespace) -> int:
 
 def _dry_run(run, oracle, config) -> int:
     """What a run would do, computing nothing: its first members, the model's predicted peaks, the CPU-hours."""
-    from .. import spectra
+    from ..finder.criterion import nearest_band_nm
 
     left = len(run.pool) - len(run.known) - len(run.history)
     chosen = run.method.propose(run.pool, run.known + run.history, min(5, config.budget, left))
     model = getattr(run.method, "model_", None) if getattr(run.method, "probability_", None) is not None else None
-    grid = spectra.wavelength_grid("absorption")
     peaks = {}
     if model is not None:
         x = run.method._x[chosen]
-        samples, _ = model.sample(x, 64, seed=config.seed)
+        samples, _ = model.sample(x, 64, seed=config.seed, predictive=True)
         for i, s in zip(chosen, samples.transpose(1, 0, 2)):
-            p = grid[s.argmax(axis=-1)]
-            peaks[i] = (float(np.median(p)), float(np.quantile(p, 0.05)), float(np.quantile(p, 0.95)))
+            p = np.array([nearest_band_nm(y, run.target.peak_nm) for y in s])
+            p = p[np.isfinite(p)]
+            if p.size:
+                peaks[i] = (float(np.median(p)), float(np.quantile(p, 0.05)), float(np.quantile(p, 0.95)))
     why = " (drawn at random: no model before two members are computed)" if run.config.method == "al" and model is None else ""
     print(f"first members {run.config.method} would compute{why}:")
     for i in chosen:
         m = run.pool.members[i]
-        guess = f"; predicted peak {peaks[i][0]:.0f} nm [{peaks[i][1]:.0f}, {peaks[i][2]:.0f}]" if i in peaks else ""
+        guess = f"; predicted band nearest the target {peaks[i][0]:.0f} nm [{peaks[i][1]:.0f}, {peaks[i][2]:.0f}]" if i in peaks else ""
         print(f"  {m.info['isomer']} ({len(m)} atoms, {m.info['e_above_ev']:.2f} eV above its lowest){guess}")
     calls = min(config.budget, left)
     hours = _wall_hours(run, oracle, calls)

@@ -21,8 +21,21 @@ from .methods import METHODS, RandomMembers, StableFirst, make_method
 from .pool import Pool, StoreOracle
 
 __all__ = [
-    "MAX_E_ABOVE_EV", "describe", "member_verdict", "target_criterion",
-    "FinderCall", "FinderConfig", "TargetDesign", "first_confirmed", "read_calls",
-    "METHODS", "RandomMembers", "StableFirst", "make_method", "ActiveMembers", "member_descriptors",
-    "Pool", "StoreOracle",
+    "MAX_E_ABOVE_EV",
+    "METHODS",
+    "ActiveMembers",
+    "FinderCall",
+    "FinderConfig",
+    "Pool",
+    "RandomMembers",
+    "StableFirst",
+    "StoreOracle",
+    "TargetDesign",
+    "describe",
+    "first_confirmed",
+    "make_method",
+    "member_descriptors",
+    "member_verdict",
+    "read_calls",
+    "target_criterion",
 ]  # fmt: skip

@@ -10,8 +10,8 @@
   of posterior samples of its spectrum whose criterion margin
   (:meth:`~qdlib.campaign.Criterion.margin_of`, its own GFN2-xTB energy above the lowest) is at
   least 0. Ties — above all early on, when no sample of any member meets the criterion — go to
-  the member whose sampled spectra peak nearest the target's peak (their highest point on the
-  whole grid, so a band predicted off the window still says how far off). The first ``n_initial``
+  the member whose sampled spectra have a band nearest the target's peak
+  (:func:`~qdlib.finder.criterion.nearest_band_nm`, so a band predicted off the window still says how far off). The first ``n_initial``
   calls, before two spectra are known, are random members (seeded).
 
 >>> from ase import Atoms
@@ -32,8 +32,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import spectra
 from ..verdict import Target
+from .criterion import nearest_band_nm
 from .methods import _n_calls
 
 __all__ = ["ActiveMembers", "member_descriptors"]
@@ -118,9 +118,8 @@ class ActiveMembers:
         m = self.margins(samples, e_above[left])  # (n_samples, n_left)
         self.probability_ = np.full(len(pool), np.nan)
         self.probability_[left] = (m >= 0).mean(axis=0)
-        grid = spectra.wavelength_grid("absorption")
-        peaks = np.where(samples.max(axis=-1) > spectra.DARK_EPSILON, grid[samples.argmax(axis=-1)], np.inf)
-        distance = np.minimum(np.abs(peaks - self.target.peak_nm), 1e3).mean(axis=0)  # nm, a dark sample counts 1000
+        bands = np.array([[nearest_band_nm(y, self.target.peak_nm) for y in s] for s in samples])  # (n_samples, n_left)
+        distance = np.nan_to_num(np.abs(bands - self.target.peak_nm), nan=1e3).mean(axis=0)  # nm, no band counts 1000
         order = np.lexsort((distance, -self.probability_[left]))
         return [int(left[i]) for i in order[:n]]
 

@@ -24,11 +24,13 @@ import dataclasses
 
 import numpy as np
 from ase import Atoms
+from numpy.typing import NDArray
 
+from .. import spectra
 from ..campaign.criterion import Criterion
 from ..verdict import Target, Verdict, judge
 
-__all__ = ["MAX_E_ABOVE_EV", "describe", "member_verdict", "target_criterion"]
+__all__ = ["MAX_E_ABOVE_EV", "describe", "member_verdict", "nearest_band_nm", "target_criterion"]
 
 MAX_E_ABOVE_EV: float = 0.5
 """The stability bound: a member more than this (GFN2-xTB, eV) above its composition's lowest
@@ -59,3 +61,27 @@ def describe(criterion: Criterion, target: Target) -> str:
     return (f"central peak within {criterion.peak_tolerance_nm:g} nm; cosine similarity on {w.blue_nm:.1f}–{w.red_nm:.1f} nm "
             f"≥ {criterion.min_similarity:.4f}; {intensity}; GFN2-xTB energy ≤ {criterion.max_strain_ev:g} eV above the "
             f"composition's lowest member; states down to {w.cover_nm:.1f} nm")  # fmt: skip
+
+
+def nearest_band_nm(spectrum: NDArray | None, peak_nm: float, fraction: float = 0.05) -> float:
+    """The local maximum of ``spectrum`` above ``fraction`` of its highest point, to the red of where the library's
+    spectra are complete, nearest ``peak_nm``; NaN if none: where a member's band lies, seen from a target.
+
+    (A spectrum's highest point is no guide: the clusters' spectra rise into the UV.)
+
+    >>> y = spectra.broaden([300.0, 450.0, 520.0], [0.3, 0.05, 0.05], spectra.wavelength_grid("absorption"))
+    >>> nearest_band_nm(y, 480.0), nearest_band_nm(y, 500.0)
+    (449.6, 520.0)
+    """
+    if spectrum is None:
+        return float("nan")
+    from ..library.tddft import COVER_NM
+    from ..verdict import Window
+
+    grid = spectra.wavelength_grid("absorption")
+    complete = 1e7 / (1e7 / COVER_NM - Window("absorption", 400.0, 800.0).n_sigma * spectra.SIGMA_CM)
+    y = np.asarray(spectrum, dtype=float)
+    i = np.arange(1, grid.size - 1)
+    is_max = (y[i] > y[i - 1]) & (y[i] >= y[i + 1]) & (y[i] > max(fraction * y.max(), spectra.DARK_EPSILON)) & (grid[i] >= complete)
+    bands = grid[i[is_max]]
+    return float(bands[np.argmin(np.abs(bands - peak_nm))]) if bands.size else float("nan")

@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 
 from .. import spectra
 from ..verdict import Target
-from .criterion import MAX_E_ABOVE_EV, describe, member_verdict, target_criterion
+from .criterion import MAX_E_ABOVE_EV, describe, member_verdict, nearest_band_nm, target_criterion
 from .methods import make_method
 from .pool import Pool
 
@@ -249,7 +249,7 @@ class TargetDesign:
                               -5.0)  # fmt: skip
         v = member_verdict(member, result, self.target)
         c = self.criterion.check(v)
-        band = _nearest_band_nm(self._spectra[index], self.target.peak_nm)
+        band = nearest_band_nm(self._spectra[index], self.target.peak_nm)
         return FinderCall(number, index, member.info["isomer"], member.info["composition"], float(member.info["e_above_ev"]),
                           v.status, v.peak_nm, v.peak_error_nm, v.similarity, v.intensity_ratio, c.confirmed, c.failures,
                           self.criterion.margin(v), band - self.target.peak_nm)  # fmt: skip
@@ -269,23 +269,6 @@ class TargetDesign:
                  self.config.budget, call.isomer, call.e_above_ev, call.peak_nm, call.peak_error_nm, call.similarity,
                  "confirmed" if call.confirmed else ", ".join(call.failures))  # fmt: skip
         return call
-
-
-def _nearest_band_nm(spectrum: NDArray | None, peak_nm: float, fraction: float = 0.05) -> float:
-    """The local maximum of ``spectrum`` above ``fraction`` of its highest point, to the red of where the library's
-    spectra are complete, nearest ``peak_nm``; NaN if none."""
-    if spectrum is None:
-        return float("nan")
-    from ..library.tddft import COVER_NM
-    from ..verdict import Window
-
-    grid = spectra.wavelength_grid("absorption")
-    complete = 1e7 / (1e7 / COVER_NM - Window("absorption", 400.0, 800.0).n_sigma * spectra.SIGMA_CM)
-    y = np.asarray(spectrum, dtype=float)
-    i = np.arange(1, grid.size - 1)
-    is_max = (y[i] > y[i - 1]) & (y[i] >= y[i + 1]) & (y[i] > max(fraction * y.max(), spectra.DARK_EPSILON)) & (grid[i] >= complete)
-    bands = grid[i[is_max]]
-    return float(bands[np.argmin(np.abs(bands - peak_nm))]) if bands.size else float("nan")
 
 
 def first_confirmed(calls: Sequence[FinderCall]) -> int | None:
