@@ -16,8 +16,8 @@ judged by its own TD-DFT spectrum at the paper's settings:
 
 from .active import ActiveMembers, member_descriptors
 from .criterion import MAX_E_ABOVE_EV, describe, member_verdict, target_criterion
-from .loop import FinderCall, FinderConfig, TargetDesign, first_confirmed, read_calls
-from .methods import METHODS, RandomMembers, StableFirst, make_method
+from .loop import METHODS, FinderCall, FinderConfig, TargetDesign, first_confirmed, make_method, read_calls
+from .methods import RandomMembers, StableFirst, SurrogateRanked
 from .pool import Pool, StoreOracle
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "RandomMembers",
     "StableFirst",
     "StoreOracle",
+    "SurrogateRanked",
     "TargetDesign",
     "describe",
     "first_confirmed",

@@ -48,13 +48,25 @@ from numpy.typing import NDArray
 
 from .. import spectra
 from ..verdict import Target
+from .active import ActiveMembers
 from .criterion import MAX_E_ABOVE_EV, describe, member_verdict, nearest_band_nm, target_criterion
-from .methods import make_method
+from .methods import RandomMembers, StableFirst, SurrogateRanked
 from .pool import Pool
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FinderCall", "FinderConfig", "TargetDesign", "first_confirmed", "read_calls"]
+__all__ = ["METHODS", "FinderCall", "FinderConfig", "TargetDesign", "first_confirmed", "make_method", "read_calls"]
+
+METHODS = {m.name: m for m in (RandomMembers, StableFirst, SurrogateRanked, ActiveMembers)}
+"""Every method by name: random members (the control), the most stable first, the paper's pipeline
+(:class:`~qdlib.finder.methods.SurrogateRanked`), active learning (:class:`~qdlib.finder.active.ActiveMembers`)."""
+
+
+def make_method(name: str, seed: int = 0):
+    """The method called ``name`` (:data:`METHODS`), seeded."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known: {list(METHODS)}")
+    return METHODS[name](seed)
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,7 @@ class FinderConfig:
     """How a design for a target runs."""
 
     method: str = "stable-first"
-    """How members are proposed (:data:`qdlib.finder.methods.METHODS`)."""
+    """How members are proposed (:data:`METHODS`)."""
     seed: int = 0
     """Seeds every random choice of the method."""
     budget: int = 24
@@ -75,8 +87,6 @@ class FinderConfig:
     """Stop at the first confirmed member."""
 
     def __post_init__(self):
-        from .methods import METHODS
-
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; known: {list(METHODS)}")
         if self.budget < 1 or self.batch_size < 1:
@@ -136,7 +146,7 @@ class TargetDesign:
     log_path : path, optional
         The run's log (one JSON line per call); an existing log is resumed. ``None``: kept in memory.
     method : object, optional
-        A proposer (default :func:`~qdlib.finder.methods.make_method` of ``config.method``).
+        A proposer (default :func:`make_method` of ``config.method``).
     """
 
     def __init__(self, target: Target, pool: Pool, oracle: Callable, config: FinderConfig = FinderConfig(),

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["METHODS", "RandomMembers", "StableFirst", "SurrogateRanked", "make_method"]
+__all__ = ["RandomMembers", "StableFirst", "SurrogateRanked"]
 
 
 def _n_calls(tried: Sequence) -> int:
@@ -98,21 +98,3 @@ class SurrogateRanked:
             self.margins_ = self.criterion.margins(self.predict(pool), self.target, pool.e_above_ev)
         done = {c.index for c in tried}
         return [int(i) for i in np.argsort(-self.margins_, kind="stable") if i not in done][:n]
-
-
-def _methods() -> dict:
-    from .active import ActiveMembers
-
-    return {m.name: m for m in (RandomMembers, StableFirst, SurrogateRanked, ActiveMembers)}
-
-
-METHODS = ("random", "stable-first", "surrogate", "al")
-"""Every method's name: random members (the control), the most stable first, the paper's pipeline
-(:class:`SurrogateRanked`), active learning (:class:`~qdlib.finder.active.ActiveMembers`)."""
-
-
-def make_method(name: str, seed: int = 0):
-    """The method called ``name`` (:data:`METHODS`), seeded."""
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; known: {list(METHODS)}")
-    return _methods()[name](seed)
