@@ -5,7 +5,8 @@ A replay's pool is the members whose TD-DFT the store holds; a call reads the st
 method runs (:func:`replay_targets`): spectra of members drawn at random (they stay in the pool),
 single bands every 20 nm, and spectra of structures outside the library (e.g. the authors' Gaussian
 16 spectra of larger dots) — some of them met by no member. Whether a target is *reachable* is
-known in a replay: every member of the pool is judged against it (:func:`reachable`).
+known in a replay: every member of the pool is judged against it (:func:`pass_count`, which also gives the
+share of members that meet it: the random control's pass rate, the criterion's looseness on that target).
 
 :func:`run_replay` runs each method × seed × target with the same budget and returns one row per
 run; :func:`summarise` reduces them per method: the share of reachable targets confirmed within the
@@ -39,7 +40,7 @@ this target" when the chance its model gives a member not judged yet (:meth:`~qd
 is below this. The command does not say it until the replay shows how often that is wrong on reachable
 targets (on the toy library after three calls: every time, the model having seen three bands)."""
 
-__all__ = ["UNREACHABLE_BELOW", "authors_outside", "reachable", "replay_targets", "run_replay", "summarise", "survival_curve"]
+__all__ = ["UNREACHABLE_BELOW", "authors_outside", "pass_count", "replay_targets", "run_replay", "summarise", "survival_curve"]
 
 
 def replay_targets(pool, oracle, n_members: int = 10, bands_nm: Sequence[float] = tuple(range(360, 641, 20)),
@@ -107,17 +108,25 @@ def _target(name, make, error):
     return name, target
 
 
-def reachable(pool, oracle, target: Target, max_e_above_ev: float | None = None) -> bool:
-    """Whether some member of the pool meets ``target`` (every stored member judged: a replay knows)."""
-    config = FinderConfig(method="stable-first", budget=len(pool), stop_at_first=True,
+def pass_count(pool, oracle, target: Target, max_e_above_ev: float | None = None) -> tuple[int, int]:
+    """How many members of the pool meet ``target``, of how many (every stored member judged: a replay knows).
+
+    ``k / n`` is the chance that one random member is confirmed — the criterion's looseness on this target
+    (the random control's pass rate); ``k > 0``: the target is reachable.
+    """
+    if not len(pool):
+        return 0, 0
+    config = FinderConfig(method="stable-first", budget=len(pool), stop_at_first=False,
                           **({} if max_e_above_ev is None else {"max_e_above_ev": max_e_above_ev}))  # fmt: skip
-    return TargetDesign(target, pool, oracle, config).run()[-1].confirmed if len(pool) else False
+    calls = TargetDesign(target, pool, oracle, config).run()
+    return sum(c.confirmed for c in calls), len(calls)
 
 
 def run_replay(pool, oracle, targets: Sequence[tuple[str, Target | str]], methods: Sequence[str], seeds: Sequence[int],
                budget: int = 24, progress=None) -> list[dict]:  # fmt: skip
     """Every method × seed on every judgeable target: one row per run (``method``, ``target``, ``seed``,
-    ``reachable``, ``first``: the call of the first confirmed member or ``None``, ``calls``, ``closest_margin``;
+    ``reachable``, ``members_meeting`` of ``members`` (:func:`pass_count`), ``first``: the call of the first
+    confirmed member or ``None``, ``calls``, ``closest_margin``;
     without a confirmed member, ``chance_left`` and ``said_unreachable``: whether the run says no member is
     likely to meet the target, to be compared with ``reachable``)."""
     from .criterion import MAX_E_ABOVE_EV
@@ -127,14 +136,16 @@ def run_replay(pool, oracle, targets: Sequence[tuple[str, Target | str]], method
     for name, target in targets:
         if isinstance(target, str):
             continue
-        can = reachable(pool, oracle, target)
+        k, n = pass_count(pool, oracle, target)
+        can = k > 0
         for method in methods:
             for seed in seeds:
                 run = TargetDesign(target, pool, oracle, FinderConfig(method=method, seed=seed, budget=budget))
                 calls = run.run()
                 first = first_confirmed(calls)
                 chance = None if first is not None else run.chance_left()
-                rows.append({"method": method, "target": name, "seed": seed, "reachable": can, "first": first,
+                rows.append({"method": method, "target": name, "seed": seed, "reachable": can, "members_meeting": k,
+                             "members": n, "first": first,
                              "calls": len(calls), "closest_margin": max(c.margin for c in calls) if calls else float("nan"),
                              "chance_left": chance, "said_unreachable": chance is not None and chance < UNREACHABLE_BELOW})  # fmt: skip
                 if progress is not None:

@@ -24,8 +24,9 @@ def test_the_replay_benchmark_fixes_its_targets_by_rule_reads_the_store_and_summ
     assert isinstance(dict(targets)["band 360 nm"], str)  # refused: its band lies where no library spectrum is complete
     rows = run_replay(pool, oracle, targets, ["random", "stable-first"], seeds=[0, 1], budget=24)
     assert len(rows) == 4 * 2 * 2 and all(r["calls"] <= 24 for r in rows)
-    reach = {r["target"]: r["reachable"] for r in rows}
-    assert reach["band 450 nm"] is True and reach["band 790 nm"] is False  # no member absorbs at 790 nm
+    reach = {r["target"]: (r["reachable"], r["members_meeting"], r["members"]) for r in rows}
+    n = int((pool.e_above_ev <= 0.5).sum())
+    assert reach["band 450 nm"] == (True, 1, n) and reach["band 790 nm"] == (False, 0, n)  # one member at 450, none at 790
     assert not any(r["first"] for r in rows if r["target"] == "band 790 nm")
     s = summarise(rows, budget=24, n_boot=100)
     assert set(s) == {"random", "stable-first"} and s["random"]["n"] == 3 * 2 and len(s["random"]["survival"]) == 24
