@@ -26,23 +26,24 @@ __all__ = ["add_commands", "read_target"]
 
 
 def read_target(args: argparse.Namespace):
-    """The target the arguments name (a file, a band or a structure), and a short name for its folder."""
+    """The target the arguments name (a file, a band or a structure), a short name for its folder, and the
+    structure (``None`` for a file or a band)."""
     from .. import targets
 
     if args.target:
         lam, y = targets.read_spectrum(args.target)
         units = targets.units_from_header(args.target) if args.units == "auto" else args.units
-        return targets.spectrum_target(lam, y, units=units, name=Path(args.target).name), Path(args.target).stem
+        return targets.spectrum_target(lam, y, units=units, name=Path(args.target).name), Path(args.target).stem, None
     if args.peak_nm is not None:
         slug = f"band_{args.peak_nm:g}nm" + ("" if args.fwhm_nm is None else f"_fwhm{args.fwhm_nm:g}nm")
-        return targets.band_target(args.peak_nm, args.fwhm_nm), slug
+        return targets.band_target(args.peak_nm, args.fwhm_nm), slug, None
     from ..store import ResultStore
     from ..structures import read
 
     atoms = read(args.target_structure)
     target = targets.structure_target(atoms, options=engine_options(args), store=ResultStore(args.store),
                                       compute=not (args.dry_run or args.replay))  # fmt: skip
-    return target, Path(args.target_structure).stem
+    return target, Path(args.target_structure).stem, atoms
 
 
 def _line(call, budget: int) -> str:
@@ -58,8 +59,12 @@ def _design(args: argparse.Namespace) -> int:
     from ..finder.report import write_report
     from ..store import ResultStore
 
-    target, slug = read_target(args)
+    from ..structures import same_structure
+
+    target, slug, structure = read_target(args)
     pool = Pool.from_library(args.library, max_atoms=args.max_atoms, max_e_above_ev=args.max_e_above)  # only members that can pass
+    if structure is not None:  # other clusters that absorb like it: the structure itself, if a member, is no answer
+        pool = pool.subset([i for i, m in enumerate(pool.members) if not same_structure(m, structure, tol_angstrom=0.05)])
     if not len(pool):
         raise ValueError(f"the library has no member within {args.max_e_above} eV of its composition's lowest "
                          "(qdlib library-search, then qdlib library-build)")

@@ -71,3 +71,19 @@ def test_a_replay_runs_over_the_stored_members_only(tmp_path, toy, capsys):
     text = capsys.readouterr().out
     assert "library: 3 members with TD-DFT in the store (a replay: only those)" in text
     assert "no member met the target in 3 TD-DFT call(s); every member was judged: none meets it. Closest:" in text
+
+
+def test_a_structure_target_finds_other_members_than_itself(tmp_path, toy, capsys, monkeypatch):
+    import ase.io
+
+    from qdlib import qchem
+
+    monkeypatch.setattr(qchem, "excitations", toy_member_excitations)  # the target's TD-DFT, as the members'
+
+    member = toy_library(n=30).members[7]  # its band at 450 nm
+    ase.io.write(tmp_path / "dot.xyz", member)
+    assert cli.main(["design", "--target-structure", str(tmp_path / "dot.xyz"), "--method", "stable-first", "--budget", "30",
+                     "--output", str(tmp_path / "o"), *toy]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert "Cd1Se1Te0-07" not in text.split("library:")[1] and "no member met the target" in text
+    assert cli.main(["design", "--target-structure", str(tmp_path / "missing.xyz"), "--dry-run", *toy]) == 2
