@@ -58,7 +58,6 @@ def _design(args: argparse.Namespace) -> int:
     from ..finder import FinderConfig, Pool, StoreOracle, TargetDesign
     from ..finder.report import write_report
     from ..store import ResultStore
-
     from ..structures import same_structure
 
     target, slug, structure = read_target(args)
