@@ -288,8 +288,7 @@ def structure_target(atoms, settings=None, options=None, store=None, min_cover_n
     if not result.covers(min_cover_nm):
         raise TargetError(f"target structure {atoms.get_chemical_formula()}: {result.energies_ev.size} states reach "
                           f"{result.wavelengths_nm.min():.0f} nm, not {min_cover_nm:g} nm; raise max_states")  # fmt: skip
-    grid = spectra.wavelength_grid("absorption")
-    y = spectra.broaden(result.wavelengths_nm, result.osc_strengths, grid)
+    y = result.spectrum("absorption")
     what = f"TD-DFT spectrum of {atoms.get_chemical_formula()}"
     return Target("absorption", y, _window(y, min_cover_nm, what), name=f"{what} (ε, L mol⁻¹ cm⁻¹)", absolute=True)
 

@@ -59,9 +59,7 @@ def entries_from_store(store: ResultStore | str | Path, **labels) -> list[Atoms]
     >>> from ase import Atoms
     >>> from qdlib.qchem import Excitations, TDDFTSettings
     >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
-    >>> exc = Excitations(energies_ev=np.array([2.5, 3.1]), osc_strengths=np.array([0.02, 0.1]),
-    ...                   e_tot_hartree=-100.0, td_converged=np.ones(2, bool), scf_strategy="diis",
-    ...                   settings=TDDFTSettings(n_states=2), backend="cpu", wall_time_s=0.0)
+    >>> exc = Excitations.from_sticks([2.5, 3.1], [0.02, 0.1], e_tot_hartree=-100.0)
     >>> store = ResultStore("random.db")
     >>> key = store.put(dimer, exc, seed=0, index=3, geometry="S0")
     >>> [(e.info["set"], e.info["index"], e.info["role"]) for e in entries_from_store(store, set="random")]
@@ -181,9 +179,7 @@ def write_tddft_dataset(entries: Sequence[Atoms], directory: str | Path) -> dict
     >>> from ase import Atoms
     >>> from qdlib.qchem import Excitations, TDDFTSettings
     >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
-    >>> exc = Excitations(energies_ev=np.array([2.5, 3.1]), osc_strengths=np.array([0.02, 0.1]),
-    ...                   e_tot_hartree=-100.0, td_converged=np.ones(2, bool), scf_strategy="diis",
-    ...                   settings=TDDFTSettings(n_states=2), backend="cpu", wall_time_s=0.0)
+    >>> exc = Excitations.from_sticks([2.5, 3.1], [0.02, 0.1], e_tot_hartree=-100.0)
     >>> from qdlib.tddft_data import load_tddft_dataset
     >>> write_tddft_dataset([make_entry(dimer, exc, "absorption", set="toy")], "toy")
     {'reproduction/structures.extxyz': 1, 'reproduction/spectra_absorption.csv': 1, 'reproduction/spectra_emission.csv': 0}

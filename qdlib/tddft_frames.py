@@ -79,9 +79,7 @@ def make_entry(atoms: Atoms, result: Excitations, role: str, **labels) -> Atoms:
     >>> from ase import Atoms
     >>> from qdlib.qchem import Excitations, TDDFTSettings
     >>> dimer = Atoms("CdSe", positions=[[0, 0, 0], [0, 0, 2.6]])
-    >>> exc = Excitations(energies_ev=np.array([2.5, 3.1]), osc_strengths=np.array([0.02, 0.1]),
-    ...                   e_tot_hartree=-100.0, td_converged=np.ones(2, bool), scf_strategy="diis",
-    ...                   settings=TDDFTSettings(n_states=2), backend="cpu", wall_time_s=0.0)
+    >>> exc = Excitations.from_sticks([2.5, 3.1], [0.02, 0.1], e_tot_hartree=-100.0)
     >>> entry = make_entry(dimer, exc, "absorption", set="toy")
     >>> entry.info["role"], entry.info["composition"], entry.info["n_states"], entry.info["energies_ev"]
     ('absorption', 'Cd1Se1Te0', 2, array([2.5, 3.1]))

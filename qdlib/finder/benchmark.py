@@ -69,7 +69,7 @@ def replay_targets(pool, oracle, n_members: int = 10, bands_nm: Sequence[float] 
     for i in sorted(rng.choice(len(pool), size=min(n_members, len(pool)), replace=False)):
         member = pool.members[int(i)]
         (result,) = oracle([member])
-        y = spectra.broaden(result.wavelengths_nm, result.osc_strengths, grid)
+        y = result.spectrum("absorption")
         out.append(_target(f"member {member.info['isomer']}", lambda y=y: spectrum_target(grid[1:], y[1:], units="epsilon"),
                            TargetError))  # fmt: skip
     for peak in bands_nm:

@@ -46,7 +46,6 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import spectra
 from ..verdict import Target
 from .active import ActiveMembers
 from .criterion import MAX_E_ABOVE_EV, describe, member_verdict, nearest_band_nm, target_criterion
@@ -231,8 +230,7 @@ class TargetDesign:
         return self._spectra[call.index]
 
     def _keep(self, index: int, result) -> None:
-        grid = spectra.wavelength_grid("absorption")
-        self._spectra[index] = None if result is None else spectra.broaden(result.wavelengths_nm, result.osc_strengths, grid)
+        self._spectra[index] = None if result is None else result.spectrum("absorption")
 
     def chance_left(self) -> float | None:
         """The chance that a member not judged yet meets the target: 0 when every member was judged; for a

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from .. import spectra
 from .backends import Backend, _to_numpy
@@ -212,6 +212,21 @@ class Excitations:
     versions: dict[str, str] = field(default_factory=dict)
     transitions: list[list[tuple[int, int, float]]] = field(default_factory=list)
     start: str = ""
+
+    @classmethod
+    def from_sticks(cls, energies_ev: ArrayLike, osc_strengths: ArrayLike, e_tot_hartree: float = float("nan"),
+                    settings: TDDFTSettings | None = None) -> Excitations:  # fmt: skip
+        """Excitations given as sticks (e.g. read from another program's output, or made for an example):
+        every state converged, ``backend`` ``"given"``, no wall time.
+
+        >>> exc = Excitations.from_sticks([2.5, 3.1], [0.02, 0.1], e_tot_hartree=-100.0)
+        >>> exc.wavelengths_nm.round(1), exc.settings.n_states, exc.backend
+        (array([495.9, 399.9]), 2, 'given')
+        """
+        e = np.asarray(energies_ev, dtype=float)
+        settings = settings or TDDFTSettings(n_states=int(e.size))
+        return cls(e, np.asarray(osc_strengths, dtype=float), float(e_tot_hartree), np.ones(e.size, bool), "given",
+                   settings, "given", 0.0)  # fmt: skip
 
     @property
     def wavelengths_nm(self) -> NDArray[np.float64]:
