@@ -30,19 +30,11 @@ def test_forces_point_a_displaced_atom_back_and_a_killed_run_resumes(tmp_path, m
 
 
 def test_shards_split_the_designs_and_skip_what_another_process_wrote(tmp_path, monkeypatch):
-    from ase import Atoms
 
     from qdlib.campaign import forces
 
-    computed = []
-
-    def flat(atoms, settings=None, options=None, dm0=None):
-        computed.append(round(atoms.positions[1, 0], 3))
-        return 0.0, np.zeros((len(atoms), 3)), None
-
-    monkeypatch.setattr(forces, "ground_state_forces", flat)
-    designs = [(f"d{k}", Atoms("CdSe", positions=[[0, 0, 0], [0.1 * k, 0, 2.6]]), [1], np.array([[0, 0, 2.6]]))
-               for k in range(5)]  # fmt: skip
+    computed = _flat_forces(monkeypatch)
+    designs = _pairs(5)
     forces.design_forces(designs, tmp_path / "f.jsonl", shard=(1, 2))
     assert computed == [0.1, 0.3]
     rows = forces.design_forces(designs, tmp_path / "f.jsonl", shard=(0, 2))
@@ -56,8 +48,6 @@ def test_shards_split_the_designs_and_skip_what_another_process_wrote(tmp_path, 
 def test_a_design_written_by_another_process_meanwhile_is_not_computed_again(tmp_path, monkeypatch):
     import json
 
-    from ase import Atoms
-
     from qdlib.campaign import forces
 
     out, computed = tmp_path / "f.jsonl", []
@@ -69,8 +59,7 @@ def test_a_design_written_by_another_process_meanwhile_is_not_computed_again(tmp
         return 0.0, np.zeros((len(atoms), 3)), None
 
     monkeypatch.setattr(forces, "ground_state_forces", flat)
-    designs = [(f"d{k}", Atoms("CdSe", positions=[[0, 0, 0], [0.1 * k, 0, 2.6]]), [1], np.array([[0, 0, 2.6]]))
-               for k in range(4)]  # fmt: skip
+    designs = _pairs(4)
     rows = forces.design_forces(designs, out)
     assert computed == [0.0, 0.1, 0.3] and sorted(r["key"] for r in rows) == ["d0", "d1", "d2", "d3"]
 
@@ -111,8 +100,29 @@ def test_ground_state_forces_do_not_depend_on_the_initial_density():
 def test_a_reverse_run_takes_the_last_first_and_a_key_written_twice_reads_once(tmp_path, monkeypatch):
     import json
 
+    from qdlib.campaign import forces
+
+    computed = _flat_forces(monkeypatch)
+    designs = _pairs(3)
+    out = tmp_path / "f.jsonl"
+    out.write_text(json.dumps({"key": "d1", "energy_ev": 1.0}) + "\n")
+    forces.design_forces(designs, out, reverse=True)
+    assert computed == [0.2, 0.0]
+    with open(out, "a") as fh:  # two processes finished the same design
+        fh.write(json.dumps({"key": "d1", "energy_ev": 2.0}) + "\n")
+    rows = forces.read_forces(out)
+    assert [r["key"] for r in rows] == ["d1", "d2", "d0"] and rows[0]["energy_ev"] == 1.0
+
+
+def _pairs(n):
+    """``n`` designs: a CdSe pair whose Se is moved 0.1·k Å along x from its site."""
     from ase import Atoms
 
+    return [(f"d{k}", Atoms("CdSe", positions=[[0, 0, 0], [0.1 * k, 0, 2.6]]), [1], np.array([[0, 0, 2.6]])) for k in range(n)]
+
+
+def _flat_forces(monkeypatch):
+    """No force anywhere; returns the list of the moved atoms' x (Å) of the structures computed, in order."""
     from qdlib.campaign import forces
 
     computed = []
@@ -122,13 +132,4 @@ def test_a_reverse_run_takes_the_last_first_and_a_key_written_twice_reads_once(t
         return 0.0, np.zeros((len(atoms), 3)), None
 
     monkeypatch.setattr(forces, "ground_state_forces", flat)
-    designs = [(f"d{k}", Atoms("CdSe", positions=[[0, 0, 0], [0.1 * k, 0, 2.6]]), [1], np.array([[0, 0, 2.6]]))
-               for k in range(3)]  # fmt: skip
-    out = tmp_path / "f.jsonl"
-    out.write_text(json.dumps({"key": "d1", "energy_ev": 1.0}) + "\n")
-    forces.design_forces(designs, out, reverse=True)
-    assert computed == [0.2, 0.0]
-    with open(out, "a") as fh:  # two processes finished the same design
-        fh.write(json.dumps({"key": "d1", "energy_ev": 2.0}) + "\n")
-    rows = forces.read_forces(out)
-    assert [r["key"] for r in rows] == ["d1", "d2", "d0"] and rows[0]["energy_ev"] == 1.0
+    return computed
