@@ -111,6 +111,9 @@ def _dry_run(run, oracle, config) -> int:
     from ..finder.criterion import nearest_band_nm
 
     left = len(run.pool) - len(run.known) - len(run.history)
+    if left == 0:
+        print("every member within the stability bound has its TD-DFT in the store: nothing left to compute")
+        return 0
     chosen = run.method.propose(run.pool, run.known + run.history, min(5, config.budget, left))
     model = getattr(run.method, "model_", None) if getattr(run.method, "probability_", None) is not None else None
     peaks = {}
