@@ -322,8 +322,7 @@ def complete_window(spectrum: ArrayLike, min_cover_nm: float | None = None, frac
     grid = spectra.wavelength_grid("absorption")
     y = np.asarray(spectrum, dtype=float)
     n_sigma = Window("absorption", 400.0, float(grid[-1])).n_sigma
-    complete_nm = 1e7 / (1e7 / min_cover_nm - n_sigma * spectra.SIGMA_CM)
-    first = int(np.searchsorted(grid, complete_nm))  # the first bin inside the complete range
+    first = int(np.searchsorted(grid, complete_from_nm(min_cover_nm)))  # the first bin inside the complete range
     inner = np.arange(first + 1, grid.size - 1)
     is_max = (y[inner] > y[inner - 1]) & (y[inner] >= y[inner + 1]) & (y[inner] > spectra.DARK_EPSILON)
     if not is_max.any():
@@ -333,6 +332,17 @@ def complete_window(spectrum: ArrayLike, min_cover_nm: float | None = None, frac
     below = np.flatnonzero(y[first:peak] < fraction * y[peak])
     blue = grid[first + below[-1]] if below.size else grid[first]
     return Window("absorption", float(blue), float(grid[-1]), n_sigma)
+
+
+def complete_from_nm(min_cover_nm: float) -> float:
+    """Where a spectrum whose states reach ``min_cover_nm`` becomes complete: ``n_sigma`` broadening widths to
+    the red of its last state, nm (the inverse of :attr:`qdlib.verdict.Window.cover_nm`).
+
+    >>> round(complete_from_nm(330.0), 1)
+    364.9
+    """
+    n_sigma = Window("absorption", 400.0, 800.0).n_sigma
+    return 1e7 / (1e7 / min_cover_nm - n_sigma * spectra.SIGMA_CM)
 
 
 def _window(spectrum: NDArray, min_cover_nm: float | None, what: str) -> Window:

@@ -76,10 +76,10 @@ def nearest_band_nm(spectrum: NDArray | None, peak_nm: float, fraction: float = 
     if spectrum is None:
         return float("nan")
     from ..library.tddft import COVER_NM
-    from ..verdict import Window
+    from ..targets import complete_from_nm
 
     grid = spectra.wavelength_grid("absorption")
-    complete = 1e7 / (1e7 / COVER_NM - Window("absorption", 400.0, 800.0).n_sigma * spectra.SIGMA_CM)
+    complete = complete_from_nm(COVER_NM)
     y = np.asarray(spectrum, dtype=float)
     i = np.arange(1, grid.size - 1)
     is_max = (y[i] > y[i - 1]) & (y[i] >= y[i + 1]) & (y[i] > max(fraction * y.max(), spectra.DARK_EPSILON)) & (grid[i] >= complete)
