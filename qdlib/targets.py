@@ -43,7 +43,8 @@ from numpy.typing import ArrayLike, NDArray
 from . import spectra
 from .verdict import Target, Window
 
-__all__ = ["ARBITRARY_MAX", "TargetError", "band_target", "complete_window", "read_spectrum", "spectrum_target", "structure_target", "units_from_header"]
+__all__ = ["ARBITRARY_MAX", "TargetError", "band_target", "complete_window", "read_spectrum", "spectrum_target", "structure_target", "units_from_header",
+           "complete_from_nm"]
 
 ARBITRARY_MAX: float = 1e4
 """A target in arbitrary units is scaled to this maximum, so that what counts as a dark bin
